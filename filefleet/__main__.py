@@ -1,0 +1,3 @@
+from filefleet.cli import main
+
+main()

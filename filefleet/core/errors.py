@@ -1,0 +1,118 @@
+"""The one error tree of filefleet.
+
+Every failure a caller can act on is one of these; each maps to exactly one HTTP status
+(``status``), which the server turns into ``{"error": message}`` and the client turns back
+into the same class. ``retryable`` tells a caller whether trying again can help.
+
+    FilefleetError
+    ├── RequestError                (not retryable: the request itself is wrong)
+    │   ├── InvalidInput          400
+    │   ├── Unauthorized          401
+    │   ├── Forbidden             403
+    │   ├── NotFound              404
+    │   ├── Conflict              409
+    │   ├── Gone                  410
+    │   ├── PayloadTooLarge       413
+    │   └── RangeNotSatisfiable   416
+    └── ServiceError                (retryable: the fleet may do better in a moment)
+        ├── InsufficientStorage   507
+        ├── Unavailable           503  (no node, controller down, every replica gone)
+        └── UpstreamError         502  (another service answered something unusable)
+"""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+
+class FilefleetError(Exception):
+    """Base of every error filefleet raises on purpose."""
+
+    status: ClassVar[int] = 500
+    retryable: ClassVar[bool] = False
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+class RequestError(FilefleetError):
+    """The request is wrong; repeating it unchanged gives the same answer."""
+
+
+class InvalidInput(RequestError):
+    status = 400
+
+
+class Unauthorized(RequestError):
+    status = 401
+
+
+class Forbidden(RequestError):
+    status = 403
+
+
+class NotFound(RequestError):
+    status = 404
+
+
+class Conflict(RequestError):
+    status = 409
+
+
+class Gone(RequestError):
+    status = 410
+
+
+class PayloadTooLarge(RequestError):
+    status = 413
+
+
+class RangeNotSatisfiable(RequestError):
+    status = 416
+
+
+class ServiceError(FilefleetError):
+    """Something in the fleet failed; the same request may succeed later."""
+
+    retryable = True
+
+
+class InsufficientStorage(ServiceError):
+    status = 507
+
+
+class Unavailable(ServiceError):
+    status = 503
+
+
+class UpstreamError(ServiceError):
+    status = 502
+
+
+_BY_STATUS: dict[int, type[FilefleetError]] = {
+    cls.status: cls
+    for cls in (
+        InvalidInput,
+        Unauthorized,
+        Forbidden,
+        NotFound,
+        Conflict,
+        Gone,
+        PayloadTooLarge,
+        RangeNotSatisfiable,
+        InsufficientStorage,
+        Unavailable,
+        UpstreamError,
+    )
+}
+
+
+def error_for_status(status: int, message: str) -> FilefleetError:
+    """The error a client raises for an HTTP answer with this status."""
+    cls = _BY_STATUS.get(status)
+    if cls is not None:
+        return cls(message)
+    if status >= 500:
+        return UpstreamError(f"HTTP {status}: {message}")
+    return InvalidInput(f"HTTP {status}: {message}")

@@ -1,0 +1,120 @@
+"""The JSON shapes services exchange (DESIGN §3, §5). Field names follow the seed.
+
+These models are the contract: golden tests pin their serialised form, and the OpenAPI
+documents are generated from them.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+
+ChunkId = Annotated[str, StringConstraints(pattern=r"^[0-9a-f]{64}$")]
+NodeId = Annotated[str, StringConstraints(pattern=r"^[0-9a-f]{32}$")]
+FileId = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_-]{16,64}$")]
+Sha256 = Annotated[str, StringConstraints(pattern=r"^[0-9a-f]{64}$")]
+FileState = Literal["uploading", "active", "deleting"]
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def rfc3339(moment: datetime) -> str:
+    """RFC 3339 UTC with a ``Z``: ``2026-11-25T10:00:00.123456Z``."""
+    return moment.astimezone(UTC).isoformat().replace("+00:00", "Z")
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class ChunkRef(Strict):
+    """One chunk of a file: its id, its place in the file, its size and its replicas."""
+
+    id: ChunkId
+    order: int = Field(ge=0)
+    size: int = Field(ge=0)
+    locations: list[NodeId] = Field(default_factory=list)
+
+
+class FileCreate(Strict):
+    """``POST /file``: the record written before the first chunk (state ``uploading``)."""
+
+    id: FileId
+    name: str = Field(min_length=1, max_length=1024)
+    content_type: str = Field(default="application/octet-stream", max_length=255)
+    expires_at: datetime
+    max_downloads: int | None = Field(default=None, ge=1)
+    delete_token_sha256: Sha256
+    size: int | None = Field(default=None, ge=0)
+
+
+class FileUpdate(Strict):
+    """``POST /file/{id}``: append chunks (merged by order) and/or finish the upload."""
+
+    chunks: list[ChunkRef] = Field(default_factory=list)
+    state: Literal["active"] | None = None
+    size: int | None = Field(default=None, ge=0)
+    sha256: Sha256 | None = None
+
+
+class FileInfo(BaseModel):
+    """``GET /file/{id}``."""
+
+    id: str
+    name: str
+    size: int | None
+    sha256: str | None
+    content_type: str
+    uploaded_at: datetime
+    expires_at: datetime
+    state: FileState
+    max_downloads: int | None
+    downloads: int
+    chunks: list[ChunkRef]
+
+
+class PingRequest(Strict):
+    """``POST /ping``: a node registers or checks in."""
+
+    id: NodeId
+    url: str = Field(min_length=1, max_length=2048)
+    capacity: int = Field(ge=0)
+    free: int = Field(ge=0)
+    chunks: int = Field(ge=0)
+
+
+class NodeInfo(BaseModel):
+    """One entry of ``GET /active-nodes``."""
+
+    id: str
+    url: str
+    last_ping: datetime
+    capacity: int
+    free: int
+    chunks: int
+
+
+class UploadResult(BaseModel):
+    """The answer to a finished upload."""
+
+    id: str
+    url: str
+    delete_url: str
+    name: str
+    size: int
+    sha256: str
+    expires_at: datetime
+
+
+class Health(BaseModel):
+    service: str
+    id: str
+    version: str
+
+
+class ErrorBody(BaseModel):
+    error: str

@@ -1,0 +1,1 @@
+"""HTTP plumbing shared by every service: one server factory and one client wrapper."""

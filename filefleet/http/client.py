@@ -1,0 +1,206 @@
+"""The one HTTP client every service uses to call another: timeouts, bounded retry with
+backoff, failover over several base URLs (e.g. ``--controller URL1,URL2``), the cluster
+secret, the request id, and aiohttp's exceptions translated into filefleet's error tree.
+
+What is retried: connection errors, timeouts and 5xx answers (the fleet may recover);
+never a 4xx (the request is wrong, repeating it gives the same answer). After the last
+attempt the caller gets ``Unavailable`` (or the 5xx's own error) and decides what to do.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json as jsonlib
+import logging
+import random
+from collections.abc import AsyncIterator, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import aiohttp
+
+from filefleet.core.errors import FilefleetError, Unavailable, UpstreamError, error_for_status
+from filefleet.runtime.logging import request_id
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    """Up to ``attempts`` tries, waiting ``base_delay * 2**n`` (capped, jittered) between."""
+
+    attempts: int = 4
+    base_delay: float = 0.05
+    max_delay: float = 2.0
+
+    def delay(self, attempt: int) -> float:
+        return min(self.max_delay, self.base_delay * 2**attempt) * random.uniform(0.5, 1.0)
+
+
+NO_RETRY = RetryPolicy(attempts=1)
+
+
+@dataclass(frozen=True)
+class Response:
+    status: int
+    headers: Mapping[str, str]
+    body: bytes
+
+    def json(self) -> Any:
+        return jsonlib.loads(self.body)
+
+
+def _message(body: bytes, status: int) -> str:
+    try:
+        value = jsonlib.loads(body)
+        if isinstance(value, dict) and isinstance(value.get("error"), str):
+            return value["error"]
+    except ValueError:
+        pass
+    text = body[:200].decode("utf-8", "replace").strip()
+    return text or f"HTTP {status}"
+
+
+class HttpClient:
+    """One aiohttp session, shared by everything a process calls."""
+
+    def __init__(
+        self,
+        *,
+        secret: str | None = None,
+        timeout: float = 30.0,
+        connect_timeout: float = 3.0,
+        retry: RetryPolicy | None = None,
+        limit: int = 100,
+    ) -> None:
+        self.secret = secret
+        self.timeout = aiohttp.ClientTimeout(total=timeout, sock_connect=connect_timeout)
+        self.retry = retry or RetryPolicy()
+        self._limit = limit
+        self._session: aiohttp.ClientSession | None = None
+        self.retries = 0  # counter: attempts beyond the first
+
+    @property
+    def session(self) -> aiohttp.ClientSession:
+        if self._session is None or self._session.closed:
+            connector = aiohttp.TCPConnector(limit=self._limit, limit_per_host=0)
+            self._session = aiohttp.ClientSession(
+                connector=connector, timeout=self.timeout, auto_decompress=False
+            )
+        return self._session
+
+    async def close(self) -> None:
+        if self._session is not None:
+            await self._session.close()
+            self._session = None
+
+    async def __aenter__(self) -> HttpClient:
+        return self
+
+    async def __aexit__(self, *_: object) -> None:
+        await self.close()
+
+    def headers(self, extra: Mapping[str, str] | None = None) -> dict[str, str]:
+        headers: dict[str, str] = {}
+        if self.secret:
+            headers["Authorization"] = f"Bearer {self.secret}"
+        rid = request_id.get()
+        if rid:
+            headers["X-Request-Id"] = rid
+        if extra:
+            headers.update(extra)
+        return headers
+
+    async def request(
+        self,
+        method: str,
+        base: str | Sequence[str],
+        path: str = "",
+        *,
+        params: Mapping[str, str | int] | None = None,
+        json: Any = None,
+        data: bytes | None = None,
+        headers: Mapping[str, str] | None = None,
+        retry: RetryPolicy | None = None,
+        timeout: float | None = None,
+    ) -> Response:
+        """Send a request, failing over between base URLs and retrying per the policy.
+
+        Returns any 2xx/3xx answer; raises the matching FilefleetError for a 4xx at once,
+        and after the last attempt for a 5xx or a connection failure.
+        """
+        bases = [base] if isinstance(base, str) else list(base)
+        policy = retry or self.retry
+        body = data if json is None else jsonlib.dumps(json).encode()
+        all_headers = self.headers(headers)
+        if json is not None:
+            all_headers["Content-Type"] = "application/json"
+        per_request = aiohttp.ClientTimeout(total=timeout) if timeout else None
+        last: FilefleetError = Unavailable(f"{method} {path}: no URL to call")
+        for attempt in range(policy.attempts):
+            if attempt:
+                self.retries += 1
+                await asyncio.sleep(policy.delay(attempt - 1))
+            for url in bases:
+                try:
+                    return await self._once(
+                        method, url + path, params, body, all_headers, per_request
+                    )
+                except FilefleetError as exc:
+                    if not exc.retryable:
+                        raise
+                    last = exc
+                    log.debug("%s %s%s failed: %s", method, url, path, exc.message)
+        raise last
+
+    async def _once(
+        self,
+        method: str,
+        url: str,
+        params: Mapping[str, str | int] | None,
+        body: bytes | None,
+        headers: Mapping[str, str],
+        timeout: aiohttp.ClientTimeout | None,
+    ) -> Response:
+        try:
+            async with self.session.request(
+                method, url, params=params, data=body, headers=headers, timeout=timeout
+            ) as resp:
+                raw = await resp.read()
+                if resp.status >= 400:
+                    raise error_for_status(resp.status, _message(raw, resp.status))
+                return Response(resp.status, resp.headers, raw)
+        except (aiohttp.ClientError, TimeoutError, OSError) as exc:
+            raise Unavailable(f"{method} {url}: {type(exc).__name__}: {exc}") from exc
+
+    async def get_json(self, base: str | Sequence[str], path: str, **kw: Any) -> Any:
+        return (await self.request("GET", base, path, **kw)).json()
+
+    async def post_json(self, base: str | Sequence[str], path: str, body: Any, **kw: Any) -> Any:
+        return (await self.request("POST", base, path, json=body, **kw)).json()
+
+    @contextlib.asynccontextmanager
+    async def stream(
+        self,
+        method: str,
+        url: str,
+        *,
+        params: Mapping[str, str | int] | None = None,
+        headers: Mapping[str, str] | None = None,
+        timeout: float | None = None,
+    ) -> AsyncIterator[aiohttp.ClientResponse]:
+        """One attempt, the body left to the caller to read (downloads, large bodies)."""
+        per_request = aiohttp.ClientTimeout(total=timeout) if timeout else None
+        try:
+            async with self.session.request(
+                method, url, params=params, headers=self.headers(headers), timeout=per_request
+            ) as resp:
+                if resp.status >= 400:
+                    raise error_for_status(resp.status, _message(await resp.read(), resp.status))
+                yield resp
+        except (aiohttp.ClientError, TimeoutError, OSError) as exc:
+            raise Unavailable(f"{method} {url}: {type(exc).__name__}: {exc}") from exc
+
+
+__all__ = ["NO_RETRY", "HttpClient", "Response", "RetryPolicy", "UpstreamError"]

@@ -1,0 +1,225 @@
+"""The app factory every service uses: routes with their OpenAPI description, the cluster
+secret, request ids, and errors turned into ``{"error": "..."}`` with one status each.
+
+A handler stays thin: it parses (``read_model``), calls a plain function, and returns a
+response. Any ``FilefleetError`` it lets through becomes its status; pydantic validation
+errors become 400; anything unexpected is logged and answered 500.
+"""
+
+from __future__ import annotations
+
+import hmac
+import json
+import logging
+import uuid
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+from aiohttp import web
+from pydantic import BaseModel, ValidationError
+
+from filefleet import __version__
+from filefleet.core.errors import FilefleetError, InvalidInput, Unauthorized
+from filefleet.core.models import ErrorBody, Health
+from filefleet.runtime.logging import request_id
+
+log = logging.getLogger(__name__)
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+M = TypeVar("M", bound=BaseModel)
+
+SECRET_KEY = web.AppKey("secret", str)
+PUBLIC_KEY = web.AppKey("public", frozenset)
+
+
+@dataclass(frozen=True)
+class RouteDoc:
+    method: str
+    path: str
+    summary: str
+    body: type[BaseModel] | None
+    response: type[BaseModel] | None
+    public: bool
+
+
+class Api:
+    """A service's route table and the OpenAPI document generated from it."""
+
+    def __init__(self, service: str) -> None:
+        self.service = service
+        self.routes = web.RouteTableDef()
+        self.docs: list[RouteDoc] = []
+
+    def route(
+        self,
+        method: str,
+        path: str,
+        *,
+        summary: str,
+        body: type[BaseModel] | None = None,
+        response: type[BaseModel] | None = None,
+        public: bool = False,
+    ) -> Callable[[Handler], Handler]:
+        def register(handler: Handler) -> Handler:
+            self.routes.route(method, path)(handler)
+            self.docs.append(RouteDoc(method, path, summary, body, response, public))
+            return handler
+
+        return register
+
+    def public_paths(self) -> frozenset[tuple[str, str]]:
+        return frozenset((d.method, d.path) for d in self.docs if d.public)
+
+    def openapi(self) -> dict[str, Any]:
+        paths: dict[str, dict[str, Any]] = {}
+        schemas: dict[str, Any] = {}
+
+        def ref(model: type[BaseModel]) -> dict[str, str]:
+            schema = model.model_json_schema(ref_template="#/components/schemas/{model}")
+            schemas.update(schema.pop("$defs", {}))
+            schemas[model.__name__] = schema
+            return {"$ref": f"#/components/schemas/{model.__name__}"}
+
+        for doc in self.docs:
+            op: dict[str, Any] = {"summary": doc.summary, "responses": {}}
+            if doc.body is not None:
+                op["requestBody"] = {
+                    "required": True,
+                    "content": {"application/json": {"schema": ref(doc.body)}},
+                }
+            ok: dict[str, Any] = {"description": "success"}
+            if doc.response is not None:
+                ok["content"] = {"application/json": {"schema": ref(doc.response)}}
+            op["responses"]["200"] = ok
+            op["responses"]["default"] = {
+                "description": "error",
+                "content": {"application/json": {"schema": ref(ErrorBody)}},
+            }
+            if not doc.public:
+                op["security"] = [{"bearer": []}]
+            paths.setdefault(doc.path, {})[doc.method.lower()] = op
+        return {
+            "openapi": "3.1.0",
+            "info": {"title": f"filefleet {self.service}", "version": __version__},
+            "paths": paths,
+            "components": {
+                "schemas": schemas,
+                "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
+            },
+        }
+
+
+def error_response(status: int, message: str) -> web.Response:
+    return web.json_response({"error": message}, status=status)
+
+
+@web.middleware
+async def request_id_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    rid = request.headers.get("X-Request-Id") or uuid.uuid4().hex[:16]
+    token = request_id.set(rid[:64])
+    try:
+        response = await handler(request)
+        response.headers.setdefault("X-Request-Id", rid[:64])
+        return response
+    finally:
+        request_id.reset(token)
+
+
+@web.middleware
+async def error_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    try:
+        return await handler(request)
+    except FilefleetError as exc:
+        if exc.status >= 500:
+            log.warning("%s %s -> %d: %s", request.method, request.path, exc.status, exc.message)
+        return error_response(exc.status, exc.message)
+    except ValidationError as exc:
+        return error_response(400, describe_validation_error(exc))
+    except web.HTTPException as exc:
+        if exc.status < 400:
+            raise
+        return error_response(exc.status, exc.reason or f"HTTP {exc.status}")
+    except ConnectionResetError:
+        raise
+    except Exception:
+        log.exception("unexpected error in %s %s", request.method, request.path)
+        return error_response(500, "internal error (see the service's log)")
+
+
+def _auth_middleware(secret: str | None, public: frozenset[tuple[str, str]]) -> Any:
+    expected = f"Bearer {secret}".encode() if secret else None
+
+    @web.middleware
+    async def auth(request: web.Request, handler: Handler) -> web.StreamResponse:
+        if expected is None:
+            return await handler(request)
+        info = request.match_info.route.resource
+        path = info.canonical if info is not None else request.path
+        method = "GET" if request.method == "HEAD" else request.method
+        if (method, path) in public or path in {"/healthz", "/openapi.json"}:
+            return await handler(request)
+        given = request.headers.get("Authorization", "").encode()
+        if not hmac.compare_digest(given, expected):
+            raise Unauthorized("missing or wrong cluster secret (Authorization: Bearer ...)")
+        return await handler(request)
+
+    return auth
+
+
+def make_app(
+    api: Api,
+    *,
+    service_id: str,
+    secret: str | None,
+    client_max_size: int = 1024**2,
+) -> web.Application:
+    """An aiohttp app serving ``api`` plus ``/healthz`` and ``/openapi.json``."""
+    app = web.Application(
+        middlewares=[
+            request_id_middleware,
+            error_middleware,
+            _auth_middleware(secret, api.public_paths()),
+        ],
+        client_max_size=client_max_size,
+    )
+    health = Health(service=api.service, id=service_id, version=__version__).model_dump()
+    document = api.openapi()
+
+    async def healthz(_: web.Request) -> web.Response:
+        return web.json_response(health)
+
+    async def openapi(_: web.Request) -> web.Response:
+        return web.json_response(document)
+
+    app.router.add_get("/healthz", healthz)
+    app.router.add_get("/openapi.json", openapi)
+    app.add_routes(api.routes)
+    return app
+
+
+def describe_validation_error(exc: ValidationError) -> str:
+    parts = []
+    for err in exc.errors()[:5]:
+        where = ".".join(str(p) for p in err.get("loc", ())) or "body"
+        parts.append(f"{where}: {err.get('msg', 'invalid')}")
+    return "invalid request: " + "; ".join(parts)
+
+
+async def read_model(request: web.Request, model: type[M]) -> M:
+    """The JSON body parsed into ``model``; 400 with a message when it does not fit."""
+    raw = await request.read()
+    try:
+        data = json.loads(raw)
+    except ValueError as exc:
+        raise InvalidInput(f"request body is not valid JSON: {exc}") from exc
+    return model.model_validate(data)
+
+
+def json_model(model: BaseModel | list[Any], status: int = 200) -> web.Response:
+    """A JSON response from a model (or a list of models), times as RFC 3339 strings."""
+    if isinstance(model, BaseModel):
+        text = model.model_dump_json()
+    else:
+        text = "[" + ",".join(m.model_dump_json() for m in model) + "]"
+    return web.Response(text=text, status=status, content_type="application/json")

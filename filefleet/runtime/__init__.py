@@ -1,0 +1,1 @@
+"""What every process needs: settings, logging, the background-service base, running an app."""

@@ -1,0 +1,88 @@
+"""Running things: an aiohttp app until a signal, and background services pass by pass.
+
+A background service (node ping, scrubber, replicator, GC) is a ``Service``: ``run_once()``
+does one pass and returns its counts; ``run_forever()`` calls it every ``interval`` seconds
+until stopped. Tests drive passes; only ``run_forever`` knows about clocks.
+"""
+
+from __future__ import annotations
+
+import abc
+import asyncio
+import contextlib
+import logging
+import signal
+from collections.abc import Awaitable, Callable, Mapping
+
+from aiohttp import web
+
+log = logging.getLogger(__name__)
+
+
+class Service(abc.ABC):
+    name: str = "service"
+
+    def __init__(self, interval: float) -> None:
+        self.interval = interval
+        self.passes = 0
+        self.failures = 0
+        self._stop = asyncio.Event()
+
+    @abc.abstractmethod
+    async def run_once(self) -> Mapping[str, int]:
+        """One pass; returns what it did, e.g. ``{"copied": 3}``."""
+
+    def stop(self) -> None:
+        self._stop.set()
+
+    async def run_forever(self) -> None:
+        while not self._stop.is_set():
+            await self._tick()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._stop.wait(), timeout=self.interval)
+
+    async def _tick(self) -> None:
+        try:
+            counts = await self.run_once()
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            self.failures += 1
+            log.exception("%s pass failed; next pass in %.1fs", self.name, self.interval)
+            return
+        self.passes += 1
+        if any(counts.values()):
+            log.info("%s pass: %s", self.name, ", ".join(f"{k}={v}" for k, v in counts.items()))
+
+
+def install_uvloop() -> None:
+    with contextlib.suppress(ImportError):
+        import uvloop
+
+        asyncio.set_event_loop_policy(uvloop.EventLoopPolicy())
+
+
+async def serve_until_signal(
+    app_factory: Callable[[], Awaitable[web.Application]], host: str, port: int
+) -> None:
+    """Serve the app on host:port until SIGINT/SIGTERM, then clean up."""
+    app = await app_factory()
+    runner = web.AppRunner(app, access_log=None, handle_signals=False)
+    await runner.setup()
+    site = web.TCPSite(runner, host, port, reuse_address=True, backlog=1024)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    try:
+        await site.start()
+        log.info("listening on http://%s:%d", host, port)
+        await stop.wait()
+        log.info("stopping")
+    finally:
+        await runner.cleanup()
+
+
+def run(app_factory: Callable[[], Awaitable[web.Application]], host: str, port: int) -> None:
+    install_uvloop()
+    asyncio.run(serve_until_signal(app_factory, host, port))

@@ -1,0 +1,150 @@
+"""One settings model per service, from flags and ``FILEFLEET_*`` environment variables.
+
+Every field here is a flag of the service's command (``node_ttl`` -> ``--node-ttl``) and an
+environment variable (``FILEFLEET_NODE_TTL``); flags win over the environment. Defaults
+live here and nowhere else; ``docs/configuration.md`` documents every field (a test checks).
+Durations accept ``500ms``, ``2s``, ``10m``, ``1h``, ``7d``; sizes accept ``4MiB``, ``10GiB``.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Annotated, Any
+
+from pydantic import BeforeValidator, Field, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from filefleet.core.errors import InvalidInput
+from filefleet.core.units import parse_duration, parse_size
+
+MiB = 1024 * 1024
+
+
+def _duration(value: Any) -> float:
+    try:
+        return parse_duration(value)
+    except InvalidInput as exc:
+        raise ValueError(exc.message) from exc
+
+
+def _size(value: Any) -> int:
+    try:
+        return parse_size(value)
+    except InvalidInput as exc:
+        raise ValueError(exc.message) from exc
+
+
+Duration = Annotated[float, BeforeValidator(_duration)]
+Size = Annotated[int, BeforeValidator(_size)]
+
+
+def default_data_dir() -> Path:
+    base = os.environ.get("XDG_DATA_HOME") or os.path.join(Path.home(), ".local", "share")
+    return Path(base) / "filefleet"
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="FILEFLEET_", extra="ignore")
+
+
+class ServiceSettings(Settings):
+    """What every long-running service takes."""
+
+    host: str = Field("127.0.0.1", description="Address to listen on.")
+    port: int = Field(0, ge=0, le=65535, description="Port to listen on.")
+    secret: str | None = Field(
+        None, description="Cluster secret; services send it as `Authorization: Bearer`."
+    )
+    insecure: bool = Field(False, description="Run without a cluster secret (development).")
+    log_json: bool = Field(False, description="Log one JSON object per line.")
+    log_level: str = Field("info", description="debug, info, warning or error.")
+
+    @model_validator(mode="after")
+    def _secret_or_insecure(self) -> ServiceSettings:
+        if not self.secret and not self.insecure:
+            raise ValueError(
+                "no cluster secret: pass --secret or set FILEFLEET_SECRET "
+                "(or --insecure for a throw-away development setup)"
+            )
+        return self
+
+
+class ControllerClientSettings(ServiceSettings):
+    controller: str = Field(
+        "http://127.0.0.1:8100",
+        description="Controller URL; a comma-separated list fails over in order.",
+    )
+
+    @property
+    def controller_urls(self) -> list[str]:
+        return [u.strip().rstrip("/") for u in self.controller.split(",") if u.strip()]
+
+
+class ControllerSettings(ServiceSettings):
+    port: int = Field(8100, ge=0, le=65535, description="Port to listen on.")
+    db: str = Field(
+        "sqlite:///filefleet-meta.db",
+        description="Metadata store: sqlite:///path/meta.db or postgresql://user@host/db.",
+    )
+    node_ttl: Duration = Field(10.0, description="A node is active while its last ping is younger.")
+    replicas: int = Field(2, ge=1, description="Replication factor R.")
+
+
+class NodeSettings(ControllerClientSettings):
+    data: Path = Field(description="Directory holding this node's chunks and its node-id.")
+    port: int = Field(8201, ge=0, le=65535, description="Port to listen on.")
+    public_url: str | None = Field(
+        None, description="URL other services reach this node at (default http://host:port)."
+    )
+    capacity: Size | None = Field(
+        None, description="Bytes this node offers (default: the size of its disk)."
+    )
+    reserve: Size = Field(
+        64 * MiB, description="Free disk space a node keeps; a write below it is refused (507)."
+    )
+    ping_interval: Duration = Field(2.0, description="How often the node pings the controller.")
+    scrub_rate: float = Field(
+        8.0, ge=0, description="MiB/s of stored chunks re-hashed by the scrubber (0: off)."
+    )
+    max_chunk: Size = Field(4 * MiB, description="Largest chunk body accepted (413 above).")
+
+
+class FrontendSettings(ControllerClientSettings):
+    port: int = Field(8000, ge=0, le=65535, description="Port to listen on.")
+    queue: str | None = Field(
+        None, description="Event queue: redis://host:port/db, unix:///path.sock or amqp://..."
+    )
+    public_url: str | None = Field(
+        None, description="Base URL of the links handed out (default http://host:port)."
+    )
+    default_expiry: Duration = Field(7 * 86400.0, description="Expiry of an upload without one.")
+    max_expiry: Duration = Field(30 * 86400.0, description="Largest expiry accepted (400 above).")
+    max_upload: Size = Field(10 * 1024 * MiB, description="Largest upload accepted (413 above).")
+    chunk_size: Size = Field(4 * MiB, description="Chunk size; only tests change it.")
+    inflight: int = Field(
+        4, ge=1, le=64, description="Chunks of one upload or download in flight at once."
+    )
+    dedup: bool = Field(True, description="Let clients claim chunks the fleet already holds.")
+
+
+class WorkerSettings(ControllerClientSettings):
+    once: bool = Field(False, description="Run one pass and exit.")
+
+
+class ReplicatorSettings(WorkerSettings):
+    port: int = Field(8300, ge=0, le=65535, description="Port of /healthz.")
+    queue: str | None = Field(None, description="Event queue URL (see frontend).")
+    replicas: int = Field(2, ge=1, description="Replication factor R.")
+    repair_interval: Duration = Field(30.0, description="Time between periodic repair passes.")
+    repair_after: Duration = Field(
+        60.0, description="How long a node must be inactive before its replicas stop counting."
+    )
+
+
+class GCSettings(WorkerSettings):
+    port: int = Field(8400, ge=0, le=65535, description="Port of /healthz.")
+    gc_interval: Duration = Field(60.0, description="Time between collection passes.")
+    gc_grace: Duration = Field(
+        3600.0, description="Age before an orphan chunk or an untouched upload is collected."
+    )
