@@ -59,6 +59,8 @@ class FileUpdate(Strict):
     state: Literal["active"] | None = None
     size: int | None = Field(default=None, ge=0)
     sha256: Sha256 | None = None
+    # Set with state=active: expiry counts from the moment the upload completes.
+    expires_at: datetime | None = None
 
 
 class FileInfo(BaseModel):
@@ -118,3 +120,63 @@ class Health(BaseModel):
 
 class ErrorBody(BaseModel):
     error: str
+
+
+# --- controller routes beyond the seed (DESIGN §3: GC, repair, status) ---
+
+
+class FileList(BaseModel):
+    """``GET /files``: one page, ordered by id; ``next`` is the ``after`` of the next page."""
+
+    files: list[FileInfo]
+    next: str | None
+
+
+class NodeStatus(NodeInfo):
+    """One entry of ``GET /nodes``: every known node, with whether it is active now."""
+
+    active: bool
+
+
+class LocationAdd(Strict):
+    """``POST /chunk/{id}/locations``: one more node holds the chunk."""
+
+    node: NodeId
+
+
+class MarkDeleting(Strict):
+    """``POST /file/{id}/deleting``: the file's owner (token given) or the GC removes it."""
+
+    delete_token_sha256: Sha256 | None = None
+
+
+class ChunkInfo(BaseModel):
+    """``GET /chunk/{id}`` and the entries of ``GET /chunks/under-replicated``.
+
+    ``live`` counts locations on nodes whose replicas still count toward R (last ping
+    younger than node TTL + repair-after); ``references`` counts file rows using the chunk.
+    """
+
+    id: str
+    size: int
+    locations: list[str]
+    live: int
+    references: int
+    collecting: bool
+
+
+class ChunkList(BaseModel):
+    chunks: list[ChunkInfo]
+
+
+class MarkCollecting(Strict):
+    """``POST /chunk/{id}/collecting``: files touched within ``grace`` seconds count as live."""
+
+    grace: float = Field(ge=0)
+
+
+class Collecting(BaseModel):
+    """Whether the chunk carries the GC's mark after the request."""
+
+    id: str
+    collecting: bool

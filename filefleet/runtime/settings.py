@@ -148,3 +148,33 @@ class GCSettings(WorkerSettings):
     gc_grace: Duration = Field(
         3600.0, description="Age before an orphan chunk or an untouched upload is collected."
     )
+
+
+class UpSettings(Settings):
+    """``filefleet up``: a whole local cluster. Knobs left unset keep each service's default."""
+
+    data: Path = Field(default_factory=default_data_dir, description="Directory of the cluster.")
+    host: str = Field("127.0.0.1", description="Address the frontend listens on.")
+    port: int = Field(8000, ge=1, le=65535, description="Port of the frontend.")
+    nodes: int = Field(3, ge=1, le=64, description="Number of file nodes.")
+    replicas: int = Field(2, ge=1, description="Replication factor R.")
+    secret: str | None = Field(None, description="Cluster secret (default: generated).")
+    db: str | None = Field(None, description="Metadata store URL (default: SQLite under --data).")
+    queue: str | None = Field(None, description="Queue URL (default: an embedded Redis).")
+    public_url: str | None = Field(None, description="Base URL of the links handed out.")
+    log_json: bool = Field(False, description="Services log JSON lines.")
+    node_ttl: str | None = Field(None, description="Passed to the controller.")
+    ping_interval: str | None = Field(None, description="Passed to every node.")
+    scrub_rate: str | None = Field(None, description="Passed to every node.")
+    max_chunk: str | None = Field(None, description="Passed to every node.")
+    capacity: str | None = Field(None, description="Passed to every node.")
+    repair_interval: str | None = Field(None, description="Passed to the replicator.")
+    repair_after: str | None = Field(None, description="Passed to the replicator.")
+    gc_interval: str | None = Field(None, description="Passed to the garbage collector.")
+    gc_grace: str | None = Field(None, description="Passed to the garbage collector.")
+    default_expiry: str | None = Field(None, description="Passed to the frontend.")
+    max_expiry: str | None = Field(None, description="Passed to the frontend.")
+    max_upload: str | None = Field(None, description="Passed to the frontend.")
+    chunk_size: str | None = Field(None, description="Passed to the frontend.")
+    inflight: str | None = Field(None, description="Passed to the frontend.")
+    dedup: bool | None = Field(None, description="Passed to the frontend.")

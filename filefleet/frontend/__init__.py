@@ -1,0 +1,1 @@
+"""The public frontend: the upload page, ``POST /upload``, ``GET /download/{id}``."""

@@ -1,0 +1,33 @@
+"""What the frontend's handlers share: settings, clients, the uploader and downloader."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from aiohttp import web
+
+from filefleet.frontend.download import Downloader
+from filefleet.frontend.upload import Uploader
+from filefleet.http.client import HttpClient
+from filefleet.http.controller_api import ControllerClient
+from filefleet.queue.base import EventQueue
+from filefleet.runtime.settings import FrontendSettings
+
+
+@dataclass
+class FrontendContext:
+    settings: FrontendSettings
+    http: HttpClient
+    controller: ControllerClient
+    uploader: Uploader
+    downloader: Downloader
+    queue: EventQueue | None
+    pages: dict[str, str]
+
+    def public_url(self, request: web.Request) -> str:
+        if self.settings.public_url:
+            return self.settings.public_url.rstrip("/")
+        return f"{request.scheme}://{request.host}"
+
+
+FRONTEND = web.AppKey("frontend", FrontendContext)

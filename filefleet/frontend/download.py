@@ -1,0 +1,140 @@
+"""Serving a file: chunk after chunk, each verified before a byte of it is sent (DESIGN §6).
+
+For each chunk the replicas are tried in turn (active nodes first); a replica that fails
+or returns bytes that do not hash to the chunk id is skipped and reported, so a corrupt
+byte is never served. Up to ``inflight`` chunks are fetched ahead of the one being sent.
+If every replica of a chunk is gone, the caller gets Unavailable: before the first byte
+that is a 503, after it the connection is aborted (never a silently truncated file).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections import deque
+from collections.abc import AsyncIterator, Sequence
+from dataclasses import dataclass
+
+from filefleet.core.errors import FilefleetError, Gone, NotFound, Unavailable
+from filefleet.core.models import ChunkRef, FileInfo, NodeInfo, utcnow
+from filefleet.frontend.nodes import NodeDirectory
+from filefleet.frontend.ranges import ByteRange
+from filefleet.http.controller_api import ControllerClient
+from filefleet.http.node_api import CorruptChunk, NodeClient
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class DownloadCounters:
+    downloads: int = 0
+    chunks_served: int = 0
+    replica_failures: int = 0
+    corrupt_replicas: int = 0
+
+
+class Downloader:
+    def __init__(
+        self,
+        controller: ControllerClient,
+        nodes: NodeClient,
+        directory: NodeDirectory,
+        *,
+        inflight: int,
+    ) -> None:
+        self.controller = controller
+        self.nodes = nodes
+        self.directory = directory
+        self.inflight = inflight
+        self.counters = DownloadCounters()
+
+    async def live_file(self, file_id: str) -> FileInfo:
+        """The file's metadata if it may be served: 404 unknown, 410 expired or deleted."""
+        try:
+            info = await self.controller.get_file(file_id)
+        except NotFound:
+            raise NotFound(f"no file with id {file_id}") from None
+        if info.state == "uploading":
+            raise NotFound(f"file {file_id} is still being uploaded")
+        if info.state == "deleting":
+            raise Gone(f"file {file_id} was deleted")
+        if info.expires_at <= utcnow():
+            raise Gone(f"file {file_id} has expired")
+        if info.max_downloads is not None and info.downloads >= info.max_downloads:
+            raise Gone(f"file {file_id} reached its maximum number of downloads")
+        return info
+
+    async def stream(self, info: FileInfo, byte_range: ByteRange | None) -> AsyncIterator[bytes]:
+        """The bytes of ``info`` (or of ``byte_range`` of it), verified chunk by chunk."""
+        size = info.size or 0
+        wanted = byte_range or ByteRange(0, size - 1)
+        if size == 0 or wanted.length <= 0:
+            return
+        parts = chunks_in_range(info.chunks, wanted)
+        pending: deque[asyncio.Task[bytes]] = deque()
+        fetched = 0
+
+        def fetch_ahead() -> None:
+            nonlocal fetched
+            while fetched < len(parts) and len(pending) < self.inflight:
+                pending.append(asyncio.create_task(self.fetch(parts[fetched][0])))
+                fetched += 1
+
+        try:
+            for _chunk, lo, hi in parts:
+                fetch_ahead()
+                data = await pending.popleft()
+                fetch_ahead()
+                self.counters.chunks_served += 1
+                yield data if lo == 0 and hi == len(data) else data[lo:hi]
+            self.counters.downloads += 1
+        finally:
+            for task in pending:
+                task.cancel()
+
+    async def fetch(self, chunk: ChunkRef) -> bytes:
+        """One chunk from the first replica that answers with the right bytes."""
+        active = await self.directory.active()
+        replicas = _ordered_replicas(chunk.locations, active)
+        if not replicas:
+            # The cache may be stale (a node just came back): ask the controller once more.
+            replicas = _ordered_replicas(chunk.locations, await self.directory.active(fresh=True))
+        for node in replicas:
+            try:
+                return await self.nodes.get_chunk(node.url, chunk.id)
+            except CorruptChunk as exc:
+                self.counters.corrupt_replicas += 1
+                log.warning("%s; trying the next replica", exc.message)
+                await self._report_corrupt(chunk.id, node.id)
+            except FilefleetError as exc:
+                self.counters.replica_failures += 1
+                log.warning("chunk %s from %s failed: %s", chunk.id, node.url, exc.message)
+        raise Unavailable(f"no replica of chunk {chunk.id} (order {chunk.order}) is available")
+
+    async def _report_corrupt(self, chunk_id: str, node_id: str) -> None:
+        """Drop the corrupt replica's location, so repair copies a healthy one there."""
+        try:
+            await self.controller.remove_location(chunk_id, node_id)
+        except (FilefleetError, AttributeError) as exc:
+            log.warning("could not report corrupt replica %s on %s: %s", chunk_id, node_id, exc)
+
+
+def _ordered_replicas(locations: Sequence[str], active: dict[str, NodeInfo]) -> list[NodeInfo]:
+    return [active[node_id] for node_id in locations if node_id in active]
+
+
+def chunks_in_range(
+    chunks: Sequence[ChunkRef], wanted: ByteRange
+) -> list[tuple[ChunkRef, int, int]]:
+    """(chunk, first byte, end byte) of each chunk overlapping the range, in order."""
+    out: list[tuple[ChunkRef, int, int]] = []
+    offset = 0
+    for chunk in sorted(chunks, key=lambda c: c.order):
+        start, end = offset, offset + chunk.size  # this chunk holds [start, end)
+        offset = end
+        if end <= wanted.start or start > wanted.end:
+            continue
+        lo = max(wanted.start, start) - start
+        hi = min(wanted.end + 1, end) - start
+        out.append((chunk, lo, hi))
+    return out

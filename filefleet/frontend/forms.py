@@ -1,0 +1,49 @@
+"""Reading an upload body: raw (``POST``/``PUT`` with the bytes as body) or
+``multipart/form-data`` (an HTML form, ``curl -F``), as a stream of byte pieces."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+from aiohttp import BodyPartReader, MultipartReader, web
+
+from filefleet.core.errors import InvalidInput
+
+PIECE = 1024 * 1024
+MAX_FIELD = 4096
+
+
+async def raw_pieces(request: web.Request) -> AsyncIterator[bytes]:
+    async for piece in request.content.iter_any():
+        yield piece
+
+
+async def read_form_fields(
+    request: web.Request,
+) -> tuple[dict[str, str], BodyPartReader, MultipartReader]:
+    """Fields up to the ``file`` part, that part (unread) and the reader."""
+    reader = await request.multipart()
+    fields: dict[str, str] = {}
+    while True:
+        part = await reader.next()
+        if part is None:
+            raise InvalidInput("multipart body has no 'file' field")
+        if not isinstance(part, BodyPartReader):
+            raise InvalidInput("nested multipart bodies are not supported")
+        if part.name == "file":
+            return fields, part, reader
+        value = await part.read(decode=True)
+        if len(value) > MAX_FIELD:
+            raise InvalidInput(f"form field {part.name!r} is too long")
+        fields[part.name or ""] = value.decode("utf-8", "replace").strip()
+
+
+async def file_part_pieces(part: BodyPartReader, reader: MultipartReader) -> AsyncIterator[bytes]:
+    """The bytes of the file part; a field after it is a 400 (options go before the file),
+    raised before the upload is completed, so the file is never made active."""
+    while piece := await part.read_chunk(PIECE):
+        yield piece
+    following = await reader.next()
+    if following is not None:
+        name = getattr(following, "name", None)
+        raise InvalidInput(f"form field {name!r} comes after the file: send options before 'file'")

@@ -1,0 +1,82 @@
+"""Wiring the frontend: clients, uploader, downloader, queue; then serving."""
+
+from __future__ import annotations
+
+import importlib.resources
+import logging
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+from aiohttp import web
+
+from filefleet.frontend.api import api
+from filefleet.frontend.context import FRONTEND, FrontendContext
+from filefleet.frontend.download import Downloader
+from filefleet.frontend.nodes import NodeDirectory
+from filefleet.frontend.upload import Uploader
+from filefleet.http.client import HttpClient
+from filefleet.http.controller_api import ControllerClient
+from filefleet.http.node_api import NodeClient
+from filefleet.http.server import make_app
+from filefleet.queue.factory import open_queue
+from filefleet.runtime import service
+from filefleet.runtime.logging import setup_logging
+from filefleet.runtime.settings import FrontendSettings
+
+log = logging.getLogger(__name__)
+
+PACKAGE = importlib.resources.files("filefleet.frontend")
+
+
+def load_pages() -> dict[str, str]:
+    templates = PACKAGE / "templates"
+    return {p.name: p.read_text("utf-8") for p in templates.iterdir() if p.name.endswith(".html")}
+
+
+async def build_app(settings: FrontendSettings) -> web.Application:
+    http = HttpClient(secret=settings.secret, timeout=120.0)
+    controller = ControllerClient(http, settings.controller_urls)
+    nodes = NodeClient(http)
+    directory = NodeDirectory(controller)
+    queue = open_queue(settings.queue) if settings.queue else None
+    if queue is None:
+        log.warning("no --queue: no replicate events; chunks reach R replicas by periodic repair")
+    ctx = FrontendContext(
+        settings=settings,
+        http=http,
+        controller=controller,
+        uploader=Uploader(
+            controller,
+            nodes,
+            directory,
+            queue,
+            chunk_size=settings.chunk_size,
+            inflight=settings.inflight,
+            max_upload=settings.max_upload,
+        ),
+        downloader=Downloader(controller, nodes, directory, inflight=settings.inflight),
+        queue=queue,
+        pages=load_pages(),
+    )
+    # The frontend is public: no cluster secret on its own routes.
+    app = make_app(api, service_id="frontend", secret=None)
+    app[FRONTEND] = ctx
+    app.router.add_static("/static", Path(str(PACKAGE / "static")))
+
+    async def lifecycle(_: web.Application) -> AsyncIterator[None]:
+        yield
+        await http.close()
+        if queue is not None:
+            await queue.close()
+
+    app.cleanup_ctx.append(lifecycle)
+    return app
+
+
+def main(settings: FrontendSettings) -> None:
+    setup_logging("frontend", json_lines=settings.log_json, level=settings.log_level)
+
+    async def factory() -> web.Application:
+        return await build_app(settings)
+
+    service.run(factory, settings.host, settings.port)

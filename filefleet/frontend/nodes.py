@@ -1,0 +1,36 @@
+"""The frontend's view of the fleet: active nodes from the controller, cached briefly.
+
+A download or upload asks for nodes constantly; one controller call per second is enough
+to notice a node that came or went (the controller's TTL is 10 s anyway).
+"""
+
+from __future__ import annotations
+
+import time
+
+from filefleet.core.models import NodeInfo
+from filefleet.core.placement import NodeCandidate
+from filefleet.http.controller_api import ControllerClient
+
+
+class NodeDirectory:
+    def __init__(self, controller: ControllerClient, max_age: float = 1.0) -> None:
+        self.controller = controller
+        self.max_age = max_age
+        self._nodes: dict[str, NodeInfo] = {}
+        self._fetched = float("-inf")
+
+    async def active(self, *, fresh: bool = False) -> dict[str, NodeInfo]:
+        if fresh or time.monotonic() - self._fetched > self.max_age or not self._nodes:
+            nodes = await self.controller.active_nodes()
+            self._nodes = {n.id: n for n in nodes}
+            self._fetched = time.monotonic()
+        return self._nodes
+
+    async def candidates(self) -> list[NodeCandidate]:
+        nodes = await self.active(fresh=True)
+        return [NodeCandidate(n.id, n.url, n.free) for n in nodes.values()]
+
+    def forget(self) -> None:
+        """Drop the cache (after a node failed) so the next call asks the controller."""
+        self._fetched = float("-inf")

@@ -1,0 +1,84 @@
+"""Upload options from query parameters, form fields or headers, validated (pure)."""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from filefleet.core.errors import InvalidInput
+from filefleet.core.units import format_duration, parse_duration
+
+MAX_NAME = 255
+_UNSAFE = re.compile(r"[\x00-\x1f\x7f/\\]")
+
+
+@dataclass(frozen=True)
+class UploadOptions:
+    name: str
+    content_type: str
+    expires: float  # seconds after the upload completes
+    max_downloads: int | None
+
+
+def clean_name(raw: str | None) -> str:
+    """A file name safe to store and to put back in a header: no path, no control bytes."""
+    if not raw:
+        return "file"
+    name = unicodedata.normalize("NFC", raw)
+    name = name.replace("\\", "/").rsplit("/", 1)[-1]
+    name = _UNSAFE.sub("_", name).strip().strip(".") or "file"
+    return name[:MAX_NAME]
+
+
+def parse_expires(raw: str | None, default: float, maximum: float) -> float:
+    if raw is None or raw == "":
+        return default
+    seconds = parse_duration(raw)
+    if seconds <= 0:
+        raise InvalidInput(f"expires must be positive, got {raw!r}")
+    if seconds > maximum:
+        raise InvalidInput(
+            f"expires {raw!r} is longer than the maximum of {format_duration(maximum)}"
+        )
+    return seconds
+
+
+def parse_max_downloads(raw: str | None) -> int | None:
+    if raw is None or raw == "":
+        return None
+    try:
+        value = int(raw)
+    except ValueError:
+        raise InvalidInput(f"max_downloads must be a whole number, got {raw[:40]!r}") from None
+    if value < 1:
+        raise InvalidInput(f"max_downloads must be at least 1, got {value}")
+    return value
+
+
+def parse_options(
+    fields: Mapping[str, str],
+    *,
+    name: str | None,
+    content_type: str | None,
+    default_expiry: float,
+    max_expiry: float,
+) -> UploadOptions:
+    return UploadOptions(
+        name=clean_name(name),
+        content_type=clean_content_type(content_type),
+        expires=parse_expires(fields.get("expires"), default_expiry, max_expiry),
+        max_downloads=parse_max_downloads(fields.get("max_downloads")),
+    )
+
+
+def clean_content_type(raw: str | None) -> str:
+    if not raw:
+        return "application/octet-stream"
+    value = raw.split(";", 1)[0].strip().lower()
+    if not re.fullmatch(r"[a-z0-9!#$&^_.+-]+/[a-z0-9!#$&^_.+-]+", value):
+        return "application/octet-stream"
+    if value.startswith("multipart/") or value == "application/x-www-form-urlencoded":
+        return "application/octet-stream"
+    return value

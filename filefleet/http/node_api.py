@@ -1,0 +1,62 @@
+"""Typed calls to a file node's HTTP API (DESIGN §4), used by the frontend, the
+replicator and the GC. A node is addressed by its base URL."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from filefleet.core.errors import Unavailable, UpstreamError
+from filefleet.core.hashing import sha256_hex_async
+from filefleet.http.client import HttpClient, RetryPolicy
+
+# Store: the same node once more after a short pause; then the caller picks another node.
+STORE_RETRY = RetryPolicy(attempts=2, base_delay=0.05, max_delay=0.2)
+READ_RETRY = RetryPolicy(attempts=1)
+
+
+class CorruptChunk(UpstreamError):
+    """A node answered bytes that do not hash to the chunk id."""
+
+
+class NodeClient:
+    def __init__(self, http: HttpClient, *, chunk_timeout: float = 60.0) -> None:
+        self.http = http
+        self.chunk_timeout = chunk_timeout
+
+    async def put_chunk(self, url: str, chunk_id: str, data: bytes) -> bool:
+        """Store a chunk; True if the node created it, False if it already had it."""
+        resp = await self.http.request(
+            "POST",
+            url,
+            "/chunk",
+            params={"hash": chunk_id},
+            data=data,
+            headers={"Content-Type": "application/octet-stream"},
+            retry=STORE_RETRY,
+            timeout=self.chunk_timeout,
+        )
+        return resp.status == 201
+
+    async def get_chunk(self, url: str, chunk_id: str) -> bytes:
+        """The chunk's bytes, verified against its id (CorruptChunk otherwise)."""
+        async with self.http.stream(
+            "GET", f"{url}/chunk/{chunk_id}", timeout=self.chunk_timeout
+        ) as r:
+            try:
+                data = await r.read()
+            except Exception as exc:
+                raise Unavailable(f"reading chunk {chunk_id} from {url}: {exc}") from exc
+        if await sha256_hex_async(data) != chunk_id:
+            raise CorruptChunk(f"node {url} returned corrupt bytes for chunk {chunk_id}")
+        return data
+
+    async def delete_chunk(self, url: str, chunk_id: str, grace: float) -> None:
+        await self.http.request(
+            "DELETE", url, f"/chunk/{chunk_id}", params={"grace": str(grace)}, retry=READ_RETRY
+        )
+
+    async def list_chunks(self, url: str, after: str | None = None, limit: int = 1000) -> Any:
+        params: dict[str, str | int] = {"limit": limit}
+        if after:
+            params["after"] = after
+        return await self.http.get_json(url, "/chunks", params=params, retry=READ_RETRY)

@@ -1,0 +1,1 @@
+"""Chunk-replicate events: one small interface, Redis Streams and RabbitMQ behind it."""

