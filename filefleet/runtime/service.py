@@ -21,6 +21,7 @@ log = logging.getLogger(__name__)
 
 class Service(abc.ABC):
     name: str = "service"
+    pass_log_level: int = logging.INFO  # level of the "pass: counts" line (DEBUG for chatty loops)
 
     def __init__(self, interval: float) -> None:
         self.interval = interval
@@ -52,7 +53,12 @@ class Service(abc.ABC):
             return
         self.passes += 1
         if any(counts.values()):
-            log.info("%s pass: %s", self.name, ", ".join(f"{k}={v}" for k, v in counts.items()))
+            log.log(
+                self.pass_log_level,
+                "%s pass: %s",
+                self.name,
+                ", ".join(f"{k}={v}" for k, v in counts.items()),
+            )
 
 
 def install_uvloop() -> None:
