@@ -1,0 +1,38 @@
+from filefleet.core.placement import NodeCandidate, Placement, rank_targets
+
+A = NodeCandidate("a" * 32, "http://a", 1000)
+B = NodeCandidate("b" * 32, "http://b", 1000)
+C = NodeCandidate("c" * 32, "http://c", 1000)
+
+
+def test_equal_nodes_take_turns_golden() -> None:
+    placement = Placement([C, A, B])
+    chosen = [placement.choose(100) for _ in range(6)]
+    assert [n.id[0] for n in chosen if n] == ["a", "b", "c", "a", "b", "c"]
+
+
+def test_fuller_node_gets_fewer_chunks() -> None:
+    small = NodeCandidate("d" * 32, "http://d", 300)
+    placement = Placement([A, small])
+    picks = [placement.choose(100) for _ in range(10)]
+    counts = {n.id[0]: sum(1 for p in picks if p and p.id == n.id) for n in (A, small)}
+    assert counts["a"] > counts["d"]
+    assert counts["a"] + counts["d"] == 10
+
+
+def test_exclude_and_release() -> None:
+    placement = Placement([A, B])
+    first = placement.choose(100, exclude=[A.id])
+    assert first == B
+    placement.release(B.id, 100)
+    assert placement.effective_free(B) == 1000
+    assert placement.choose(100, exclude=[A.id, B.id]) is None
+
+
+def test_no_nodes() -> None:
+    assert Placement([]).choose(1) is None
+
+
+def test_rank_targets_most_free_first_without_holders() -> None:
+    big = NodeCandidate("e" * 32, "http://e", 5000)
+    assert rank_targets([A, big, B], holders=[A.id]) == [big, B]
