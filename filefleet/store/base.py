@@ -1,0 +1,119 @@
+"""The metadata store's interface: what the controller asks of files, chunks and nodes.
+
+Every method is one transaction. Implementations must keep these promises on every
+backend, and ``tests/contract/test_store.py`` checks them on each:
+
+- ``create_file`` is idempotent: the same id with the same content returns the stored
+  record; the same id with different content is a ``Conflict``.
+- ``update_file`` merges chunks by order: re-sending an order with the same chunk is a
+  no-op, another chunk at a taken order is a ``Conflict``; appending a chunk the GC marks
+  ``collecting`` clears the mark and answers ``Conflict`` (DESIGN §8 step 2); finishing
+  (``state="active"``) needs chunks 0..n-1 whose sizes sum to ``size``.
+- Locations are single rows: concurrent ``add_location`` calls never lose each other.
+- ``take_download`` never lets more than ``max_downloads`` downloads through.
+
+Unknown ids raise ``NotFound``; a database that cannot be reached raises ``Unavailable``.
+"""
+
+from __future__ import annotations
+
+import abc
+
+from filefleet.core.models import (
+    ChunkInfo,
+    FileCreate,
+    FileInfo,
+    FileList,
+    FileState,
+    FileUpdate,
+    NodeInfo,
+    NodeStatus,
+    PingRequest,
+)
+
+
+class MetadataStore(abc.ABC):
+    # --- files ---
+
+    @abc.abstractmethod
+    async def create_file(self, record: FileCreate) -> tuple[FileInfo, bool]:
+        """Create the record in state ``uploading``; returns (record, created)."""
+
+    @abc.abstractmethod
+    async def update_file(self, file_id: str, update: FileUpdate) -> FileInfo:
+        """Append chunks (merged by order) and/or finish the upload."""
+
+    @abc.abstractmethod
+    async def get_file(self, file_id: str) -> FileInfo:
+        """The record with its chunks in order and each chunk's locations."""
+
+    @abc.abstractmethod
+    async def list_files(
+        self,
+        *,
+        state: FileState | None = None,
+        expired: bool = False,
+        idle: float | None = None,
+        after: str | None = None,
+        limit: int = 100,
+        with_chunks: bool = True,
+    ) -> FileList:
+        """One page of files ordered by id: ``expired`` keeps those past ``expires_at``,
+        ``idle`` those untouched for that many seconds; ``after`` is the last id seen."""
+
+    @abc.abstractmethod
+    async def mark_deleting(self, file_id: str, token_sha256: str | None = None) -> FileInfo:
+        """State -> ``deleting``; when ``token_sha256`` is given it must match (else Forbidden)."""
+
+    @abc.abstractmethod
+    async def delete_file(self, file_id: str) -> bool:
+        """Remove the record and its chunk list (not the chunks); False if it was absent."""
+
+    @abc.abstractmethod
+    async def take_download(self, file_id: str) -> bool:
+        """Count one download of an active, unexpired file if its limit allows; else False."""
+
+    # --- nodes ---
+
+    @abc.abstractmethod
+    async def ping(self, node: PingRequest) -> NodeInfo:
+        """Register the node or record its check-in (last ping = now)."""
+
+    @abc.abstractmethod
+    async def active_nodes(self, ttl: float) -> list[NodeInfo]:
+        """Nodes whose last ping is younger than ``ttl`` seconds."""
+
+    @abc.abstractmethod
+    async def all_nodes(self, ttl: float) -> list[NodeStatus]:
+        """Every known node, with ``active`` judged by ``ttl``."""
+
+    # --- chunks ---
+
+    @abc.abstractmethod
+    async def add_location(self, chunk_id: str, node_id: str) -> bool:
+        """One more node holds the chunk; False if it was already listed."""
+
+    @abc.abstractmethod
+    async def remove_location(self, chunk_id: str, node_id: str) -> bool:
+        """The node no longer holds the chunk; False if it was not listed."""
+
+    @abc.abstractmethod
+    async def get_chunk(self, chunk_id: str, live_ttl: float) -> ChunkInfo:
+        """The chunk, its locations, live replica count (nodes pinged within ``live_ttl``)."""
+
+    @abc.abstractmethod
+    async def chunks_below(self, replicas: int, live_ttl: float, limit: int) -> list[ChunkInfo]:
+        """Chunks of live files with fewer than ``replicas`` live replicas, fewest first."""
+
+    @abc.abstractmethod
+    async def mark_collecting(self, chunk_id: str, grace: float) -> bool:
+        """Set the GC's mark unless a live file references the chunk (active, or uploading
+        and touched within ``grace`` seconds); returns whether the chunk is marked."""
+
+    @abc.abstractmethod
+    async def delete_chunk(self, chunk_id: str) -> bool:
+        """Remove a marked chunk with no references and no locations left; else False."""
+
+    @abc.abstractmethod
+    async def close(self) -> None:
+        """Release connections."""

@@ -1,0 +1,102 @@
+"""Opening the database: URL -> async engine, SQLite pragmas and transactions, migrations.
+
+``sqlite:///path`` becomes ``sqlite+aiosqlite``; ``postgresql://`` becomes
+``postgresql+asyncpg``. On SQLite every connection runs in WAL mode with a busy timeout,
+and the driver's own transaction handling is switched off so that we emit ``BEGIN``
+ourselves: ``BEGIN IMMEDIATE`` for writes (the write lock is taken up front, so a
+read-modify-write never fails half way with SQLITE_BUSY), plain ``BEGIN`` for reads.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from alembic import command
+from alembic.config import Config
+from sqlalchemy import Connection, event
+from sqlalchemy.engine import URL, make_url
+from sqlalchemy.exc import ArgumentError
+from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+
+from filefleet.core.errors import InvalidInput
+
+WRITE = "filefleet_write"  # execution option: this transaction writes
+SQLITE_BUSY_TIMEOUT_MS = 30_000
+MIGRATIONS = Path(__file__).parent / "migrations"
+_MIGRATION_LOCK = 0x66_66_6D_65  # pg_advisory_xact_lock key: "ffme"
+
+_DRIVERS = {
+    "sqlite": "sqlite+aiosqlite",
+    "sqlite+aiosqlite": "sqlite+aiosqlite",
+    "postgresql": "postgresql+asyncpg",
+    "postgres": "postgresql+asyncpg",
+    "postgresql+asyncpg": "postgresql+asyncpg",
+}
+
+
+def async_url(url: str) -> URL:
+    """The async-driver URL for ``sqlite:///path`` or ``postgresql://...``."""
+    try:
+        parsed = make_url(url)
+    except ArgumentError as exc:
+        raise InvalidInput(f"invalid database URL {url!r}: {exc}") from exc
+    driver = _DRIVERS.get(parsed.drivername)
+    if driver is None:
+        raise InvalidInput(
+            f"unsupported database URL {parsed.drivername}://: "
+            "use sqlite:///path/meta.db or postgresql://user@host/db"
+        )
+    if driver.startswith("sqlite") and parsed.database in (None, "", ":memory:"):
+        raise InvalidInput("SQLite needs a file: sqlite:///path/meta.db")
+    return parsed.set(drivername=driver)
+
+
+def create_engine(url: str) -> AsyncEngine:
+    target = async_url(url)
+    if target.get_backend_name() == "sqlite":
+        assert target.database is not None
+        Path(target.database).parent.mkdir(parents=True, exist_ok=True)
+        engine = create_async_engine(target, pool_size=8, max_overflow=8, pool_timeout=60)
+        _sqlite_transactions(engine)
+        return engine
+    return create_async_engine(target, pool_size=10, max_overflow=10, pool_pre_ping=True)
+
+
+def _sqlite_transactions(engine: AsyncEngine) -> None:
+    @event.listens_for(engine.sync_engine, "connect")
+    def on_connect(dbapi_connection: Any, _record: Any) -> None:
+        dbapi_connection.isolation_level = None  # we send BEGIN ourselves (below)
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.close()
+
+    @event.listens_for(engine.sync_engine, "begin")
+    def on_begin(connection: Connection) -> None:
+        immediate = connection.get_execution_options().get(WRITE, False)
+        connection.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+
+
+def alembic_config() -> Config:
+    """The Alembic configuration, built in code (no alembic.ini needed at run time)."""
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    return config
+
+
+async def migrate(engine: AsyncEngine) -> None:
+    """Bring the schema to the newest revision; safe when several controllers start at once
+    (SQLite: the write lock; PostgreSQL: an advisory lock held for the transaction)."""
+
+    def upgrade(connection: Connection) -> None:
+        if connection.dialect.name == "postgresql":
+            connection.exec_driver_sql(f"SELECT pg_advisory_xact_lock({_MIGRATION_LOCK})")
+        config = alembic_config()
+        config.attributes["connection"] = connection
+        command.upgrade(config, "head")
+
+    async with engine.execution_options(**{WRITE: True}).begin() as conn:
+        await conn.run_sync(upgrade)

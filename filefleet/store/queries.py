@@ -1,0 +1,139 @@
+"""Read queries shared by the store's methods: rows -> the models the API returns."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import ColumnElement, Row, and_, exists, func, select
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from filefleet.core.models import ChunkInfo, ChunkRef, FileInfo
+from filefleet.store.schema import chunk_locations, chunks, file_chunks, files, nodes
+
+LIVE_STATES = ("uploading", "active")
+
+
+def file_info(row: Row[Any], chunk_refs: list[ChunkRef]) -> FileInfo:
+    return FileInfo(
+        id=row.id,
+        name=row.name,
+        size=row.size,
+        sha256=row.sha256,
+        content_type=row.content_type,
+        uploaded_at=row.uploaded_at,
+        expires_at=row.expires_at,
+        state=row.state,
+        max_downloads=row.max_downloads,
+        downloads=row.downloads,
+        chunks=chunk_refs,
+    )
+
+
+async def chunk_refs(conn: AsyncConnection, file_ids: Sequence[str]) -> dict[str, list[ChunkRef]]:
+    """Each file's chunks in order, with their locations (sorted node ids)."""
+    if not file_ids:
+        return {}
+    query = (
+        select(
+            file_chunks.c.file_id,
+            file_chunks.c.order,
+            file_chunks.c.chunk_id,
+            file_chunks.c.size,
+            chunk_locations.c.node_id,
+        )
+        .select_from(
+            file_chunks.outerjoin(
+                chunk_locations, chunk_locations.c.chunk_id == file_chunks.c.chunk_id
+            )
+        )
+        .where(file_chunks.c.file_id.in_(file_ids))
+        .order_by(file_chunks.c.file_id, file_chunks.c.order, chunk_locations.c.node_id)
+    )
+    result: dict[str, list[ChunkRef]] = defaultdict(list)
+    for row in await conn.execute(query):
+        refs = result[row.file_id]
+        if not refs or refs[-1].order != row.order:
+            refs.append(ChunkRef(id=row.chunk_id, order=row.order, size=row.size))
+        if row.node_id is not None:
+            refs[-1].locations.append(row.node_id)
+    return result
+
+
+async def load_file(conn: AsyncConnection, file_id: str) -> FileInfo | None:
+    row = (await conn.execute(select(files).where(files.c.id == file_id))).first()
+    if row is None:
+        return None
+    refs = await chunk_refs(conn, [file_id])
+    return file_info(row, refs.get(file_id, []))
+
+
+async def chunk_list(conn: AsyncConnection, file_id: str) -> dict[int, tuple[str, int]]:
+    query = select(file_chunks.c.order, file_chunks.c.chunk_id, file_chunks.c.size).where(
+        file_chunks.c.file_id == file_id
+    )
+    return {row.order: (row.chunk_id, row.size) for row in await conn.execute(query)}
+
+
+def live_replicas(cutoff: datetime) -> Any:
+    """Correlated count of a chunk's locations on nodes pinged since ``cutoff``."""
+    return (
+        select(func.count())
+        .select_from(chunk_locations.join(nodes, nodes.c.id == chunk_locations.c.node_id))
+        .where(chunk_locations.c.chunk_id == chunks.c.id, nodes.c.last_ping >= cutoff)
+        .scalar_subquery()
+    )
+
+
+def referenced_by(file_condition: ColumnElement[bool]) -> ColumnElement[bool]:
+    """EXISTS a file matching ``file_condition`` whose chunk list names ``chunks.id``."""
+    return exists(
+        select(file_chunks.c.file_id)
+        .select_from(file_chunks.join(files, files.c.id == file_chunks.c.file_id))
+        .where(and_(file_chunks.c.chunk_id == chunks.c.id, file_condition))
+    )
+
+
+async def chunk_infos(
+    conn: AsyncConnection, chunk_ids: Sequence[str], cutoff: datetime
+) -> list[ChunkInfo]:
+    """ChunkInfo for each id found, in the order given."""
+    if not chunk_ids:
+        return []
+    references = (
+        select(func.count())
+        .select_from(file_chunks)
+        .where(file_chunks.c.chunk_id == chunks.c.id)
+        .scalar_subquery()
+    )
+    rows = await conn.execute(
+        select(
+            chunks.c.id,
+            chunks.c.size,
+            chunks.c.collecting_since,
+            live_replicas(cutoff).label("live"),
+            references.label("references"),
+        ).where(chunks.c.id.in_(chunk_ids))
+    )
+    found = {row.id: row for row in rows}
+    locations: dict[str, list[str]] = defaultdict(list)
+    for loc in await conn.execute(
+        select(chunk_locations.c.chunk_id, chunk_locations.c.node_id)
+        .where(chunk_locations.c.chunk_id.in_(chunk_ids))
+        .order_by(chunk_locations.c.node_id)
+    ):
+        locations[loc.chunk_id].append(loc.node_id)
+    return [
+        ChunkInfo(
+            id=cid,
+            size=found[cid].size,
+            locations=locations[cid],
+            live=found[cid].live,
+            references=found[cid].references,
+            collecting=found[cid].collecting_since is not None,
+        )
+        for cid in chunk_ids
+        if cid in found
+    ]

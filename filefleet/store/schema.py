@@ -1,0 +1,121 @@
+"""The metadata tables (SQLAlchemy Core), the same on SQLite and PostgreSQL.
+
+    files ──< file_chunks >── chunks ──< chunk_locations >── (nodes)
+
+- ``file_chunks`` is a file's chunk list: one row per (file, order), so appending a chunk is
+  an insert and two appends never rewrite each other's list.
+- ``chunk_locations`` is one row per (chunk, node): adding or removing a replica is a
+  single-row insert or delete, never a rewritten array.
+- ``chunks.collecting_since`` is the GC's mark (DESIGN §8): set only while no live file
+  references the chunk; an append that meets it answers 409 and clears it.
+
+The Alembic revisions in ``migrations/versions`` create exactly these tables; a test
+compares the migrated database with this module.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import (
+    BigInteger,
+    Column,
+    DateTime,
+    Dialect,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    TypeDecorator,
+)
+
+metadata = MetaData()
+
+
+class UtcDateTime(TypeDecorator[datetime]):
+    """Aware UTC datetimes on both backends.
+
+    PostgreSQL keeps ``timestamptz``; SQLite has no time zones, so the value is stored as
+    naive UTC (SQLAlchemy's fixed-width ISO text, which sorts like the moment it names).
+    """
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> Any:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to the store; use an aware UTC time")
+        value = value.astimezone(UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        assert isinstance(value, datetime)
+        if value.tzinfo is None:
+            return value.replace(tzinfo=UTC)
+        return value.astimezone(UTC)
+
+
+files = Table(
+    "files",
+    metadata,
+    Column("id", String(64), primary_key=True),
+    Column("name", String(1024), nullable=False),
+    Column("size", BigInteger, nullable=True),
+    Column("sha256", String(64), nullable=True),
+    Column("content_type", String(255), nullable=False),
+    Column("uploaded_at", UtcDateTime, nullable=False),
+    Column("updated_at", UtcDateTime, nullable=False),
+    Column("expires_at", UtcDateTime, nullable=False),
+    Column("state", String(16), nullable=False),
+    Column("max_downloads", Integer, nullable=True),
+    Column("downloads", Integer, nullable=False),
+    Column("delete_token_sha256", String(64), nullable=False),
+    Index("ix_files_expires_at", "expires_at"),
+    Index("ix_files_state_updated_at", "state", "updated_at"),
+)
+
+chunks = Table(
+    "chunks",
+    metadata,
+    Column("id", String(64), primary_key=True),
+    Column("size", BigInteger, nullable=False),
+    Column("last_referenced", UtcDateTime, nullable=False),
+    Column("collecting_since", UtcDateTime, nullable=True),
+)
+
+file_chunks = Table(
+    "file_chunks",
+    metadata,
+    Column("file_id", String(64), ForeignKey("files.id", ondelete="CASCADE"), primary_key=True),
+    Column("order", Integer, primary_key=True),
+    Column("chunk_id", String(64), ForeignKey("chunks.id"), nullable=False),
+    Column("size", BigInteger, nullable=False),
+    Index("ix_file_chunks_chunk_id", "chunk_id"),
+)
+
+chunk_locations = Table(
+    "chunk_locations",
+    metadata,
+    Column("chunk_id", String(64), ForeignKey("chunks.id", ondelete="CASCADE"), primary_key=True),
+    Column("node_id", String(32), primary_key=True),
+    Index("ix_chunk_locations_node_id", "node_id"),
+)
+
+nodes = Table(
+    "nodes",
+    metadata,
+    Column("id", String(32), primary_key=True),
+    Column("url", String(2048), nullable=False),
+    Column("last_ping", UtcDateTime, nullable=False),
+    Column("capacity", BigInteger, nullable=False),
+    Column("free", BigInteger, nullable=False),
+    Column("chunks", BigInteger, nullable=False),
+    Index("ix_nodes_last_ping", "last_ping"),
+)

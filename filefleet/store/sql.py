@@ -1,0 +1,388 @@
+"""``MetadataStore`` over SQLAlchemy Core: SQLite (aiosqlite) and PostgreSQL (asyncpg).
+
+How concurrent updates keep each other's changes:
+- writes run in ``_write()`` transactions: on SQLite ``BEGIN IMMEDIATE`` (one writer at a
+  time, waiting up to the busy timeout); on PostgreSQL read-modify-writes first lock the
+  row they decide on (``SELECT ... FOR UPDATE``), and set inserts are
+  ``INSERT ... ON CONFLICT DO NOTHING``, so two adds of locations both stick;
+- chunk rows are locked in id order, file row first, so two appends never deadlock;
+- counters are single conditional ``UPDATE``s (``downloads = downloads + 1 WHERE ...``).
+"""
+
+from __future__ import annotations
+
+import hmac
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import delete, exists, insert, or_, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.exc import DBAPIError, IntegrityError
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+from filefleet.core.errors import Conflict, Forbidden, InvalidInput, NotFound, Unavailable
+from filefleet.core.models import (
+    ChunkInfo,
+    ChunkRef,
+    FileCreate,
+    FileInfo,
+    FileList,
+    FileState,
+    FileUpdate,
+    NodeInfo,
+    NodeStatus,
+    PingRequest,
+    utcnow,
+)
+from filefleet.store import queries, rules
+from filefleet.store.base import MetadataStore
+from filefleet.store.engine import WRITE, create_engine, migrate
+from filefleet.store.schema import chunk_locations, chunks, file_chunks, files, nodes
+
+Clock = Callable[[], datetime]
+_CREATE_FIELDS = ("name", "content_type", "expires_at", "max_downloads", "delete_token_sha256")
+
+
+async def open_store(url: str, *, clock: Clock = utcnow, run_migrations: bool = True) -> SqlStore:
+    """Connect to ``sqlite:///path`` or ``postgresql://...`` and migrate to the newest schema."""
+    engine = create_engine(url)
+    store = SqlStore(engine, clock=clock)
+    if run_migrations:
+        try:
+            async with store._translated():
+                await migrate(engine)
+        except BaseException:
+            await engine.dispose()
+            raise
+    return store
+
+
+class SqlStore(MetadataStore):
+    def __init__(self, engine: AsyncEngine, *, clock: Clock = utcnow) -> None:
+        self.engine = engine
+        self.clock = clock
+        self._writer = engine.execution_options(**{WRITE: True})
+        dialect = postgresql if engine.dialect.name == "postgresql" else sqlite
+        self._upsert: Any = dialect.insert
+
+    async def close(self) -> None:
+        await self.engine.dispose()
+
+    @asynccontextmanager
+    async def _translated(self) -> AsyncIterator[None]:
+        """Database exceptions become filefleet errors where they enter our code."""
+        try:
+            yield
+        except IntegrityError as exc:
+            raise Conflict(f"conflicting concurrent change: {exc.orig}") from exc
+        except (DBAPIError, OSError) as exc:
+            raise Unavailable(f"metadata store unavailable: {type(exc).__name__}") from exc
+
+    @asynccontextmanager
+    async def _read(self) -> AsyncIterator[AsyncConnection]:
+        async with self._translated(), self.engine.connect() as conn:
+            yield conn
+
+    @asynccontextmanager
+    async def _write(self) -> AsyncIterator[AsyncConnection]:
+        """One write transaction: committed when the block ends, rolled back on an error."""
+        async with self._translated(), self._writer.begin() as conn:
+            yield conn
+
+    def _cutoff(self, seconds: float) -> datetime:
+        return self.clock() - timedelta(seconds=seconds)
+
+    # --- files ---
+
+    async def create_file(self, record: FileCreate) -> tuple[FileInfo, bool]:
+        now = self.clock()
+        values = record.model_dump(exclude={"size"})
+        values.update(
+            size=record.size, uploaded_at=now, updated_at=now, state="uploading", downloads=0
+        )
+        async with self._write() as conn:
+            # One statement: of concurrent creates with one id exactly one inserts.
+            stmt = self._upsert(files).values(**values).on_conflict_do_nothing()
+            created = (await conn.execute(stmt)).rowcount == 1
+            row = (await conn.execute(select(files).where(files.c.id == record.id))).one()
+            stored = await queries.load_file(conn, record.id)
+        assert stored is not None
+        if not created:
+            same = all(getattr(row, f) == getattr(record, f) for f in _CREATE_FIELDS)
+            if not same or (record.size is not None and row.size != record.size):
+                raise Conflict(f"file {record.id} already exists with different content")
+        return stored, created
+
+    async def update_file(self, file_id: str, update_: FileUpdate) -> FileInfo:
+        finishing = update_.state == "active"
+        if not finishing and (update_.size is not None or update_.sha256 is not None):
+            raise InvalidInput('size and sha256 are set together with state "active"')
+        if finishing and (update_.size is None or update_.sha256 is None):
+            raise InvalidInput('state "active" needs the file\'s size and sha256')
+        now = self.clock()
+        async with self._write() as conn:
+            row = (
+                await conn.execute(select(files).where(files.c.id == file_id).with_for_update())
+            ).first()
+            if row is None:
+                raise NotFound(f"no file {file_id}")
+            if row.state == "deleting":
+                raise Conflict(f"file {file_id} is being deleted")
+            existing = await queries.chunk_list(conn, file_id)
+            new = rules.merge_chunks(existing, update_.chunks)
+            if new and row.state != "uploading":
+                raise Conflict(f"file {file_id} is {row.state}: its chunks are fixed")
+            marked = await self._reference_chunks(conn, update_.chunks, now)
+            if marked:
+                # The GC marked these chunks to delete them: clear the mark (committed) and
+                # answer 409 so the uploader stores the bytes again before appending.
+                await conn.execute(
+                    update(chunks).where(chunks.c.id.in_(marked)).values(collecting_since=None)
+                )
+            else:
+                await self._append(conn, file_id, new, update_.chunks)
+                existing.update({c.order: (c.id, c.size) for c in new})
+                await self._finish_or_touch(conn, row, update_, existing, now)
+        if marked:
+            raise Conflict(f"chunk(s) being collected, store them again: {', '.join(marked)}")
+        return await self.get_file(file_id)
+
+    async def _reference_chunks(
+        self, conn: AsyncConnection, refs: list[ChunkRef], now: datetime
+    ) -> list[str]:
+        """Upsert the chunk rows (locking them, in id order); return those the GC marked."""
+        marked: list[str] = []
+        for chunk_id, size in sorted({(c.id, c.size) for c in refs}):
+            stmt = (
+                self._upsert(chunks)
+                .values(id=chunk_id, size=size, last_referenced=now)
+                .on_conflict_do_update(index_elements=["id"], set_={"last_referenced": now})
+                .returning(chunks.c.size, chunks.c.collecting_since)
+            )
+            stored = (await conn.execute(stmt)).one()
+            if stored.size != size:
+                raise Conflict(f"chunk {chunk_id} has {stored.size} bytes, not {size}")
+            if stored.collecting_since is not None:
+                marked.append(chunk_id)
+        return marked
+
+    async def _append(
+        self, conn: AsyncConnection, file_id: str, new: list[ChunkRef], given: list[ChunkRef]
+    ) -> None:
+        if new:
+            rows = [
+                {"file_id": file_id, "order": c.order, "chunk_id": c.id, "size": c.size}
+                for c in new
+            ]
+            await conn.execute(insert(file_chunks), rows)
+        pairs = sorted({(c.id, node) for c in given for node in c.locations})
+        if pairs:
+            stmt = self._upsert(chunk_locations).on_conflict_do_nothing()
+            await conn.execute(stmt, [{"chunk_id": c, "node_id": n} for c, n in pairs])
+
+    async def _finish_or_touch(
+        self,
+        conn: AsyncConnection,
+        row: Any,
+        update_: FileUpdate,
+        chunk_list: rules.ChunkList,
+        now: datetime,
+    ) -> None:
+        values: dict[str, Any] = {"updated_at": now}
+        if update_.state == "active":
+            assert update_.size is not None
+            if row.state == "active":
+                if (row.size, row.sha256) != (update_.size, update_.sha256):
+                    raise Conflict(f"file {row.id} is already active with another size/sha256")
+                return
+            if row.size is not None and row.size != update_.size:
+                raise InvalidInput(f"size {update_.size} differs from the declared {row.size}")
+            rules.check_complete(chunk_list, update_.size)
+            values.update(state="active", size=update_.size, sha256=update_.sha256)
+        if update_.expires_at is not None and row.state == "uploading":
+            values["expires_at"] = update_.expires_at
+        await conn.execute(update(files).where(files.c.id == row.id).values(**values))
+
+    async def get_file(self, file_id: str) -> FileInfo:
+        async with self._read() as conn:
+            info = await queries.load_file(conn, file_id)
+        if info is None:
+            raise NotFound(f"no file {file_id}")
+        return info
+
+    async def list_files(
+        self,
+        *,
+        state: FileState | None = None,
+        expired: bool = False,
+        idle: float | None = None,
+        after: str | None = None,
+        limit: int = 100,
+        with_chunks: bool = True,
+    ) -> FileList:
+        query = select(files).order_by(files.c.id).limit(limit + 1)
+        if state is not None:
+            query = query.where(files.c.state == state)
+        if expired:
+            query = query.where(files.c.expires_at <= self.clock())
+        if idle is not None:
+            query = query.where(files.c.updated_at <= self._cutoff(idle))
+        if after is not None:
+            query = query.where(files.c.id > after)
+        async with self._read() as conn:
+            rows = list(await conn.execute(query))
+            page = rows[:limit]
+            refs = await queries.chunk_refs(conn, [r.id for r in page]) if with_chunks else {}
+        infos = [queries.file_info(r, refs.get(r.id, [])) for r in page]
+        return FileList(files=infos, next=page[-1].id if len(rows) > limit else None)
+
+    async def mark_deleting(self, file_id: str, token_sha256: str | None = None) -> FileInfo:
+        async with self._write() as conn:
+            row = (
+                await conn.execute(select(files).where(files.c.id == file_id).with_for_update())
+            ).first()
+            if row is None:
+                raise NotFound(f"no file {file_id}")
+            if token_sha256 is not None and not hmac.compare_digest(
+                token_sha256, row.delete_token_sha256
+            ):
+                raise Forbidden("wrong delete token")
+            await conn.execute(
+                update(files)
+                .where(files.c.id == file_id)
+                .values(state="deleting", updated_at=self.clock())
+            )
+        return await self.get_file(file_id)
+
+    async def delete_file(self, file_id: str) -> bool:
+        # One transaction: the chunk list, then the file row; a crash leaves both or neither.
+        # Chunk rows and their locations stay: they are the GC's pending deletes.
+        async with self._write() as conn:
+            await conn.execute(delete(file_chunks).where(file_chunks.c.file_id == file_id))
+            result = await conn.execute(delete(files).where(files.c.id == file_id))
+        return bool(result.rowcount == 1)
+
+    async def take_download(self, file_id: str) -> bool:
+        now = self.clock()
+        async with self._write() as conn:
+            result = await conn.execute(
+                update(files)
+                .where(
+                    files.c.id == file_id,
+                    files.c.state == "active",
+                    files.c.expires_at > now,
+                    or_(
+                        files.c.max_downloads.is_(None),
+                        files.c.downloads < files.c.max_downloads,
+                    ),
+                )
+                .values(downloads=files.c.downloads + 1)
+            )
+            if result.rowcount == 1:
+                return True
+            if await conn.scalar(select(files.c.id).where(files.c.id == file_id)) is None:
+                raise NotFound(f"no file {file_id}")
+        return False
+
+    # --- nodes ---
+
+    async def ping(self, node: PingRequest) -> NodeInfo:
+        values = {**node.model_dump(), "last_ping": self.clock()}
+        stmt = self._upsert(nodes).values(**values)
+        stmt = stmt.on_conflict_do_update(
+            index_elements=["id"], set_={k: v for k, v in values.items() if k != "id"}
+        )
+        async with self._write() as conn:
+            await conn.execute(stmt)
+        return NodeInfo(**values)
+
+    async def active_nodes(self, ttl: float) -> list[NodeInfo]:
+        query = select(nodes).where(nodes.c.last_ping >= self._cutoff(ttl)).order_by(nodes.c.id)
+        async with self._read() as conn:
+            return [NodeInfo(**row._asdict()) for row in await conn.execute(query)]
+
+    async def all_nodes(self, ttl: float) -> list[NodeStatus]:
+        cutoff = self._cutoff(ttl)
+        async with self._read() as conn:
+            rows = list(await conn.execute(select(nodes).order_by(nodes.c.id)))
+        return [NodeStatus(**r._asdict(), active=r.last_ping >= cutoff) for r in rows]
+
+    # --- chunks ---
+
+    async def add_location(self, chunk_id: str, node_id: str) -> bool:
+        async with self._write() as conn:
+            if await conn.scalar(select(chunks.c.id).where(chunks.c.id == chunk_id)) is None:
+                raise NotFound(f"no chunk {chunk_id}")
+            stmt = self._upsert(chunk_locations).values(chunk_id=chunk_id, node_id=node_id)
+            result = await conn.execute(stmt.on_conflict_do_nothing())
+        return bool(result.rowcount == 1)
+
+    async def remove_location(self, chunk_id: str, node_id: str) -> bool:
+        async with self._write() as conn:
+            result = await conn.execute(
+                delete(chunk_locations).where(
+                    chunk_locations.c.chunk_id == chunk_id, chunk_locations.c.node_id == node_id
+                )
+            )
+        return bool(result.rowcount == 1)
+
+    async def get_chunk(self, chunk_id: str, live_ttl: float) -> ChunkInfo:
+        async with self._read() as conn:
+            found = await queries.chunk_infos(conn, [chunk_id], self._cutoff(live_ttl))
+        if not found:
+            raise NotFound(f"no chunk {chunk_id}")
+        return found[0]
+
+    async def chunks_below(self, replicas: int, live_ttl: float, limit: int) -> list[ChunkInfo]:
+        cutoff = self._cutoff(live_ttl)
+        live = queries.live_replicas(cutoff)
+        query = (
+            select(chunks.c.id)
+            .where(
+                chunks.c.collecting_since.is_(None),
+                queries.referenced_by(files.c.state.in_(queries.LIVE_STATES)),
+                live < replicas,
+            )
+            .order_by(live, chunks.c.id)
+            .limit(limit)
+        )
+        async with self._read() as conn:
+            ids = list(await conn.scalars(query))
+            return await queries.chunk_infos(conn, ids, cutoff)
+
+    async def mark_collecting(self, chunk_id: str, grace: float) -> bool:
+        live_file = or_(
+            files.c.state == "active",
+            (files.c.state == "uploading") & (files.c.updated_at >= self._cutoff(grace)),
+        )
+        async with self._write() as conn:
+            # Lock the chunk row first: an append upserts (locks) it too, so either the
+            # append's reference is committed before the check below, or the append waits
+            # and then sees the mark (and answers 409).
+            row = (
+                await conn.execute(select(chunks).where(chunks.c.id == chunk_id).with_for_update())
+            ).first()
+            if row is None:
+                raise NotFound(f"no chunk {chunk_id}")
+            if row.collecting_since is not None:
+                return True
+            if await conn.scalar(select(queries.referenced_by(live_file))):
+                return False
+            await conn.execute(
+                update(chunks).where(chunks.c.id == chunk_id).values(collecting_since=self.clock())
+            )
+        return True
+
+    async def delete_chunk(self, chunk_id: str) -> bool:
+        async with self._write() as conn:
+            result = await conn.execute(
+                delete(chunks).where(
+                    chunks.c.id == chunk_id,
+                    chunks.c.collecting_since.is_not(None),
+                    ~exists().where(file_chunks.c.chunk_id == chunk_id),
+                    ~exists().where(chunk_locations.c.chunk_id == chunk_id),
+                )
+            )
+        return bool(result.rowcount == 1)
