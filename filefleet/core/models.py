@@ -180,3 +180,11 @@ class Collecting(BaseModel):
 
     id: str
     collecting: bool
+
+
+class Removed(BaseModel):
+    """``DELETE /file/{id}``, ``DELETE /chunk/{id}``: whether a record was removed now
+    (``false``: it was already gone, or is still needed)."""
+
+    id: str
+    deleted: bool

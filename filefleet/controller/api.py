@@ -1,0 +1,181 @@
+"""The controller's routes: parse (ids through ``core.ids``, bodies through ``read_model``),
+call the domain module, answer JSON. Every route but /healthz and /openapi.json needs the
+cluster secret (``make_app``)."""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from filefleet.core import ids
+from filefleet.core.models import (
+    ChunkInfo,
+    ChunkList,
+    Collecting,
+    FileCreate,
+    FileInfo,
+    FileList,
+    FileUpdate,
+    LocationAdd,
+    MarkCollecting,
+    MarkDeleting,
+    NodeInfo,
+    PingRequest,
+    Removed,
+)
+from filefleet.http.server import Api, json_model, make_app, read_model
+from filefleet.runtime.settings import ControllerSettings
+from filefleet.store.base import MetadataStore
+
+from . import chunks, files, nodes, params
+
+STORE = web.AppKey("store", MetadataStore)
+SETTINGS = web.AppKey("settings", ControllerSettings)
+
+api = Api("controller")
+
+
+def _store(request: web.Request) -> MetadataStore:
+    return request.app[STORE]
+
+
+def _ttl(request: web.Request) -> float:
+    return request.app[SETTINGS].node_ttl
+
+
+# --- files ---
+
+
+@api.route("POST", "/file", summary="Create a file record (idempotent)", body=FileCreate,
+           response=FileInfo)  # fmt: skip
+async def create_file(request: web.Request) -> web.Response:
+    record = await read_model(request, FileCreate)
+    info, created = await files.create_file(_store(request), record)
+    return json_model(info, status=201 if created else 200)
+
+
+@api.route("POST", "/file/{id}", summary="Append chunks and/or finish the upload",
+           body=FileUpdate, response=FileInfo)  # fmt: skip
+async def update_file(request: web.Request) -> web.Response:
+    file_id = ids.file_id(request.match_info["id"])
+    update = await read_model(request, FileUpdate)
+    return json_model(await files.update_file(_store(request), file_id, update))
+
+
+@api.route("GET", "/file/{id}", summary="A file's metadata, any state", response=FileInfo)
+async def get_file(request: web.Request) -> web.Response:
+    file_id = ids.file_id(request.match_info["id"])
+    return json_model(await files.get_file(_store(request), file_id))
+
+
+@api.route("DELETE", "/file/{id}", summary="Remove a file's metadata", response=Removed)
+async def delete_file(request: web.Request) -> web.Response:
+    file_id = ids.file_id(request.match_info["id"])
+    return json_model(await files.delete_file(_store(request), file_id))
+
+
+@api.route("POST", "/file/{id}/deleting", summary="Mark a file deleting (owner or GC)",
+           body=MarkDeleting, response=FileInfo)  # fmt: skip
+async def mark_deleting(request: web.Request) -> web.Response:
+    file_id = ids.file_id(request.match_info["id"])
+    body = await read_model(request, MarkDeleting)
+    return json_model(await files.mark_deleting(_store(request), file_id, body.delete_token_sha256))
+
+
+@api.route("POST", "/file/{id}/download", summary="Take one download (410 when none left)",
+           response=FileInfo)  # fmt: skip
+async def take_download(request: web.Request) -> web.Response:
+    file_id = ids.file_id(request.match_info["id"])
+    return json_model(await files.take_download(_store(request), file_id))
+
+
+@api.route("GET", "/files", summary="List files, paged by id", response=FileList)
+async def list_files(request: web.Request) -> web.Response:
+    query = params.file_query(request.query)
+    return json_model(await files.list_files(_store(request), query))
+
+
+# --- nodes ---
+
+
+@api.route("POST", "/ping", summary="Register or check in a node", body=PingRequest,
+           response=NodeInfo)  # fmt: skip
+async def ping(request: web.Request) -> web.Response:
+    node = await read_model(request, PingRequest)
+    return json_model(await nodes.ping(_store(request), node))
+
+
+@api.route("GET", "/active-nodes", summary="Nodes pinged within the node TTL")
+async def active_nodes(request: web.Request) -> web.Response:
+    return json_model(await nodes.active_nodes(_store(request), _ttl(request)))
+
+
+@api.route("GET", "/nodes", summary="Every known node with its active flag")
+async def all_nodes(request: web.Request) -> web.Response:
+    return json_model(await nodes.all_nodes(_store(request), _ttl(request)))
+
+
+# --- chunks ---
+
+
+@api.route("GET", "/chunk/{id}", summary="A chunk's locations and references",
+           response=ChunkInfo)  # fmt: skip
+async def get_chunk(request: web.Request) -> web.Response:
+    chunk_id = ids.chunk_id(request.match_info["id"])
+    extra = params.repair_after(request.query)
+    return json_model(await chunks.get_chunk(_store(request), chunk_id, _ttl(request), extra))
+
+
+@api.route("DELETE", "/chunk/{id}", summary="Remove a collected chunk's record",
+           response=Removed)  # fmt: skip
+async def delete_chunk(request: web.Request) -> web.Response:
+    chunk_id = ids.chunk_id(request.match_info["id"])
+    return json_model(await chunks.delete_chunk(_store(request), chunk_id))
+
+
+@api.route("POST", "/chunk/{id}/locations", summary="Add one replica location",
+           body=LocationAdd, response=ChunkInfo)  # fmt: skip
+async def add_location(request: web.Request) -> web.Response:
+    chunk_id = ids.chunk_id(request.match_info["id"])
+    body = await read_model(request, LocationAdd)
+    info = await chunks.add_location(_store(request), chunk_id, body.node, _ttl(request))
+    return json_model(info)
+
+
+@api.route("DELETE", "/chunk/{id}/locations/{node}", summary="Remove one replica location",
+           response=ChunkInfo)  # fmt: skip
+async def remove_location(request: web.Request) -> web.Response:
+    chunk_id = ids.chunk_id(request.match_info["id"])
+    node_id = ids.node_id(request.match_info["node"])
+    info = await chunks.remove_location(_store(request), chunk_id, node_id, _ttl(request))
+    return json_model(info)
+
+
+@api.route("POST", "/chunk/{id}/collecting", summary="GC: mark an unreferenced chunk",
+           body=MarkCollecting, response=Collecting)  # fmt: skip
+async def mark_collecting(request: web.Request) -> web.Response:
+    chunk_id = ids.chunk_id(request.match_info["id"])
+    body = await read_model(request, MarkCollecting)
+    return json_model(await chunks.mark_collecting(_store(request), chunk_id, body.grace))
+
+
+@api.route("GET", "/chunks/under-replicated", summary="Chunks of live files below R, fewest first",
+           response=ChunkList)  # fmt: skip
+async def under_replicated(request: web.Request) -> web.Response:
+    settings = request.app[SETTINGS]
+    query = params.chunk_query(request.query, settings.replicas)
+    return json_model(await chunks.under_replicated(_store(request), query, settings.node_ttl))
+
+
+def build_app(
+    store: MetadataStore, settings: ControllerSettings, service_id: str
+) -> web.Application:
+    """The controller's app over an open store; the store is closed at app cleanup."""
+    app = make_app(api, service_id=service_id, secret=settings.secret)
+    app[STORE] = store
+    app[SETTINGS] = settings
+
+    async def close_store(_: web.Application) -> None:
+        await store.close()
+
+    app.on_cleanup.append(close_store)
+    return app

@@ -1,0 +1,46 @@
+"""Chunks: replica locations, what is under-replicated, and the GC's collecting mark.
+
+A replica counts toward R while its node's last ping is younger than the node TTL plus
+the caller's ``repair_after`` (DESIGN §7: a restarting node does not set off a storm of
+copies), so the live cutoff is computed here from both.
+"""
+
+from __future__ import annotations
+
+from filefleet.core.models import ChunkInfo, ChunkList, Collecting, Removed
+from filefleet.store.base import MetadataStore
+
+from .params import ChunkQuery
+
+
+async def get_chunk(
+    store: MetadataStore, chunk_id: str, node_ttl: float, repair_after: float
+) -> ChunkInfo:
+    return await store.get_chunk(chunk_id, node_ttl + repair_after)
+
+
+async def add_location(
+    store: MetadataStore, chunk_id: str, node_id: str, node_ttl: float
+) -> ChunkInfo:
+    await store.add_location(chunk_id, node_id)
+    return await store.get_chunk(chunk_id, node_ttl)
+
+
+async def remove_location(
+    store: MetadataStore, chunk_id: str, node_id: str, node_ttl: float
+) -> ChunkInfo:
+    await store.remove_location(chunk_id, node_id)
+    return await store.get_chunk(chunk_id, node_ttl)
+
+
+async def under_replicated(store: MetadataStore, query: ChunkQuery, node_ttl: float) -> ChunkList:
+    found = await store.chunks_below(query.replicas, node_ttl + query.repair_after, query.limit)
+    return ChunkList(chunks=found)
+
+
+async def mark_collecting(store: MetadataStore, chunk_id: str, grace: float) -> Collecting:
+    return Collecting(id=chunk_id, collecting=await store.mark_collecting(chunk_id, grace))
+
+
+async def delete_chunk(store: MetadataStore, chunk_id: str) -> Removed:
+    return Removed(id=chunk_id, deleted=await store.delete_chunk(chunk_id))
