@@ -12,10 +12,23 @@ from typing import Any
 
 from pydantic import TypeAdapter
 
-from filefleet.core.models import ChunkRef, FileCreate, FileInfo, FileUpdate, NodeInfo, PingRequest
+from filefleet.core.models import (
+    ChunkInfo,
+    ChunkList,
+    ChunkRef,
+    FileCreate,
+    FileInfo,
+    FileList,
+    FileState,
+    FileUpdate,
+    NodeInfo,
+    NodeStatus,
+    PingRequest,
+)
 from filefleet.http.client import HttpClient, RetryPolicy
 
 _NODES = TypeAdapter(list[NodeInfo])
+_NODE_STATUSES = TypeAdapter(list[NodeStatus])
 
 
 class ControllerClient:
@@ -31,6 +44,9 @@ class ControllerClient:
 
     async def _post(self, path: str, body: Any, **kw: Any) -> Any:
         return await self.http.post_json(self.urls, path, body, retry=self.retry, **kw)
+
+    async def _delete(self, path: str) -> Any:
+        return (await self.http.request("DELETE", self.urls, path, retry=self.retry)).json()
 
     async def create_file(self, record: FileCreate) -> FileInfo:
         return FileInfo.model_validate(await self._post("/file", record.model_dump(mode="json")))
@@ -50,3 +66,80 @@ class ControllerClient:
 
     async def active_nodes(self) -> list[NodeInfo]:
         return _NODES.validate_python(await self._get("/active-nodes"))
+
+    async def all_nodes(self) -> list[NodeStatus]:
+        """Every known node with its ``active`` flag (``GET /nodes``)."""
+        return _NODE_STATUSES.validate_python(await self._get("/nodes"))
+
+    async def list_files(
+        self,
+        *,
+        state: FileState | None = None,
+        expired: bool = False,
+        idle: float | None = None,
+        after: str | None = None,
+        limit: int = 100,
+        chunks: bool = True,
+    ) -> FileList:
+        """One page of ``GET /files``; pass ``after=page.next`` for the next one."""
+        params: dict[str, str | int] = {"limit": limit, "chunks": str(chunks).lower()}
+        if state is not None:
+            params["state"] = state
+        if expired:
+            params["expired"] = "true"
+        if idle is not None:
+            params["idle"] = f"{idle}s"
+        if after is not None:
+            params["after"] = after
+        return FileList.model_validate(await self._get("/files", params=params))
+
+    async def mark_deleting(self, file_id: str, token_sha256: str | None = None) -> FileInfo:
+        """State -> deleting; with the owner's token hash (403 if wrong), or as the GC."""
+        body = {} if token_sha256 is None else {"delete_token_sha256": token_sha256}
+        return FileInfo.model_validate(await self._post(f"/file/{file_id}/deleting", body))
+
+    async def delete_file(self, file_id: str) -> bool:
+        """Remove the file's metadata; False if it was already gone."""
+        return bool((await self._delete(f"/file/{file_id}"))["deleted"])
+
+    async def take_download(self, file_id: str) -> FileInfo:
+        """Count one download atomically; raises Gone (410) when none is left.
+
+        Not retried: a retry after a lost answer would count a second download.
+        """
+        raw = await self.http.post_json(
+            self.urls, f"/file/{file_id}/download", {}, retry=RetryPolicy(attempts=1)
+        )
+        return FileInfo.model_validate(raw)
+
+    async def get_chunk(self, chunk_id: str, repair_after: float = 0.0) -> ChunkInfo:
+        params = {"repair_after": f"{repair_after}s"}
+        return ChunkInfo.model_validate(await self._get(f"/chunk/{chunk_id}", params=params))
+
+    async def add_location(self, chunk_id: str, node_id: str) -> ChunkInfo:
+        raw = await self._post(f"/chunk/{chunk_id}/locations", {"node": node_id})
+        return ChunkInfo.model_validate(raw)
+
+    async def remove_location(self, chunk_id: str, node_id: str) -> ChunkInfo:
+        raw = await self._delete(f"/chunk/{chunk_id}/locations/{node_id}")
+        return ChunkInfo.model_validate(raw)
+
+    async def under_replicated(
+        self, *, replicas: int | None = None, repair_after: float = 0.0, limit: int = 100
+    ) -> list[ChunkInfo]:
+        """Chunks of live files below R live replicas, fewest first (R: the controller's
+        ``--replicas`` unless given)."""
+        params: dict[str, str | int] = {"limit": limit, "repair_after": f"{repair_after}s"}
+        if replicas is not None:
+            params["replicas"] = replicas
+        raw = await self._get("/chunks/under-replicated", params=params)
+        return ChunkList.model_validate(raw).chunks
+
+    async def mark_collecting(self, chunk_id: str, grace: float) -> bool:
+        """GC step 1 (DESIGN §8): mark the chunk unless a live file references it."""
+        raw = await self._post(f"/chunk/{chunk_id}/collecting", {"grace": grace})
+        return bool(raw["collecting"])
+
+    async def delete_chunk(self, chunk_id: str) -> bool:
+        """Remove a marked chunk's record once no file and no location names it."""
+        return bool((await self._delete(f"/chunk/{chunk_id}"))["deleted"])
