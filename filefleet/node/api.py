@@ -1,0 +1,127 @@
+"""The node's HTTP routes (DESIGN §4). Thin: parse, call the ChunkStore, map the result.
+
+    POST   /chunk?hash=<id>          raw body -> 201 stored / 200 already here (touched)
+                                     400 hash mismatch or bad id, 413 > --max-chunk, 507 full
+    GET    /chunk/{id}               the bytes, sent with sendfile; 404 absent (HEAD too)
+    DELETE /chunk/{id}?grace=<dur>   200 {"id", "deleted"}; 409 written/touched within grace
+    GET    /chunks?after=&limit=     {"chunks": [...], "next": id | null}
+    GET    /stats                    counts, space, scrub counters
+
+All of them need the cluster secret (``make_app`` checks it before anything else).
+"""
+
+from __future__ import annotations
+
+import asyncio
+
+from aiohttp import web
+
+from filefleet.core import ids
+from filefleet.core.errors import InvalidInput, PayloadTooLarge
+from filefleet.core.units import parse_duration
+from filefleet.http.server import Api, json_model, make_app
+from filefleet.node.chunkstore import ChunkStore
+from filefleet.node.models import ChunkDeleted, ChunkPage, ChunkStored, NodeStats
+from filefleet.node.scrub import Scrubber
+
+STORE = web.AppKey("chunk_store", ChunkStore)
+SCRUBBER = web.AppKey("scrubber", Scrubber)
+MAX_CHUNK = web.AppKey("max_chunk", int)
+
+MAX_PAGE = 10_000
+
+api = Api("node")
+
+
+async def read_body(request: web.Request, limit: int) -> bytes | bytearray:
+    """The request body, refused (413) as soon as it is known to exceed ``limit`` bytes:
+    from Content-Length before reading, or while reading a chunked body."""
+    length = request.content_length
+    if length is not None:
+        if length > limit:
+            raise PayloadTooLarge(f"chunk of {length} bytes exceeds this node's {limit} limit")
+        try:
+            return await request.content.readexactly(length)  # one copy: join of the reads
+        except asyncio.IncompleteReadError as exc:
+            raise InvalidInput("request body ended before its Content-Length") from exc
+    body = bytearray()
+    async for block in request.content.iter_any():
+        body += block
+        if len(body) > limit:
+            raise PayloadTooLarge(f"chunk body exceeds this node's {limit} byte limit")
+    return body
+
+
+@api.route("POST", "/chunk", summary="Store a chunk (raw body, ?hash=sha256)", response=ChunkStored)
+async def post_chunk(request: web.Request) -> web.Response:
+    chunk_id = ids.chunk_id(request.query.get("hash", ""))
+    data = await read_body(request, request.app[MAX_CHUNK])
+    result = await request.app[STORE].put(chunk_id, data)
+    body = ChunkStored(id=result.id, size=result.size, created=result.created)
+    return json_model(body, status=201 if result.created else 200)
+
+
+@api.route("GET", "/chunk/{id}", summary="Read a chunk (HEAD: whether it is here, its size)")
+async def get_chunk(request: web.Request) -> web.StreamResponse:
+    store = request.app[STORE]
+    chunk_id = request.match_info["id"]
+    await store.stat(chunk_id)  # validates the id; NotFound -> 404 as JSON
+    headers = {"Content-Type": "application/octet-stream", "Cache-Control": "no-store"}
+    return web.FileResponse(store.path(chunk_id), headers=headers)
+
+
+@api.route("DELETE", "/chunk/{id}", summary="Delete a chunk unless recent", response=ChunkDeleted)
+async def delete_chunk(request: web.Request) -> web.Response:
+    chunk_id = ids.chunk_id(request.match_info["id"])
+    grace = parse_duration(request.query.get("grace", "0"))
+    deleted = await request.app[STORE].delete(chunk_id, grace)
+    return json_model(ChunkDeleted(id=chunk_id, deleted=deleted))
+
+
+@api.route("GET", "/chunks", summary="List chunk ids in order (paged)", response=ChunkPage)
+async def list_chunks(request: web.Request) -> web.Response:
+    after = request.query.get("after") or None
+    limit = _int_param(request, "limit", 1000)
+    if not 1 <= limit <= MAX_PAGE:
+        raise InvalidInput(f"limit must be between 1 and {MAX_PAGE}")
+    page, following = await request.app[STORE].list(after, limit)
+    return json_model(ChunkPage(chunks=page, next=following))
+
+
+@api.route("GET", "/stats", summary="Chunks, space and scrub counters", response=NodeStats)
+async def stats(request: web.Request) -> web.Response:
+    store = request.app[STORE]
+    space = await asyncio.to_thread(store.space)
+    usage = store.usage()
+    body = NodeStats(
+        id=store.node_id,
+        chunks=usage.chunks,
+        bytes=usage.bytes,
+        capacity=space.capacity,
+        free=space.free,
+        quarantined=usage.quarantined,
+        scrub=request.app[SCRUBBER].stats(),
+    )
+    return json_model(body)
+
+
+def _int_param(request: web.Request, name: str, default: int) -> int:
+    raw = request.query.get(name)
+    if raw is None:
+        return default
+    try:
+        return int(raw)
+    except ValueError:
+        raise InvalidInput(f"{name} must be an integer, not {raw[:20]!r}") from None
+
+
+def make_node_app(
+    store: ChunkStore, scrubber: Scrubber, *, secret: str | None, max_chunk: int
+) -> web.Application:
+    app = make_app(
+        api, service_id=store.node_id, secret=secret, client_max_size=max(max_chunk, 1024**2)
+    )
+    app[STORE] = store
+    app[SCRUBBER] = scrubber
+    app[MAX_CHUNK] = max_chunk
+    return app

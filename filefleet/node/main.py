@@ -1,0 +1,81 @@
+"""`filefleet node`: a ChunkStore served over HTTP, with its ping and scrub loops."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator
+
+from aiohttp import web
+
+from filefleet.core.errors import FilefleetError
+from filefleet.http.client import HttpClient, RetryPolicy
+from filefleet.http.controller_api import ControllerClient
+from filefleet.node.api import make_node_app
+from filefleet.node.chunkstore import ChunkStore, lock_data_dir
+from filefleet.node.ping import Pinger
+from filefleet.node.scrub import Scrubber
+from filefleet.runtime.logging import setup_logging
+from filefleet.runtime.service import Service, run
+from filefleet.runtime.settings import NodeSettings
+
+log = logging.getLogger(__name__)
+
+# A ping is retried once, quickly: the next one comes within --ping-interval anyway.
+PING_RETRY = RetryPolicy(attempts=2, base_delay=0.1, max_delay=0.5)
+
+
+def public_url(settings: NodeSettings) -> str:
+    return (settings.public_url or f"http://{settings.host}:{settings.port}").rstrip("/")
+
+
+def build_app(settings: NodeSettings, store: ChunkStore) -> web.Application:
+    http = HttpClient(secret=settings.secret, timeout=10.0)
+    controller = ControllerClient(http, settings.controller_urls, retry=PING_RETRY)
+    pinger = Pinger(store, controller, public_url(settings), settings.ping_interval)
+    scrubber = Scrubber(store, controller, settings.scrub_rate)
+    app = make_node_app(store, scrubber, secret=settings.secret, max_chunk=settings.max_chunk)
+
+    async def background(_: web.Application) -> AsyncIterator[None]:
+        loops: list[Service] = [pinger, scrubber] if scrubber.enabled else [pinger]
+        tasks = [asyncio.create_task(s.run_forever(), name=s.name) for s in loops]
+        yield
+        for service in loops:
+            service.stop()
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        await http.close()
+
+    app.cleanup_ctx.append(background)
+    return app
+
+
+def main(settings: NodeSettings) -> None:
+    setup_logging("node", json_lines=settings.log_json, level=settings.log_level)
+    try:
+        lock = lock_data_dir(settings.data)
+        store = ChunkStore(settings.data, capacity=settings.capacity, reserve=settings.reserve)
+    except (FilefleetError, OSError) as exc:
+        log.error("cannot start the node on %s: %s", settings.data, exc)
+        raise SystemExit(2) from None
+    usage = store.usage()
+    log.info(
+        "node %s: %d chunks (%d bytes) in %s, scrub %.1f MiB/s",
+        store.node_id,
+        usage.chunks,
+        usage.bytes,
+        settings.data,
+        settings.scrub_rate,
+    )
+
+    async def app_factory() -> web.Application:
+        return build_app(settings, store)
+
+    try:
+        run(app_factory, settings.host, settings.port)
+    except OSError as exc:  # e.g. the port is taken
+        log.error("cannot serve on %s:%d: %s", settings.host, settings.port, exc)
+        raise SystemExit(2) from None
+    finally:
+        lock.close()

@@ -1,0 +1,66 @@
+"""The node's heartbeat: ``POST /ping`` to the controller every ``--ping-interval``.
+
+A ping registers the node (first time) or checks it in, with its URL and how much room it
+has; the controller counts the node active while its last ping is younger than the node
+TTL. The first ping goes out as soon as the node serves, so it becomes active at once.
+
+A failed ping is logged (once when the controller becomes unreachable, once when it is
+back), counted, and never stops the node: it keeps serving the chunks it holds, and the
+next ping re-registers it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+from filefleet.core.errors import FilefleetError
+from filefleet.core.models import PingRequest
+from filefleet.http.controller_api import ControllerClient
+from filefleet.node.chunkstore import ChunkStore
+from filefleet.runtime.service import Service
+
+log = logging.getLogger(__name__)
+
+
+class Pinger(Service):
+    name = "ping"
+    pass_log_level = logging.DEBUG  # one line every two seconds would drown the log
+
+    def __init__(
+        self, store: ChunkStore, controller: ControllerClient, url: str, interval: float
+    ) -> None:
+        super().__init__(interval)
+        self.store = store
+        self.controller = controller
+        self.url = url
+        self.sent = 0  # counters: pings the controller accepted / that failed
+        self.failed = 0
+        self._reachable: bool | None = None
+
+    def request(self) -> PingRequest:
+        """What the node tells the controller about itself (statvfs: a quick syscall)."""
+        space = self.store.space()
+        return PingRequest(
+            id=self.store.node_id,
+            url=self.url,
+            capacity=space.capacity,
+            free=space.free,
+            chunks=self.store.usage().chunks,
+        )
+
+    async def run_once(self) -> dict[str, int]:
+        ping = await asyncio.to_thread(self.request)
+        try:
+            await self.controller.ping(ping)
+        except FilefleetError as exc:
+            self.failed += 1
+            if self._reachable is not False:
+                log.warning("ping to the controller failed (will keep trying): %s", exc.message)
+            self._reachable = False
+            return {"sent": 0, "failed": 1}
+        self.sent += 1
+        if not self._reachable:
+            log.info("registered with the controller as node %s at %s", ping.id, ping.url)
+        self._reachable = True
+        return {"sent": 1, "failed": 0}

@@ -1,0 +1,137 @@
+"""The node's routes in process (aiohttp's TestClient): status codes and JSON shapes."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+from aiohttp import web
+from aiohttp.test_utils import TestClient, TestServer
+
+from filefleet.node.api import make_node_app
+from filefleet.node.chunkstore import ChunkStore
+from filefleet.node.scrub import Scrubber
+
+AUTH = {"Authorization": "Bearer s"}
+MAX = 64 * 1024
+Client = TestClient[web.Request, web.Application]
+
+
+def cid(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+@pytest.fixture
+async def client(tmp_path: Path) -> AsyncIterator[Client]:
+    store = ChunkStore(tmp_path / "data")
+    app = make_node_app(store, Scrubber(store, None, 0), secret="s", max_chunk=MAX)
+    async with TestClient(TestServer(app)) as test_client:
+        yield test_client
+
+
+async def test_store_fetch_delete(client: Client) -> None:
+    data = os.urandom(MAX)
+    resp = await client.post("/chunk", params={"hash": cid(data)}, data=data, headers=AUTH)
+    assert resp.status == 201
+    assert await resp.json() == {"id": cid(data), "size": MAX, "created": True}
+    resp = await client.post("/chunk", params={"hash": cid(data)}, data=data, headers=AUTH)
+    assert resp.status == 200 and (await resp.json())["created"] is False
+    resp = await client.get(f"/chunk/{cid(data)}", headers=AUTH)
+    assert resp.status == 200 and await resp.read() == data
+    assert resp.headers["Content-Type"] == "application/octet-stream"
+    resp = await client.head(f"/chunk/{cid(data)}", headers=AUTH)
+    assert resp.status == 200 and resp.headers["Content-Length"] == str(MAX)
+    resp = await client.delete(f"/chunk/{cid(data)}", params={"grace": "1h"}, headers=AUTH)
+    assert resp.status == 409
+    resp = await client.delete(f"/chunk/{cid(data)}", params={"grace": "0"}, headers=AUTH)
+    assert resp.status == 200 and await resp.json() == {"id": cid(data), "deleted": True}
+    resp = await client.delete(f"/chunk/{cid(data)}", headers=AUTH)
+    assert resp.status == 200 and (await resp.json())["deleted"] is False
+    resp = await client.get(f"/chunk/{cid(data)}", headers=AUTH)
+    assert resp.status == 404 and "error" in await resp.json()
+
+
+async def test_oversized_bodies_are_refused(client: Client) -> None:
+    data = os.urandom(MAX + 1)
+    resp = await client.post("/chunk", params={"hash": cid(data)}, data=data, headers=AUTH)
+    assert resp.status == 413
+
+    async def chunked() -> AsyncIterator[bytes]:  # no Content-Length: enforced while reading
+        for start in range(0, len(data), 10_000):
+            yield data[start : start + 10_000]
+
+    resp = await client.post("/chunk", params={"hash": cid(data)}, data=chunked(), headers=AUTH)
+    assert resp.status == 413
+    resp = await client.get("/chunks", headers=AUTH)
+    assert (await resp.json())["chunks"] == []
+
+
+async def test_chunked_body_within_limit_is_stored(client: Client) -> None:
+    data = os.urandom(MAX)
+
+    async def chunked() -> AsyncIterator[bytes]:
+        for start in range(0, len(data), 10_000):
+            yield data[start : start + 10_000]
+
+    resp = await client.post("/chunk", params={"hash": cid(data)}, data=chunked(), headers=AUTH)
+    assert resp.status == 201
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "params"),
+    [
+        ("POST", "/chunk", {"hash": "0" * 63}),
+        ("POST", "/chunk", {}),
+        ("GET", "/chunk/" + "A" * 64, {}),
+        ("GET", "/chunk/..%2F..%2Fnode-id", {}),
+        ("DELETE", "/chunk/" + "0" * 64, {"grace": "-1"}),
+        ("DELETE", "/chunk/" + "0" * 64, {"grace": "soon"}),
+        ("GET", "/chunks", {"after": "../x"}),
+        ("GET", "/chunks", {"limit": "0"}),
+        ("GET", "/chunks", {"limit": "many"}),
+    ],
+)
+async def test_bad_input_is_400(
+    client: Client, method: str, path: str, params: dict[str, str]
+) -> None:
+    resp = await client.request(method, path, params=params, data=b"x", headers=AUTH)
+    assert resp.status == 400, await resp.text()
+    assert "error" in await resp.json()
+
+
+async def test_mismatch_is_400_and_keeps_nothing(client: Client) -> None:
+    resp = await client.post("/chunk", params={"hash": cid(b"a")}, data=b"b", headers=AUTH)
+    assert resp.status == 400
+    resp = await client.get("/chunks", headers=AUTH)
+    assert (await resp.json()) == {"chunks": [], "next": None}
+
+
+async def test_every_route_needs_the_secret(client: Client) -> None:
+    chunk = "0" * 64
+    for method, path in [
+        ("POST", f"/chunk?hash={chunk}"),
+        ("GET", f"/chunk/{chunk}"),
+        ("DELETE", f"/chunk/{chunk}"),
+        ("GET", "/chunks"),
+        ("GET", "/stats"),
+    ]:
+        resp = await client.request(method, path, headers={"Authorization": "Bearer wrong"})
+        assert resp.status == 401, (method, path)
+    assert (await client.get("/healthz")).status == 200
+
+
+async def test_listing_and_stats(client: Client) -> None:
+    blobs = [os.urandom(100) for _ in range(5)]
+    for blob in blobs:
+        await client.post("/chunk", params={"hash": cid(blob)}, data=blob, headers=AUTH)
+    resp = await client.get("/chunks", params={"limit": "3"}, headers=AUTH)
+    first = await resp.json()
+    assert first["chunks"] == sorted(map(cid, blobs))[:3] and first["next"] == first["chunks"][-1]
+    resp = await client.get("/chunks", params={"after": first["next"]}, headers=AUTH)
+    assert (await resp.json()) == {"chunks": sorted(map(cid, blobs))[3:], "next": None}
+    stats = await (await client.get("/stats", headers=AUTH)).json()
+    assert (stats["chunks"], stats["bytes"], stats["quarantined"]) == (5, 500, 0)
+    assert stats["free"] > 0 and stats["scrub"]["scanned"] == 0

@@ -1,0 +1,165 @@
+"""The node's background loops, one pass at a time: scrub and ping, against a fake controller."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+from aiohttp import web
+from aiohttp.test_utils import TestServer
+
+from filefleet.http.client import NO_RETRY, HttpClient
+from filefleet.http.controller_api import ControllerClient
+from filefleet.node.chunkstore import ChunkStore
+from filefleet.node.ping import Pinger
+from filefleet.node.scrub import Scrubber, scrub_all
+from tests.harness.processes import free_port
+
+
+def cid(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def flip_byte(path: Path, offset: int) -> None:
+    with open(path, "r+b") as handle:
+        handle.seek(offset)
+        byte = handle.read(1)
+        handle.seek(offset)
+        handle.write(bytes([byte[0] ^ 0xFF]))
+
+
+@dataclass
+class FakeController:
+    """Records what the node tells the controller; ``status`` sets every answer."""
+
+    status: int = 200
+    calls: list[tuple[str, str, object]] = field(default_factory=list)
+
+    def app(self) -> web.Application:
+        app = web.Application()
+        app.router.add_route("*", "/{tail:.*}", self.handle)
+        return app
+
+    async def handle(self, request: web.Request) -> web.Response:
+        body = await request.json() if request.can_read_body else None
+        self.calls.append((request.method, request.path, body))
+        if self.status >= 400:
+            return web.json_response({"error": "nope"}, status=self.status)
+        return web.json_response({})
+
+
+@pytest.fixture
+async def controller() -> AsyncIterator[tuple[FakeController, ControllerClient]]:
+    fake = FakeController()
+    server = TestServer(fake.app())
+    await server.start_server()
+    http = HttpClient(secret="s")
+    try:
+        yield fake, ControllerClient(http, [str(server.make_url("")).rstrip("/")])
+    finally:
+        await http.close()
+        await server.close()
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> ChunkStore:
+    return ChunkStore(tmp_path / "data")
+
+
+async def fill(store: ChunkStore, count: int, size: int = 1000) -> list[str]:
+    stored = []
+    for _ in range(count):
+        data = os.urandom(size)
+        await store.put(cid(data), data)
+        stored.append(cid(data))
+    return sorted(stored)
+
+
+async def test_scrub_quarantines_and_reports_a_corrupt_chunk(
+    store: ChunkStore, controller: tuple[FakeController, ControllerClient]
+) -> None:
+    fake, client = controller
+    chunks = await fill(store, 5)
+    bad = chunks[2]
+    flip_byte(store.path(bad), 10)
+    scrubber = Scrubber(store, client, rate_mib=100)
+    counts = await scrubber.run_once()
+    assert counts == {"scanned": 5, "corrupt": 1, "reported": 0}
+    assert (scrubber.scanned, scrubber.corrupt, scrubber.reported) == (5, 1, 1)
+    assert not store.path(bad).exists()
+    assert (store.quarantine_dir / bad).exists()
+    assert ("DELETE", f"/chunk/{bad}/locations/{store.node_id}", None) in fake.calls
+    assert store.usage().chunks == 4 and store.usage().quarantined == 1
+    page, _ = await store.list()
+    assert bad not in page
+
+
+async def test_scrub_retries_a_failed_report(
+    store: ChunkStore, controller: tuple[FakeController, ControllerClient]
+) -> None:
+    fake, client = controller
+    [bad] = await fill(store, 1)
+    flip_byte(store.path(bad), 0)
+    fake.status = 503
+    scrubber = Scrubber(store, client, rate_mib=100)
+    await scrubber.run_once()
+    assert scrubber.corrupt == 1 and scrubber.unreported == {bad}
+    fake.status = 200
+    counts = await scrubber.run_once()
+    assert counts["reported"] == 1 and scrubber.unreported == set()
+    assert scrubber.stats().reported == 1
+
+
+async def test_scrub_is_bounded_per_pass_and_walks_in_id_order(store: ChunkStore) -> None:
+    chunks = await fill(store, 6, size=300 * 1024)
+    scrubber = Scrubber(store, None, rate_mib=0.5)  # 512 KiB per pass: two chunks
+    seen = []
+    for _ in range(3):
+        counts = await scrubber.run_once()
+        assert counts["scanned"] == 2
+        seen.append(scrubber._cursor)
+    assert seen == [chunks[1], chunks[3], chunks[5]]
+    assert scrubber.interval >= 1.0  # paced to the rate
+    assert (await scrubber.run_once())["scanned"] == 0  # end of the walk
+    assert scrubber.walks == 1
+    assert (await scrubber.run_once())["scanned"] == 2  # starts over
+
+
+async def test_scrub_disabled_at_rate_zero(store: ChunkStore) -> None:
+    await fill(store, 2)
+    scrubber = Scrubber(store, None, rate_mib=0)
+    assert not scrubber.enabled
+    assert (await scrubber.run_once())["scanned"] == 0
+
+
+async def test_scrub_all_finds_nothing_on_a_healthy_store(store: ChunkStore) -> None:
+    await fill(store, 4)
+    scrubber = await scrub_all(store)
+    assert (scrubber.scanned, scrubber.corrupt) == (4, 0)
+
+
+async def test_ping_reports_the_node(
+    store: ChunkStore, controller: tuple[FakeController, ControllerClient]
+) -> None:
+    fake, client = controller
+    await fill(store, 3)
+    pinger = Pinger(store, client, "http://127.0.0.1:9999", interval=2)
+    assert await pinger.run_once() == {"sent": 1, "failed": 0}
+    method, path, body = fake.calls[-1]
+    assert (method, path) == ("POST", "/ping")
+    assert isinstance(body, dict)
+    assert body["id"] == store.node_id and body["url"] == "http://127.0.0.1:9999"
+    assert body["chunks"] == 3 and body["capacity"] > 0 and body["free"] > 0
+
+
+async def test_ping_failure_is_counted_not_raised(store: ChunkStore) -> None:
+    async with HttpClient(secret="s") as http:
+        nobody = f"http://127.0.0.1:{free_port()}"  # nothing listens: refused at once
+        pinger = Pinger(store, ControllerClient(http, [nobody], retry=NO_RETRY), nobody, 2)
+        assert await pinger.run_once() == {"sent": 0, "failed": 1}
+        assert await pinger.run_once() == {"sent": 0, "failed": 1}
+        assert (pinger.sent, pinger.failed) == (0, 2)
