@@ -18,7 +18,6 @@ import asyncio
 import logging
 
 from filefleet.core.errors import FilefleetError, NotFound
-from filefleet.http.client import RetryPolicy
 from filefleet.http.controller_api import ControllerClient
 from filefleet.node.chunkstore import ChunkStore
 from filefleet.node.models import ScrubStats
@@ -29,7 +28,6 @@ log = logging.getLogger(__name__)
 MiB = 1024 * 1024
 MIN_PAUSE = 1.0  # seconds between passes, at least
 LIST_BATCH = 256
-REPORT_RETRY = RetryPolicy(attempts=2, base_delay=0.1, max_delay=0.5)
 
 
 class Scrubber(Service):
@@ -106,11 +104,8 @@ class Scrubber(Service):
     async def _report(self, chunk_id: str) -> bool:
         if self.controller is None:
             return False
-        path = f"/chunk/{chunk_id}/locations/{self.store.node_id}"
         try:
-            await self.controller.http.request(
-                "DELETE", self.controller.urls, path, retry=REPORT_RETRY
-            )
+            await self.controller.remove_location(chunk_id, self.store.node_id)
         except NotFound:
             return True  # the controller does not list it here (or knows no such chunk)
         except FilefleetError as exc:

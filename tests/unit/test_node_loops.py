@@ -49,6 +49,10 @@ class FakeController:
         self.calls.append((request.method, request.path, body))
         if self.status >= 400:
             return web.json_response({"error": "nope"}, status=self.status)
+        if request.method == "DELETE":  # remove a location: the chunk as it is now
+            chunk = request.path.split("/")[2]
+            info = {"id": chunk, "size": 1, "locations": [], "live": 0, "references": 1}
+            return web.json_response({**info, "collecting": False})
         return web.json_response({})
 
 
@@ -163,3 +167,15 @@ async def test_ping_failure_is_counted_not_raised(store: ChunkStore) -> None:
         assert await pinger.run_once() == {"sent": 0, "failed": 1}
         assert await pinger.run_once() == {"sent": 0, "failed": 1}
         assert (pinger.sent, pinger.failed) == (0, 2)
+
+
+async def test_scrub_report_of_an_unknown_chunk_counts_as_done(
+    store: ChunkStore, controller: tuple[FakeController, ControllerClient]
+) -> None:
+    fake, client = controller
+    [bad] = await fill(store, 1)
+    flip_byte(store.path(bad), 0)
+    fake.status = 404
+    scrubber = Scrubber(store, client, rate_mib=100)
+    await scrubber.run_once()
+    assert (scrubber.corrupt, scrubber.reported, scrubber.unreported) == (1, 1, set())
