@@ -1,0 +1,399 @@
+"""The metadata store contract: every test runs on SQLite (a temp file) and on PostgreSQL
+(a fresh database per test, created and dropped by the fixture), with a clock the test
+moves by hand. Every promise of ``filefleet.store.base.MetadataStore`` is checked here."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import random
+import uuid
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import asyncpg
+import pytest
+from alembic.autogenerate import compare_metadata
+from alembic.migration import MigrationContext
+from sqlalchemy import Connection
+
+from filefleet.core.errors import Conflict, Forbidden, InvalidInput, NotFound
+from filefleet.core.models import ChunkRef, FileCreate, FileInfo, FileUpdate, PingRequest
+from filefleet.store.schema import metadata
+from filefleet.store.sql import SqlStore, open_store
+from tests.conftest import require_service
+
+PG_HOST, PG_PORT = "127.0.0.1", 5432
+PG_ADMIN_URL = f"postgresql://postgres@{PG_HOST}:{PG_PORT}/test"
+TOKEN_SHA = "ab" * 32
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = datetime(2030, 1, 1, 12, 0, tzinfo=UTC)
+
+    def __call__(self) -> datetime:
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        self.now += timedelta(seconds=seconds)
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+async def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[str]:
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path}/meta.db"
+        return
+    require_service("PostgreSQL", PG_HOST, PG_PORT)
+    name = f"filefleet_test_{uuid.uuid4().hex[:16]}"
+    admin = await asyncpg.connect(PG_ADMIN_URL)
+    try:
+        await admin.execute(f'CREATE DATABASE "{name}"')
+    finally:
+        await admin.close()
+    try:
+        yield f"postgresql://postgres@{PG_HOST}:{PG_PORT}/{name}"
+    finally:
+        admin = await asyncpg.connect(PG_ADMIN_URL)
+        try:
+            await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        finally:
+            await admin.close()
+
+
+@pytest.fixture
+def clock() -> Clock:
+    return Clock()
+
+
+@pytest.fixture
+async def store(db_url: str, clock: Clock) -> AsyncIterator[SqlStore]:
+    opened = await open_store(db_url, clock=clock)
+    try:
+        yield opened
+    finally:
+        await opened.close()
+
+
+def chunk_id(n: int) -> str:
+    return hashlib.sha256(f"chunk-{n}".encode()).hexdigest()
+
+
+def node_id(n: int) -> str:
+    return f"{n:032x}"
+
+
+def new_file(clock: Clock, n: int = 0, **overrides: object) -> FileCreate:
+    values: dict[str, object] = {
+        "id": f"file-{n:04d}-abcdefghijkl",
+        "name": f"name-{n}.bin",
+        "content_type": "application/octet-stream",
+        "expires_at": clock() + timedelta(days=1),
+        "delete_token_sha256": TOKEN_SHA,
+    }
+    values.update(overrides)
+    return FileCreate.model_validate(values)
+
+
+def ref(n: int, order: int, size: int = 10, locations: list[str] | None = None) -> ChunkRef:
+    return ChunkRef(id=chunk_id(n), order=order, size=size, locations=locations or [])
+
+
+async def active_file(
+    store: SqlStore, clock: Clock, n: int, chunk_numbers: list[int], **overrides: object
+) -> FileInfo:
+    """A finished file whose chunks are ``chunk_numbers`` (10 bytes each), in order."""
+    record = new_file(clock, n, **overrides)
+    await store.create_file(record)
+    refs = [ref(c, order) for order, c in enumerate(chunk_numbers)]
+    await store.update_file(record.id, FileUpdate(chunks=refs))
+    finish = FileUpdate(state="active", size=10 * len(refs), sha256="cd" * 32)
+    return await store.update_file(record.id, finish)
+
+
+async def ping(store: SqlStore, n: int) -> None:
+    await store.ping(
+        PingRequest(id=node_id(n), url=f"http://node-{n}", capacity=100, free=50, chunks=0)
+    )
+
+
+# --- files ---
+
+
+async def test_create_is_idempotent_and_conflicts_on_other_content(
+    store: SqlStore, clock: Clock
+) -> None:
+    record = new_file(clock)
+    info, created = await store.create_file(record)
+    assert created and info.state == "uploading" and info.chunks == [] and info.downloads == 0
+    again, created_again = await store.create_file(record)
+    assert not created_again and again == info
+    with pytest.raises(Conflict):
+        await store.create_file(new_file(clock, name="other.bin"))
+
+
+async def test_concurrent_creates_of_one_id_create_exactly_once(
+    store: SqlStore, clock: Clock
+) -> None:
+    record = new_file(clock)
+    results = await asyncio.gather(*(store.create_file(record) for _ in range(20)))
+    assert sum(created for _, created in results) == 1
+    assert {info.id for info, _ in results} == {record.id}
+
+
+async def test_get_and_update_of_unknown_file_are_not_found(store: SqlStore) -> None:
+    with pytest.raises(NotFound):
+        await store.get_file("no-such-file-0000")
+    with pytest.raises(NotFound):
+        await store.update_file("no-such-file-0000", FileUpdate(chunks=[ref(1, 0)]))
+
+
+async def test_appends_merge_by_order(store: SqlStore, clock: Clock) -> None:
+    record = new_file(clock)
+    await store.create_file(record)
+    await store.update_file(record.id, FileUpdate(chunks=[ref(1, 1), ref(0, 0)]))
+    info = await store.update_file(record.id, FileUpdate(chunks=[ref(0, 0)]))  # no-op
+    assert [(c.order, c.id) for c in info.chunks] == [(0, chunk_id(0)), (1, chunk_id(1))]
+    with pytest.raises(Conflict):
+        await store.update_file(record.id, FileUpdate(chunks=[ref(5, 0)]))
+    with pytest.raises(InvalidInput):
+        await store.update_file(record.id, FileUpdate(chunks=[ref(2, 2), ref(3, 2)]))
+    with pytest.raises(Conflict):  # a chunk id is its content: its size cannot change
+        await store.update_file(record.id, FileUpdate(chunks=[ref(0, 2, size=11)]))
+    assert len((await store.get_file(record.id)).chunks) == 2
+
+
+async def test_finishing_needs_contiguous_chunks_adding_up(store: SqlStore, clock: Clock) -> None:
+    record = new_file(clock)
+    await store.create_file(record)
+    await store.update_file(record.id, FileUpdate(chunks=[ref(0, 0), ref(2, 2)]))
+    sha = "ef" * 32
+    with pytest.raises(InvalidInput, match="contiguous"):
+        await store.update_file(record.id, FileUpdate(state="active", size=20, sha256=sha))
+    await store.update_file(record.id, FileUpdate(chunks=[ref(1, 1)]))
+    with pytest.raises(InvalidInput, match="sum"):
+        await store.update_file(record.id, FileUpdate(state="active", size=31, sha256=sha))
+    with pytest.raises(InvalidInput):
+        await store.update_file(record.id, FileUpdate(state="active", size=30))
+    later = clock() + timedelta(days=2)
+    done = await store.update_file(
+        record.id, FileUpdate(state="active", size=30, sha256=sha, expires_at=later)
+    )
+    assert (done.state, done.size, done.sha256, done.expires_at) == ("active", 30, sha, later)
+    # a retried finish is a no-op; a different one, or a new chunk, is a conflict
+    assert await store.update_file(record.id, FileUpdate(state="active", size=30, sha256=sha))
+    with pytest.raises(Conflict):
+        await store.update_file(record.id, FileUpdate(state="active", size=30, sha256="0" * 64))
+    with pytest.raises(Conflict):
+        await store.update_file(record.id, FileUpdate(chunks=[ref(3, 3)]))
+
+
+async def test_empty_file_finishes_with_no_chunks(store: SqlStore, clock: Clock) -> None:
+    info = await active_file(store, clock, 0, [])
+    assert (info.state, info.size, info.chunks) == ("active", 0, [])
+
+
+async def test_list_files_pages_and_filters(store: SqlStore, clock: Clock) -> None:
+    for n in range(5):
+        await store.create_file(new_file(clock, n, expires_at=clock() + timedelta(hours=n)))
+    await active_file(store, clock, 9, [1])
+    seen, after = [], None
+    while True:
+        page = await store.list_files(after=after, limit=2)
+        seen += [f.id for f in page.files]
+        if page.next is None:
+            break
+        after = page.next
+    assert seen == sorted(seen) and len(seen) == 6
+    clock.advance(2.5 * 3600)
+    expired = await store.list_files(expired=True)
+    assert [f.id for f in expired.files] == [new_file(clock, n).id for n in range(3)]
+    active = await store.list_files(state="active", with_chunks=False)
+    assert [f.id for f in active.files] == [new_file(clock, 9).id]
+    assert active.files[0].chunks == []
+    with_chunks = await store.list_files(state="active")
+    assert with_chunks.files[0].chunks[0].id == chunk_id(1)
+    await store.update_file(new_file(clock, 4).id, FileUpdate(chunks=[ref(7, 0)]))  # touch
+    idle = await store.list_files(state="uploading", idle=3600)
+    assert new_file(clock, 4).id not in [f.id for f in idle.files] and len(idle.files) == 4
+
+
+async def test_mark_deleting_checks_the_token_and_freezes_the_file(
+    store: SqlStore, clock: Clock
+) -> None:
+    info = await active_file(store, clock, 0, [1])
+    with pytest.raises(Forbidden):
+        await store.mark_deleting(info.id, "00" * 32)
+    assert (await store.mark_deleting(info.id, TOKEN_SHA)).state == "deleting"
+    assert (await store.mark_deleting(info.id)).state == "deleting"
+    with pytest.raises(Conflict):
+        await store.update_file(info.id, FileUpdate(chunks=[ref(1, 0)]))
+
+
+async def test_delete_file_keeps_chunks_as_pending_deletes(store: SqlStore, clock: Clock) -> None:
+    info = await active_file(store, clock, 0, [1])
+    await store.add_location(chunk_id(1), node_id(1))
+    assert await store.delete_file(info.id)
+    assert not await store.delete_file(info.id)
+    with pytest.raises(NotFound):
+        await store.get_file(info.id)
+    chunk = await store.get_chunk(chunk_id(1), 10)
+    assert chunk.references == 0 and chunk.locations == [node_id(1)]
+
+
+async def test_take_download_respects_the_limit_under_concurrency(
+    store: SqlStore, clock: Clock
+) -> None:
+    info = await active_file(store, clock, 0, [1], max_downloads=3)
+    results = await asyncio.gather(*(store.take_download(info.id) for _ in range(20)))
+    assert sum(results) == 3
+    assert (await store.get_file(info.id)).downloads == 3
+    unlimited = await active_file(store, clock, 1, [1])
+    assert all(await asyncio.gather(*(store.take_download(unlimited.id) for _ in range(5))))
+    clock.advance(2 * 86400)  # expired
+    assert not await store.take_download(unlimited.id)
+    with pytest.raises(NotFound):
+        await store.take_download("no-such-file-0000")
+
+
+async def test_take_download_refuses_a_file_still_uploading(store: SqlStore, clock: Clock) -> None:
+    record = new_file(clock)
+    await store.create_file(record)
+    assert not await store.take_download(record.id)
+
+
+# --- nodes ---
+
+
+async def test_ping_registers_and_ttl_decides_active(store: SqlStore, clock: Clock) -> None:
+    await ping(store, 1)
+    await ping(store, 2)
+    assert [n.id for n in await store.active_nodes(10)] == [node_id(1), node_id(2)]
+    clock.advance(6)
+    await ping(store, 2)
+    clock.advance(6)
+    assert [n.id for n in await store.active_nodes(10)] == [node_id(2)]
+    statuses = {n.id: n.active for n in await store.all_nodes(10)}
+    assert statuses == {node_id(1): False, node_id(2): True}
+    await ping(store, 1)
+    assert len(await store.active_nodes(10)) == 2
+
+
+# --- chunks ---
+
+
+async def test_locations_from_appends_and_single_row_changes(store: SqlStore, clock: Clock) -> None:
+    record = new_file(clock)
+    await store.create_file(record)
+    chunk = ref(1, 0, locations=[node_id(1)])
+    await store.update_file(record.id, FileUpdate(chunks=[chunk]))
+    assert await store.add_location(chunk_id(1), node_id(2))
+    assert not await store.add_location(chunk_id(1), node_id(2))
+    info = await store.get_file(record.id)
+    assert info.chunks[0].locations == [node_id(1), node_id(2)]
+    assert await store.remove_location(chunk_id(1), node_id(1))
+    assert not await store.remove_location(chunk_id(1), node_id(1))
+    assert (await store.get_chunk(chunk_id(1), 10)).locations == [node_id(2)]
+    with pytest.raises(NotFound):
+        await store.add_location(chunk_id(99), node_id(1))
+
+
+async def test_concurrent_location_adds_all_stick(store: SqlStore, clock: Clock) -> None:
+    info = await active_file(store, clock, 0, list(range(8)))
+    adds = [store.add_location(c.id, node_id(n)) for c in info.chunks for n in range(6)]
+    random.shuffle(adds)
+    assert all(await asyncio.gather(*adds))
+    after = await store.get_file(info.id)
+    assert all(c.locations == [node_id(n) for n in range(6)] for c in after.chunks)
+
+
+async def test_concurrent_appends_to_one_file_all_stick(store: SqlStore, clock: Clock) -> None:
+    record = new_file(clock)
+    await store.create_file(record)
+    appends = [
+        store.update_file(record.id, FileUpdate(chunks=[ref(n, n, locations=[node_id(n)])]))
+        for n in range(16)
+    ]
+    await asyncio.gather(*appends)
+    info = await store.get_file(record.id)
+    assert [(c.order, c.locations) for c in info.chunks] == [(n, [node_id(n)]) for n in range(16)]
+
+
+async def test_chunks_below_counts_live_replicas_fewest_first(
+    store: SqlStore, clock: Clock
+) -> None:
+    await active_file(store, clock, 0, [1, 2, 3, 4])
+    for n in (1, 2, 3):
+        await ping(store, n)
+    clock.advance(30)
+    await ping(store, 1)
+    await ping(store, 2)  # node 3 is silent for 30 s
+    for chunk, holders in ((1, [1, 2]), (2, [1]), (3, [3]), (4, [1, 3])):
+        for n in holders:
+            await store.add_location(chunk_id(chunk), node_id(n))
+    below = await store.chunks_below(replicas=2, live_ttl=10, limit=10)
+    assert [(c.id, c.live) for c in below] == sorted(
+        [(chunk_id(3), 0), (chunk_id(2), 1), (chunk_id(4), 1)], key=lambda t: (t[1], t[0])
+    )
+    assert below[0].locations == [node_id(3)]
+    # with a longer grace node 3's replicas count again: chunk 4 has its two
+    assert [c.id for c in await store.chunks_below(2, 60, 10)] == sorted([chunk_id(2), chunk_id(3)])
+    assert len(await store.chunks_below(2, 10, 1)) == 1
+
+
+async def test_chunks_of_deleting_files_need_no_repair(store: SqlStore, clock: Clock) -> None:
+    info = await active_file(store, clock, 0, [1])
+    assert len(await store.chunks_below(2, 10, 10)) == 1
+    await store.mark_deleting(info.id)
+    assert await store.chunks_below(2, 10, 10) == []
+
+
+async def test_collecting_mark_and_the_append_race(store: SqlStore, clock: Clock) -> None:
+    info = await active_file(store, clock, 0, [1])
+    assert not await store.mark_collecting(chunk_id(1), grace=60)  # an active file uses it
+    await store.mark_deleting(info.id)
+    assert await store.mark_collecting(chunk_id(1), grace=60)
+    assert (await store.get_chunk(chunk_id(1), 10)).collecting
+    # DESIGN §8 step 2: an upload re-using the chunk gets 409, which clears the mark ...
+    record = new_file(clock, 1)
+    await store.create_file(record)
+    with pytest.raises(Conflict, match="collected"):
+        await store.update_file(record.id, FileUpdate(chunks=[ref(1, 0)]))
+    assert (await store.get_file(record.id)).chunks == []
+    assert not (await store.get_chunk(chunk_id(1), 10)).collecting
+    # ... and its retry (after storing the bytes again) appends; now the GC may not mark it
+    await store.update_file(record.id, FileUpdate(chunks=[ref(1, 0)]))
+    assert not await store.mark_collecting(chunk_id(1), grace=60)
+    clock.advance(61)  # the upload is abandoned: its file no longer counts as live
+    assert await store.mark_collecting(chunk_id(1), grace=60)
+
+
+async def test_delete_chunk_only_when_marked_unreferenced_and_unlocated(
+    store: SqlStore, clock: Clock
+) -> None:
+    info = await active_file(store, clock, 0, [1])
+    await store.add_location(chunk_id(1), node_id(1))
+    assert not await store.delete_chunk(chunk_id(1))  # not marked
+    await store.mark_deleting(info.id)
+    assert await store.mark_collecting(chunk_id(1), grace=0)
+    assert not await store.delete_chunk(chunk_id(1))  # referenced and located
+    await store.delete_file(info.id)
+    assert not await store.delete_chunk(chunk_id(1))  # a replica is still listed
+    await store.remove_location(chunk_id(1), node_id(1))
+    assert await store.delete_chunk(chunk_id(1))
+    with pytest.raises(NotFound):
+        await store.get_chunk(chunk_id(1), 10)
+
+
+# --- schema ---
+
+
+async def test_migrated_schema_matches_the_tables(db_url: str, store: SqlStore) -> None:
+    def differences(conn: Connection) -> list[object]:
+        return list(compare_metadata(MigrationContext.configure(conn), metadata))
+
+    async with store.engine.connect() as conn:
+        assert await conn.run_sync(differences) == []
+    again = await open_store(db_url)  # migrating an up-to-date database changes nothing
+    await again.close()
