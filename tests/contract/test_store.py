@@ -12,11 +12,11 @@ from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-import asyncpg
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
-from sqlalchemy import Connection
+from sqlalchemy import Connection, text
+from sqlalchemy.ext.asyncio import create_async_engine
 
 from filefleet.core.errors import Conflict, Forbidden, InvalidInput, NotFound
 from filefleet.core.models import ChunkRef, FileCreate, FileInfo, FileUpdate, PingRequest
@@ -25,7 +25,7 @@ from filefleet.store.sql import SqlStore, open_store
 from tests.conftest import require_service
 
 PG_HOST, PG_PORT = "127.0.0.1", 5432
-PG_ADMIN_URL = f"postgresql://postgres@{PG_HOST}:{PG_PORT}/test"
+PG_ADMIN_URL = f"postgresql+asyncpg://postgres@{PG_HOST}:{PG_PORT}/test"
 TOKEN_SHA = "ab" * 32
 
 
@@ -47,19 +47,20 @@ async def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterato
         return
     require_service("PostgreSQL", PG_HOST, PG_PORT)
     name = f"filefleet_test_{uuid.uuid4().hex[:16]}"
-    admin = await asyncpg.connect(PG_ADMIN_URL)
-    try:
-        await admin.execute(f'CREATE DATABASE "{name}"')
-    finally:
-        await admin.close()
+    await _admin(f'CREATE DATABASE "{name}"')
     try:
         yield f"postgresql://postgres@{PG_HOST}:{PG_PORT}/{name}"
     finally:
-        admin = await asyncpg.connect(PG_ADMIN_URL)
-        try:
-            await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        finally:
-            await admin.close()
+        await _admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+async def _admin(statement: str) -> None:
+    engine = create_async_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
+    try:
+        async with engine.connect() as conn:
+            await conn.execute(text(statement))
+    finally:
+        await engine.dispose()
 
 
 @pytest.fixture
