@@ -142,6 +142,9 @@ async def download(request: web.Request) -> web.StreamResponse:
     status = 206 if wanted is not None else 200
     if request.method == "HEAD":
         return web.Response(status=status, headers=headers)
+    if wanted is None or wanted.start == 0:
+        # A read from byte 0 counts as a download; later ranges (a resumed download) do not.
+        info = await ctx.downloader.take_download(info)
     chunks = ctx.downloader.stream(info, wanted)
     # Fetch the first chunk before answering: if every replica is gone, that is a clean 503.
     first = await anext(chunks, None)

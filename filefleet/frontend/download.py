@@ -64,6 +64,13 @@ class Downloader:
             raise Gone(f"file {file_id} reached its maximum number of downloads")
         return info
 
+    async def take_download(self, info: FileInfo) -> FileInfo:
+        """Count one download if the file has a limit (atomic on the controller: of N
+        concurrent requests for the last download exactly one gets it, the rest 410)."""
+        if info.max_downloads is None:
+            return info
+        return await self.controller.take_download(info.id)
+
     async def stream(self, info: FileInfo, byte_range: ByteRange | None) -> AsyncIterator[bytes]:
         """The bytes of ``info`` (or of ``byte_range`` of it), verified chunk by chunk."""
         size = info.size or 0
@@ -115,7 +122,7 @@ class Downloader:
         """Drop the corrupt replica's location, so repair copies a healthy one there."""
         try:
             await self.controller.remove_location(chunk_id, node_id)
-        except (FilefleetError, AttributeError) as exc:
+        except FilefleetError as exc:
             log.warning("could not report corrupt replica %s on %s: %s", chunk_id, node_id, exc)
 
 
