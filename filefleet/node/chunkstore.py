@@ -163,43 +163,69 @@ class ChunkStore:
 
     async def put(self, chunk_id: str, data: bytes | bytearray | memoryview) -> PutResult:
         """Verify ``data`` against ``chunk_id`` and store it; InvalidInput on a mismatch
-        (nothing is kept), InsufficientStorage when it would eat into the reserve."""
+        (nothing is kept, nothing touched), InsufficientStorage when it would eat into the
+        reserve. Hashing runs in one thread while the temp file is written in another."""
         cid = ids.chunk_id(chunk_id)
-        actual = await sha256_hex_async(data)
+        hashing = asyncio.ensure_future(sha256_hex_async(data))
+        try:
+            staged = await asyncio.to_thread(self._stage, cid, data)
+        finally:
+            actual = await hashing
         if actual != cid:
+            if staged is not None:
+                await asyncio.to_thread(_unlink_quietly, staged)
             raise InvalidInput(f"chunk body hashes to {actual}, not to the given hash {cid}")
-        return await asyncio.to_thread(self._put_verified, cid, data)
+        return await asyncio.to_thread(self._commit, cid, staged, data)
 
-    def _put_verified(self, cid: str, data: bytes | bytearray | memoryview) -> PutResult:
-        size = len(data)
-        final = self.chunks_dir / cid[:2] / cid
-        if self._touch(cid, final):
-            return PutResult(cid, size, created=False)
-        self._check_space(size)
-        # Write order, and what a crash at each step leaves behind:
-        # 1. write the bytes to <data>/tmp/<id>.<random>, then fsync the file.
-        #    Crash: a partial temp file, never under a chunk's name; removed at next start.
+    def _stage(self, cid: str, data: bytes | bytearray | memoryview) -> Path | None:
+        """Write order, and what a crash at each step leaves behind:
+
+        1. (here) write the bytes to ``<data>/tmp/<id>.<random>`` and fsync the file.
+           Crash: a partial temp file, never under a chunk's name; removed at next start.
+        2. (``_commit``, once the hash matched) rename it to ``chunks/<id[:2]>/<id>``:
+           atomic, the name shows nothing or the complete fsynced bytes. Crash: the chunk
+           exists, or only the temp file does; the client got no answer and stores again.
+        3. (``_commit``) fsync the directory so the name survives a power loss before we
+           answer. Crash before it: the rename may be lost, but nobody was told 201.
+
+        Returns None without writing when the chunk is already here (it is touched in
+        ``_commit``, only after its hash is verified).
+        """
+        if (self.chunks_dir / cid[:2] / cid).exists():
+            return None
+        self._check_space(len(data))
         tmp = self.tmp_dir / f"{cid}.{secrets.token_hex(4)}"
         try:
             self._write_durably(tmp, data)
-            # 2. rename it into chunks/<id[:2]>/<id> (atomic: the name shows either nothing
-            #    or the complete, fsynced bytes). Crash: the chunk exists, or the temp file
-            #    does (cleaned at start); the client got no answer and stores it again.
-            #    A concurrent put of the same chunk is serialised by the lock; the second
-            #    one replaces identical verified bytes and reports "existed".
+        except BaseException:
+            _unlink_quietly(tmp)
+            raise
+        return tmp
+
+    def _commit(
+        self, cid: str, tmp: Path | None, data: bytes | bytearray | memoryview
+    ) -> PutResult:
+        size = len(data)
+        final = self.chunks_dir / cid[:2] / cid
+        if tmp is None:
+            if self._touch(cid, final):
+                return PutResult(cid, size, created=False)
+            tmp = self._stage(cid, data)  # deleted since _stage looked: write it after all
+            if tmp is None:  # ...and stored again by a concurrent put meanwhile
+                return self._commit(cid, None, data)
+        try:
+            # A concurrent put of the same chunk is serialised by the lock; the second one
+            # replaces identical verified bytes and reports "existed".
             with self._lock(cid):
                 existed = final.exists()
                 try:
                     os.rename(tmp, final)
-                except FileNotFoundError:
+                except FileNotFoundError:  # first chunk under this prefix
                     final.parent.mkdir(exist_ok=True)
                     _fsync_dir(self.chunks_dir)
                     os.rename(tmp, final)
         finally:
-            with contextlib.suppress(FileNotFoundError):
-                tmp.unlink()
-        # 3. fsync the directory so the new name survives a power loss before we answer.
-        #    Crash before it: the rename may be lost, but the client got no answer yet.
+            _unlink_quietly(tmp)
         _fsync_dir(final.parent)
         if not existed:
             with self._usage_lock:
@@ -365,6 +391,11 @@ def _hash_file(chunk_id: str, path: Path) -> ScrubResult:
             digest.update(block)
             size += len(block)
     return ScrubResult(chunk_id, size, digest.hexdigest() == chunk_id, inode)
+
+
+def _unlink_quietly(path: Path) -> None:
+    with contextlib.suppress(FileNotFoundError):
+        path.unlink()
 
 
 def _fsync_dir(path: Path) -> None:

@@ -233,3 +233,12 @@ async def test_verify_detects_rot_on_disk(store: ChunkStore) -> None:
     flip_byte(store.path(cid(data)), 1234)
     result = await store.verify(cid(data))
     assert not result.ok and result.size == len(data)
+
+
+async def test_mismatch_does_not_touch_an_existing_chunk(store: ChunkStore) -> None:
+    await store.put(cid(b"old"), b"old")
+    old = time.time() - 3600
+    os.utime(store.path(cid(b"old")), (old, old))
+    with pytest.raises(InvalidInput):
+        await store.put(cid(b"old"), b"not old")
+    assert store.path(cid(b"old")).stat().st_mtime == pytest.approx(old)
