@@ -35,7 +35,8 @@ class RetryPolicy:
     max_delay: float = 2.0
 
     def delay(self, attempt: int) -> float:
-        return min(self.max_delay, self.base_delay * 2**attempt) * random.uniform(0.5, 1.0)
+        capped: float = min(self.max_delay, self.base_delay * 2.0**attempt)
+        return capped * random.uniform(0.5, 1.0)
 
 
 NO_RETRY = RetryPolicy(attempts=1)
@@ -55,7 +56,7 @@ def _message(body: bytes, status: int) -> str:
     try:
         value = jsonlib.loads(body)
         if isinstance(value, dict) and isinstance(value.get("error"), str):
-            return value["error"]
+            return str(value["error"])
     except ValueError:
         pass
     text = body[:200].decode("utf-8", "replace").strip()

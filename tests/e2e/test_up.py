@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import signal
+from collections.abc import Callable
 from pathlib import Path
 
 from tests.harness.cluster import http
@@ -22,6 +23,10 @@ def _pid_alive(pid: int) -> bool:
     except FileNotFoundError:
         return False
     return state != "Z"
+
+
+def _gone(pid: int) -> Callable[[], bool]:
+    return lambda: not _pid_alive(pid)
 
 
 def test_up_serves_a_round_trip_and_stops_everything(procs: ProcessGroup, tmp_path: Path) -> None:
@@ -64,7 +69,7 @@ def test_up_serves_a_round_trip_and_stops_everything(procs: ProcessGroup, tmp_pa
     assert up.popen is not None
     assert up.popen.wait(30) == 0
     for name, service in manifest["services"].items():
-        wait_for(lambda pid=service["pid"]: not _pid_alive(pid), timeout=15, what=f"{name} stopped")
+        wait_for(_gone(service["pid"]), timeout=15, what=f"{name} stopped")
     assert not manifest_path.exists()
 
 

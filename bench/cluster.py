@@ -1,0 +1,70 @@
+"""Start a local cluster with `filefleet up` for a benchmark, and read its processes."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+
+@dataclass
+class BenchCluster:
+    url: str
+    manifest: dict[str, Any]
+
+    def pids(self, prefix: str) -> dict[str, int]:
+        return {
+            name: int(svc["pid"])
+            for name, svc in self.manifest["services"].items()
+            if name.startswith(prefix)
+        }
+
+    def peak_rss_mib(self, name: str) -> float:
+        """VmHWM: the process's peak resident memory since it started."""
+        pid = self.manifest["services"][name]["pid"]
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+        return float("nan")
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@contextmanager
+def local_cluster(data: Path, *args: str) -> Iterator[BenchCluster]:
+    port = _free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("FILEFLEET_")}
+    log = (data / "up.log").open("ab") if data.exists() else None
+    data.mkdir(parents=True, exist_ok=True)
+    log = log or (data / "up.log").open("ab")
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "filefleet", "up", "--data", str(data), "--port", str(port), *args],
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        env=env,
+    )
+    try:
+        manifest_path = data / "cluster.json"
+        deadline = time.monotonic() + 60
+        while not manifest_path.exists():
+            if proc.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"filefleet up failed; see {data / 'up.log'}")
+            time.sleep(0.1)
+        yield BenchCluster(f"http://127.0.0.1:{port}", json.loads(manifest_path.read_text()))
+    finally:
+        proc.send_signal(signal.SIGINT)
+        proc.wait(60)
+        log.close()
