@@ -180,3 +180,7 @@ def _file_headers(info: FileInfo, wanted: ByteRange | None) -> dict[str, str]:
     if wanted is not None:
         headers["Content-Range"] = f"bytes {wanted.start}-{wanted.end}/{size}"
     return headers
+
+
+# The owner's delete link lives in its own module; importing it registers its routes on `api`.
+from filefleet.frontend import delete as _delete  # noqa: E402, F401
