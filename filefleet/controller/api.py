@@ -14,6 +14,7 @@ from filefleet.core.models import (
     FileCreate,
     FileInfo,
     FileList,
+    FileSummary,
     FileUpdate,
     LocationAdd,
     MarkCollecting,
@@ -54,7 +55,7 @@ async def create_file(request: web.Request) -> web.Response:
 
 
 @api.route("POST", "/file/{id}", summary="Append chunks and/or finish the upload",
-           body=FileUpdate, response=FileInfo)  # fmt: skip
+           body=FileUpdate, response=FileSummary)  # fmt: skip
 async def update_file(request: web.Request) -> web.Response:
     file_id = ids.file_id(request.match_info["id"])
     update = await read_model(request, FileUpdate)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from filefleet.core.errors import Gone
-from filefleet.core.models import FileCreate, FileInfo, FileList, FileUpdate, Removed
+from filefleet.core.models import FileCreate, FileInfo, FileList, FileSummary, FileUpdate, Removed
 from filefleet.store.base import MetadataStore
 
 from .params import FileQuery
@@ -14,7 +14,7 @@ async def create_file(store: MetadataStore, record: FileCreate) -> tuple[FileInf
     return await store.create_file(record)
 
 
-async def update_file(store: MetadataStore, file_id: str, update: FileUpdate) -> FileInfo:
+async def update_file(store: MetadataStore, file_id: str, update: FileUpdate) -> FileSummary:
     return await store.update_file(file_id, update)
 
 

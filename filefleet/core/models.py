@@ -63,8 +63,8 @@ class FileUpdate(Strict):
     expires_at: datetime | None = None
 
 
-class FileInfo(BaseModel):
-    """``GET /file/{id}``."""
+class FileRecord(BaseModel):
+    """A file's record without its chunk list."""
 
     id: str
     name: str
@@ -76,7 +76,23 @@ class FileInfo(BaseModel):
     state: FileState
     max_downloads: int | None
     downloads: int
+
+
+class FileInfo(FileRecord):
+    """``GET /file/{id}``: the record and its chunks in order, with their locations."""
+
     chunks: list[ChunkRef]
+
+
+class FileSummary(FileRecord):
+    """``POST /file/{id}``: the record after the update and how many chunks it has.
+
+    The chunk list is left out on purpose: an upload appends each chunk as it is stored,
+    and answering every append with the whole growing list would make an upload of n
+    chunks cost O(n²). ``GET /file/{id}`` has the list.
+    """
+
+    chunk_count: int
 
 
 class PingRequest(Strict):

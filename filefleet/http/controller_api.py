@@ -20,6 +20,7 @@ from filefleet.core.models import (
     FileInfo,
     FileList,
     FileState,
+    FileSummary,
     FileUpdate,
     NodeInfo,
     NodeStatus,
@@ -51,11 +52,11 @@ class ControllerClient:
     async def create_file(self, record: FileCreate) -> FileInfo:
         return FileInfo.model_validate(await self._post("/file", record.model_dump(mode="json")))
 
-    async def update_file(self, file_id: str, update: FileUpdate) -> FileInfo:
+    async def update_file(self, file_id: str, update: FileUpdate) -> FileSummary:
         body = update.model_dump(mode="json", exclude_none=True)
-        return FileInfo.model_validate(await self._post(f"/file/{file_id}", body))
+        return FileSummary.model_validate(await self._post(f"/file/{file_id}", body))
 
-    async def append_chunks(self, file_id: str, chunks: Sequence[ChunkRef]) -> FileInfo:
+    async def append_chunks(self, file_id: str, chunks: Sequence[ChunkRef]) -> FileSummary:
         return await self.update_file(file_id, FileUpdate(chunks=list(chunks)))
 
     async def get_file(self, file_id: str) -> FileInfo:

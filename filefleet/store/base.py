@@ -25,6 +25,7 @@ from filefleet.core.models import (
     FileInfo,
     FileList,
     FileState,
+    FileSummary,
     FileUpdate,
     NodeInfo,
     NodeStatus,
@@ -40,7 +41,7 @@ class MetadataStore(abc.ABC):
         """Create the record in state ``uploading``; returns (record, created)."""
 
     @abc.abstractmethod
-    async def update_file(self, file_id: str, update: FileUpdate) -> FileInfo:
+    async def update_file(self, file_id: str, update: FileUpdate) -> FileSummary:
         """Append chunks (merged by order) and/or finish the upload."""
 
     @abc.abstractmethod

@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from datetime import datetime
 from typing import Any
 
 from sqlalchemy import ColumnElement, Row, and_, exists, func, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from filefleet.core.models import ChunkInfo, ChunkRef, FileInfo
+from filefleet.core.models import ChunkInfo, ChunkRef, FileInfo, FileSummary
 from filefleet.store.schema import chunk_locations, chunks, file_chunks, files, nodes
 
 LIVE_STATES = ("uploading", "active")
@@ -70,10 +70,24 @@ async def load_file(conn: AsyncConnection, file_id: str) -> FileInfo | None:
     return file_info(row, refs.get(file_id, []))
 
 
-async def chunk_list(conn: AsyncConnection, file_id: str) -> dict[int, tuple[str, int]]:
+async def load_summary(conn: AsyncConnection, file_id: str) -> FileSummary | None:
+    row = (await conn.execute(select(files).where(files.c.id == file_id))).first()
+    if row is None:
+        return None
+    count_query = select(func.count()).where(file_chunks.c.file_id == file_id)
+    count = (await conn.execute(count_query)).scalar_one()
+    return FileSummary(**file_info(row, []).model_dump(exclude={"chunks"}), chunk_count=count)
+
+
+async def chunk_list(
+    conn: AsyncConnection, file_id: str, orders: Collection[int] | None = None
+) -> dict[int, tuple[str, int]]:
+    """order -> (chunk id, size) of a file's chunks; only ``orders`` when given."""
     query = select(file_chunks.c.order, file_chunks.c.chunk_id, file_chunks.c.size).where(
         file_chunks.c.file_id == file_id
     )
+    if orders is not None:
+        query = query.where(file_chunks.c.order.in_(sorted(orders)))
     return {row.order: (row.chunk_id, row.size) for row in await conn.execute(query)}
 
 

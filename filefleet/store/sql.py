@@ -30,6 +30,7 @@ from filefleet.core.models import (
     FileInfo,
     FileList,
     FileState,
+    FileSummary,
     FileUpdate,
     NodeInfo,
     NodeStatus,
@@ -115,7 +116,7 @@ class SqlStore(MetadataStore):
                 raise Conflict(f"file {record.id} already exists with different content")
         return stored, created
 
-    async def update_file(self, file_id: str, update_: FileUpdate) -> FileInfo:
+    async def update_file(self, file_id: str, update_: FileUpdate) -> FileSummary:
         finishing = update_.state == "active"
         if not finishing and (update_.size is not None or update_.sha256 is not None):
             raise InvalidInput('size and sha256 are set together with state "active"')
@@ -130,7 +131,9 @@ class SqlStore(MetadataStore):
                 raise NotFound(f"no file {file_id}")
             if row.state == "deleting":
                 raise Conflict(f"file {file_id} is being deleted")
-            existing = await queries.chunk_list(conn, file_id)
+            # An append only needs the orders it names; finishing checks the whole list.
+            orders = None if finishing else {c.order for c in update_.chunks}
+            existing = await queries.chunk_list(conn, file_id, orders)
             new = rules.merge_chunks(existing, update_.chunks)
             if new and row.state != "uploading":
                 raise Conflict(f"file {file_id} is {row.state}: its chunks are fixed")
@@ -147,7 +150,11 @@ class SqlStore(MetadataStore):
                 await self._finish_or_touch(conn, row, update_, existing, now)
         if marked:
             raise Conflict(f"chunk(s) being collected, store them again: {', '.join(marked)}")
-        return await self.get_file(file_id)
+        async with self._read() as conn:
+            summary = await queries.load_summary(conn, file_id)
+        if summary is None:
+            raise NotFound(f"no file {file_id}")
+        return summary
 
     async def _reference_chunks(
         self, conn: AsyncConnection, refs: list[ChunkRef], now: datetime

@@ -110,7 +110,8 @@ async def active_file(
     refs = [ref(c, order) for order, c in enumerate(chunk_numbers)]
     await store.update_file(record.id, FileUpdate(chunks=refs))
     finish = FileUpdate(state="active", size=10 * len(refs), sha256="cd" * 32)
-    return await store.update_file(record.id, finish)
+    await store.update_file(record.id, finish)
+    return await store.get_file(record.id)
 
 
 async def ping(store: SqlStore, n: int) -> None:
@@ -154,7 +155,9 @@ async def test_appends_merge_by_order(store: SqlStore, clock: Clock) -> None:
     record = new_file(clock)
     await store.create_file(record)
     await store.update_file(record.id, FileUpdate(chunks=[ref(1, 1), ref(0, 0)]))
-    info = await store.update_file(record.id, FileUpdate(chunks=[ref(0, 0)]))  # no-op
+    summary = await store.update_file(record.id, FileUpdate(chunks=[ref(0, 0)]))  # no-op
+    assert summary.chunk_count == 2
+    info = await store.get_file(record.id)
     assert [(c.order, c.id) for c in info.chunks] == [(0, chunk_id(0)), (1, chunk_id(1))]
     with pytest.raises(Conflict):
         await store.update_file(record.id, FileUpdate(chunks=[ref(5, 0)]))
