@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from filefleet.cli import controller, frontend, node, up
+from filefleet.cli import controller, frontend, node, replicator, up
 
 app = typer.Typer(
     name="filefleet",
@@ -14,7 +14,7 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 
-for module in (up, controller, node, frontend):
+for module in (up, controller, node, frontend, replicator):
     module.register(app)
 
 

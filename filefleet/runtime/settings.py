@@ -140,6 +140,9 @@ class ReplicatorSettings(WorkerSettings):
     repair_after: Duration = Field(
         60.0, description="How long a node must be inactive before its replicas stop counting."
     )
+    repair_rate: float = Field(
+        64.0, gt=0, description="MiB/s the periodic repair copies at most (bounded rate)."
+    )
 
 
 class GCSettings(WorkerSettings):

@@ -1,0 +1,178 @@
+"""The copy step shared by the event worker and the repair pass: bring one chunk to R.
+
+``ChunkCopier.replicate(chunk_id)``:
+1. ask the controller how many live replicas the chunk has (a replica on a node silent
+   for less than node TTL + ``repair_after`` still counts: a restart is no reason to copy);
+2. read it from a live holder (``NodeClient.get_chunk`` verifies the hash; a corrupt or
+   missing replica is reported with ``remove_location`` and the next holder is tried);
+3. store it on the active node with most free space that lacks it (``rank_targets``):
+   the node hashes what it receives; a failed store is retried on the same node with
+   backoff (``STORE_RETRY``), then on the next node;
+4. add the location on the controller (a set insert: concurrent adds all stick).
+
+Order of the writes, and what a crash between them leaves: the target stores the chunk
+(3), then the controller lists it (4). A crash after 3 leaves an unlisted copy on the
+target: the next attempt stores it again (the node answers "already had it", 200) and
+lists it; if none comes, the GC's orphan sweep deletes it after its grace.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+
+from filefleet.core.errors import FilefleetError, NotFound
+from filefleet.core.models import ChunkInfo, NodeInfo
+from filefleet.core.placement import NodeCandidate, rank_targets
+from filefleet.http.controller_api import ControllerClient
+from filefleet.http.node_api import CorruptChunk, NodeClient
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Outcome:
+    done: bool  # the chunk has R live replicas (or needs none any more)
+    copied: int = 0
+    reason: str = ""
+
+
+@dataclass
+class CopyCounters:
+    copied: int = 0  # replicas created
+    copied_bytes: int = 0
+    failed: int = 0  # reads or stores that failed (each then tried elsewhere)
+    bad_sources: int = 0  # replicas found corrupt or missing and reported
+    waiting: int = 0  # chunks left below R (no source or too few active nodes)
+
+
+class ActiveNodes:
+    """The controller's active nodes, asked at most once per ``max_age`` seconds."""
+
+    def __init__(self, controller: ControllerClient, max_age: float = 1.0) -> None:
+        self.controller = controller
+        self.max_age = max_age
+        self._nodes: list[NodeInfo] = []
+        self._fetched = float("-inf")
+
+    async def get(self) -> list[NodeInfo]:
+        if time.monotonic() - self._fetched > self.max_age:
+            self._nodes = await self.controller.active_nodes()
+            self._fetched = time.monotonic()
+        return self._nodes
+
+    def forget(self) -> None:
+        self._fetched = float("-inf")
+
+
+class ChunkCopier:
+    def __init__(
+        self,
+        controller: ControllerClient,
+        nodes: NodeClient,
+        *,
+        replicas: int,
+        repair_after: float,
+    ) -> None:
+        self.controller = controller
+        self.nodes = nodes
+        self.replicas = replicas
+        self.repair_after = repair_after
+        self.active = ActiveNodes(controller)
+        self.counters = CopyCounters()
+        self._busy: dict[str, asyncio.Lock] = {}
+
+    @asynccontextmanager
+    async def _one_at_a_time(self, chunk_id: str) -> AsyncIterator[None]:
+        """The worker and the repair pass of one process never copy one chunk at once."""
+        lock = self._busy.setdefault(chunk_id, asyncio.Lock())
+        try:
+            async with lock:
+                yield
+        finally:
+            if not lock.locked() and self._busy.get(chunk_id) is lock:
+                del self._busy[chunk_id]
+
+    async def replicate(self, chunk_id: str) -> Outcome:
+        async with self._one_at_a_time(chunk_id):
+            try:
+                info = await self.controller.get_chunk(chunk_id, self.repair_after)
+            except NotFound:
+                return Outcome(True, reason="no such chunk any more")
+            if info.references == 0 or info.collecting:
+                return Outcome(True, reason="no live file uses the chunk")
+            need = self.replicas - info.live
+            if need <= 0:
+                return Outcome(True)
+            outcome = await self._copy(info, need)
+            if not outcome.done:
+                self.counters.waiting += 1
+            return outcome
+
+    async def _copy(self, info: ChunkInfo, need: int) -> Outcome:
+        active = await self.active.get()
+        holders = set(info.locations)
+        sources = [n for n in active if n.id in holders]
+        random.shuffle(sources)  # spread the reads over the holders
+        candidates = [NodeCandidate(n.id, n.url, n.free) for n in active]
+        targets = rank_targets(candidates, holders)
+        if not sources:
+            return Outcome(False, reason="no active node holds a replica to copy from")
+        data = await self._read(info.id, sources)
+        if data is None:
+            return Outcome(False, reason="no holder returned a verified replica")
+        copied = 0
+        for target in targets:
+            if copied == need:
+                break
+            copied += await self._store(info.id, data, target)
+        if copied < need:
+            why = f"{copied} of {need} copies made; {len(targets)} active node(s) lack it"
+            return Outcome(False, copied, why)
+        return Outcome(True, copied)
+
+    async def _read(self, chunk_id: str, sources: list[NodeInfo]) -> bytes | None:
+        for source in sources:
+            try:
+                return await self.nodes.get_chunk(source.url, chunk_id)
+            except (CorruptChunk, NotFound) as exc:
+                self.counters.bad_sources += 1
+                log.warning("replica of %s on %s is bad (%s); reporting it",
+                            chunk_id, source.id, exc.message)  # fmt: skip
+                await self._report_bad(chunk_id, source.id)
+            except FilefleetError as exc:
+                self.counters.failed += 1
+                log.warning("reading %s from %s failed: %s", chunk_id, source.url, exc.message)
+        return None
+
+    async def _report_bad(self, chunk_id: str, node_id: str) -> None:
+        try:
+            await self.controller.remove_location(chunk_id, node_id)
+        except FilefleetError as exc:
+            log.warning("could not report bad replica %s on %s: %s", chunk_id, node_id, exc)
+
+    async def _store(self, chunk_id: str, data: bytes, target: NodeCandidate) -> int:
+        """1 if the target now holds the chunk and the controller lists it, else 0."""
+        try:
+            await self.nodes.put_chunk(target.url, chunk_id, data)
+        except FilefleetError as exc:
+            self.counters.failed += 1
+            self.active.forget()
+            log.warning("storing %s on %s failed: %s", chunk_id, target.url, exc.message)
+            return 0
+        # Stored, not yet listed: a crash here leaves an unlisted copy (see the top).
+        try:
+            await self.controller.add_location(chunk_id, target.id)
+        except FilefleetError as exc:
+            self.counters.failed += 1
+            log.warning("listing %s on %s failed: %s", chunk_id, target.id, exc.message)
+            return 0
+        self.counters.copied += 1
+        self.counters.copied_bytes += len(data)
+        log.info("copied %s to %s", chunk_id, target.id)
+        return 1

@@ -1,0 +1,102 @@
+"""The periodic repair pass: find chunks below R without any event, and copy them.
+
+Every ``--repair-interval`` one pass asks the controller for chunks of live files with
+fewer than R live replicas (``GET /chunks/under-replicated``: a replica on a node silent
+for longer than node TTL + ``--repair-after`` no longer counts), fewest live replicas
+first, and brings each to R with the shared copy step, at most ``--repair-rate`` MiB/s.
+This heals what events cannot: a node that died, a replica the scrub quarantined, an
+event that was lost (the frontend crashed before publishing, or the queue was down).
+
+A chunk that cannot reach R now (no live holder, too few active nodes) is left for the
+next pass, so with fewer than R active nodes the chunks wait, one cheap query per pass,
+and heal when a node joins.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from dataclasses import dataclass
+
+from filefleet.core.errors import FilefleetError
+from filefleet.core.models import ChunkInfo
+from filefleet.replicator.copy import ChunkCopier
+from filefleet.runtime.service import Service
+
+log = logging.getLogger(__name__)
+
+MiB = 1024 * 1024
+PAGE = 500
+
+
+class RateLimit:
+    """At most ``rate`` bytes per second on average (a token bucket of one second)."""
+
+    def __init__(self, rate: float) -> None:
+        self.rate = rate
+        self._allowance = rate
+        self._last = time.monotonic()
+
+    async def take(self, nbytes: int) -> None:
+        now = time.monotonic()
+        self._allowance = min(self.rate, self._allowance + (now - self._last) * self.rate)
+        self._last = now
+        self._allowance -= nbytes
+        if self._allowance < 0:
+            await asyncio.sleep(-self._allowance / self.rate)
+
+
+@dataclass
+class RepairCounters:
+    passes: int = 0
+    found: int = 0  # under-replicated chunks seen
+    repaired: int = 0  # chunks brought back to R
+    waiting: int = 0  # chunks left below R at the end of a pass
+
+
+class RepairLoop(Service):
+    name = "repair"
+
+    def __init__(self, copier: ChunkCopier, *, interval: float, rate_mib: float) -> None:
+        super().__init__(interval=interval)
+        self.copier = copier
+        self.limit = RateLimit(rate_mib * MiB)
+        self.counters = RepairCounters()
+
+    async def run_once(self) -> dict[str, int]:
+        """One pass: pages of endangered chunks until a page brings nothing new."""
+        tried: set[str] = set()
+        repaired = waiting = 0
+        while True:
+            page = await self.copier.controller.under_replicated(
+                replicas=self.copier.replicas,
+                repair_after=self.copier.repair_after,
+                limit=PAGE,
+            )
+            fresh = [c for c in page if c.id not in tried]
+            if not fresh:
+                break
+            for chunk in fresh:
+                tried.add(chunk.id)
+                healed = await self.repair_chunk(chunk)
+                repaired += healed
+                waiting += not healed
+            if len(page) < PAGE:
+                break
+        self.counters.passes += 1
+        self.counters.found += len(tried)
+        self.counters.repaired += repaired
+        self.counters.waiting = waiting
+        return {"under_replicated": len(tried), "repaired": repaired, "waiting": waiting}
+
+    async def repair_chunk(self, chunk: ChunkInfo) -> bool:
+        await self.limit.take(chunk.size * max(1, self.copier.replicas - chunk.live))
+        try:
+            outcome = await self.copier.replicate(chunk.id)
+        except FilefleetError as exc:
+            log.warning("repairing %s failed: %s", chunk.id, exc.message)
+            return False
+        if not outcome.done:
+            log.debug("chunk %s stays below R for now: %s", chunk.id, outcome.reason)
+        return outcome.done
