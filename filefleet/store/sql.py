@@ -375,7 +375,10 @@ class SqlStore(MetadataStore):
                 raise NotFound(f"no chunk {chunk_id}")
             if row.collecting_since is not None:
                 return True
-            if await conn.scalar(select(queries.referenced_by(live_file))):
+            # Correlated to this chunk's row (without the WHERE it would ask whether any
+            # chunk at all is referenced by a live file).
+            referenced = select(queries.referenced_by(live_file)).where(chunks.c.id == chunk_id)
+            if await conn.scalar(referenced):
                 return False
             await conn.execute(
                 update(chunks).where(chunks.c.id == chunk_id).values(collecting_since=self.clock())

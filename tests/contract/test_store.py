@@ -373,6 +373,17 @@ async def test_collecting_mark_and_the_append_race(store: SqlStore, clock: Clock
     assert await store.mark_collecting(chunk_id(1), grace=60)
 
 
+async def test_collecting_mark_looks_only_at_the_files_using_that_chunk(
+    store: SqlStore, clock: Clock
+) -> None:
+    # Another chunk being used by a live file must not keep this one from being marked.
+    await active_file(store, clock, 0, [1])
+    gone = await active_file(store, clock, 1, [2])
+    await store.mark_deleting(gone.id)
+    assert await store.mark_collecting(chunk_id(2), grace=60)
+    assert not await store.mark_collecting(chunk_id(1), grace=60)
+
+
 async def test_delete_chunk_only_when_marked_unreferenced_and_unlocated(
     store: SqlStore, clock: Clock
 ) -> None:
