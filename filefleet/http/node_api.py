@@ -50,10 +50,13 @@ class NodeClient:
             raise CorruptChunk(f"node {url} returned corrupt bytes for chunk {chunk_id}")
         return data
 
-    async def delete_chunk(self, url: str, chunk_id: str, grace: float) -> None:
-        await self.http.request(
+    async def delete_chunk(self, url: str, chunk_id: str, grace: float) -> bool:
+        """Delete unless stored or touched within ``grace`` seconds (Conflict, 409); True if
+        the node deleted it now, False if it was not there."""
+        resp = await self.http.request(
             "DELETE", url, f"/chunk/{chunk_id}", params={"grace": str(grace)}, retry=READ_RETRY
         )
+        return bool(resp.json().get("deleted"))
 
     async def list_chunks(self, url: str, after: str | None = None, limit: int = 1000) -> Any:
         params: dict[str, str | int] = {"limit": limit}

@@ -151,6 +151,20 @@ class LocalCluster:
                 ],
                 f"http://127.0.0.1:{port}",
             )
+        port = free_port()
+        child(
+            "gc",
+            [
+                "gc",
+                "--port",
+                str(port),
+                "--controller",
+                controller,
+                *_knobs(s, ["gc_interval", "gc_grace"]),
+                *common,
+            ],
+            f"http://127.0.0.1:{port}",
+        )
         child(
             "frontend",
             [

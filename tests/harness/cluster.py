@@ -83,6 +83,8 @@ class Cluster:
     nodes: list[Node] = field(default_factory=list)
     controller: Process | None = None
     frontend: Process | None = None
+    gc: Process | None = None
+    gc_port: int = 0
 
     @property
     def controller_url(self) -> str:
@@ -130,6 +132,21 @@ class Cluster:
         ]
         node.process = self.procs.spawn(f"node-{node.index}", args, url=node.url)
         return node.process.wait_healthy()
+
+    def start_gc(self, *args: str) -> Process:
+        """The garbage collector (``filefleet gc``) with ``args`` (e.g. fast knobs)."""
+        self.gc_port = self.gc_port or free_port()
+        argv = ["gc", "--port", str(self.gc_port), "--controller", self.controller_url, *args]
+        self.gc = self.procs.spawn("gc", argv, url=f"http://127.0.0.1:{self.gc_port}")
+        return self.gc.wait_healthy()
+
+    def gc_stats(self) -> dict[str, Any]:
+        """The GC's ``/stats``: ``passes``, ``totals`` and ``last_pass`` counters."""
+        headers = {"Authorization": f"Bearer {SECRET}"}
+        answer = http("GET", f"http://127.0.0.1:{self.gc_port}/stats", headers=headers)
+        assert answer.status == 200, answer.body
+        result: dict[str, Any] = answer.json()
+        return result
 
     def start_frontend(self) -> Process:
         self.frontend_port = self.frontend_port or free_port()

@@ -1,0 +1,95 @@
+"""``filefleet gc``: the collector's loop, with ``/healthz`` and ``/stats`` on --host/--port.
+
+``--once`` runs one pass, prints its counts as JSON and exits (non-zero if the pass failed).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from collections.abc import AsyncIterator
+
+from aiohttp import web
+
+from filefleet.core import ids
+from filefleet.gc.worker import GarbageCollector
+from filefleet.http.client import HttpClient
+from filefleet.http.controller_api import ControllerClient
+from filefleet.http.node_api import NodeClient
+from filefleet.http.server import Api, make_app
+from filefleet.runtime import service
+from filefleet.runtime.logging import setup_logging
+from filefleet.runtime.settings import GCSettings
+
+log = logging.getLogger(__name__)
+
+WORKER = web.AppKey("gc", GarbageCollector)
+
+api = Api("gc")
+
+
+@api.route("GET", "/stats", summary="The collector's counters: totals and the last pass")
+async def stats(request: web.Request) -> web.Response:
+    worker = request.app[WORKER]
+    return web.json_response(
+        {
+            "passes": worker.passes,
+            "failed_passes": worker.failures,
+            "totals": worker.totals.as_dict(),
+            "last_pass": worker.last.as_dict(),
+        }
+    )
+
+
+def build_worker(settings: GCSettings, http: HttpClient) -> GarbageCollector:
+    controller = ControllerClient(http, settings.controller_urls)
+    return GarbageCollector(
+        controller, NodeClient(http), interval=settings.gc_interval, grace=settings.gc_grace
+    )
+
+
+def build_app(settings: GCSettings) -> web.Application:
+    http = HttpClient(secret=settings.secret, timeout=30.0)
+    worker = build_worker(settings, http)
+    app = make_app(api, service_id=ids.new_node_id(), secret=settings.secret)
+    app[WORKER] = worker
+
+    async def background(_: web.Application) -> AsyncIterator[None]:
+        log.info("collecting every %.1fs, grace %.1fs", settings.gc_interval, settings.gc_grace)
+        task = asyncio.create_task(worker.run_forever(), name="gc")
+        yield
+        worker.stop()
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+        await http.close()
+
+    app.cleanup_ctx.append(background)
+    return app
+
+
+async def run_one_pass(settings: GCSettings) -> dict[str, int]:
+    async with HttpClient(secret=settings.secret, timeout=30.0) as http:
+        return await build_worker(settings, http).run_once()
+
+
+def main(settings: GCSettings) -> None:
+    setup_logging("gc", json_lines=settings.log_json, level=settings.log_level)
+    if settings.once:
+        service.install_uvloop()
+        try:
+            counts = asyncio.run(run_one_pass(settings))
+        except Exception as exc:
+            log.error("the pass failed: %s", exc)
+            raise SystemExit(1) from None
+        print(json.dumps(counts))
+        return
+
+    async def factory() -> web.Application:
+        return build_app(settings)
+
+    try:
+        service.run(factory, settings.host, settings.port)
+    except OSError as exc:
+        log.error("cannot serve on %s:%d: %s", settings.host, settings.port, exc)
+        raise SystemExit(2) from None
