@@ -23,14 +23,16 @@ def split_name(url: str) -> tuple[str, str]:
     return urlunsplit(parts._replace(query=rest)), (names[-1] if names else REPLICATE_STREAM)
 
 
-def open_queue(url: str, policy: DeadLetterPolicy | None = None) -> EventQueue:
+def open_queue(
+    url: str, policy: DeadLetterPolicy | None = None, *, claim_after: float = 15.0
+) -> EventQueue:
     bare, name = split_name(url)
     if not name:
         raise InvalidInput("the queue URL's name parameter is empty")
     if url.startswith(("redis://", "rediss://", "unix://")):
         from filefleet.queue.redis_streams import RedisStreamsQueue
 
-        return RedisStreamsQueue(bare, name, policy=policy)
+        return RedisStreamsQueue(bare, name, policy=policy, claim_after=claim_after)
     if url.startswith(("amqp://", "amqps://")):
         from filefleet.queue.rabbitmq import RabbitQueue
 

@@ -60,7 +60,7 @@ def build_app(settings: ReplicatorSettings) -> web.Application:
     http = HttpClient(secret=settings.secret, timeout=60.0)
     copier = build_copier(settings, http)
     repair = RepairLoop(copier, interval=settings.repair_interval, rate_mib=settings.repair_rate)
-    queue = open_queue(settings.queue) if settings.queue else None
+    queue = open_queue(settings.queue, claim_after=settings.claim_after) if settings.queue else None
     worker = EventWorker(queue, copier, consumer=name) if queue else None
     if queue is None:
         log.warning("no --queue: no events; chunks reach R by the repair pass only")

@@ -15,6 +15,7 @@ and heal when a node joins.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 from dataclasses import dataclass
@@ -63,6 +64,13 @@ class RepairLoop(Service):
         self.copier = copier
         self.limit = RateLimit(rate_mib * MiB)
         self.counters = RepairCounters()
+
+    async def run_forever(self) -> None:
+        """The first pass comes one interval after start: fresh uploads have their events,
+        and a fleet that is restarting gets time to check in before anything is judged."""
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._stop.wait(), timeout=self.interval)
+        await super().run_forever()
 
     async def run_once(self) -> dict[str, int]:
         """One pass: pages of endangered chunks until a page brings nothing new."""

@@ -143,6 +143,9 @@ class ReplicatorSettings(WorkerSettings):
     repair_rate: float = Field(
         64.0, gt=0, description="MiB/s the periodic repair copies at most (bounded rate)."
     )
+    claim_after: Duration = Field(
+        15.0, description="Redis: events a silent replicator holds go to another after this."
+    )
 
 
 class GCSettings(WorkerSettings):
