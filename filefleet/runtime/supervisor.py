@@ -153,6 +153,24 @@ class LocalCluster:
             )
         port = free_port()
         child(
+            "replicator",
+            [
+                "replicator",
+                "--port",
+                str(port),
+                "--controller",
+                controller,
+                "--queue",
+                self.queue,
+                "--replicas",
+                str(s.replicas),
+                *_knobs(s, ["repair_interval", "repair_after"]),
+                *common,
+            ],
+            f"http://127.0.0.1:{port}",
+        )
+        port = free_port()
+        child(
             "gc",
             [
                 "gc",
