@@ -6,14 +6,24 @@ chunks so a small file has several chunks spread over the nodes. Every wait is b
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import hashlib
 import os
 import socket
+import time
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
 
-from tests.harness.cluster import SECRET, Cluster, http
+from filefleet.core import ids
+from filefleet.gc.sweep import GCCounts, delete_replica
+from filefleet.gc.worker import GarbageCollector
+from filefleet.http.client import HttpClient
+from filefleet.http.controller_api import ControllerClient
+from filefleet.http.node_api import NodeClient
+from tests.harness.cluster import SECRET, Cluster, Node, http
 from tests.harness.processes import ProcessGroup, wait_for
 
 CHUNK = 64 * 1024
@@ -195,3 +205,151 @@ def test_orphan_chunks_are_deleted_after_the_grace(gc_cluster: Cluster) -> None:
     assert cluster.gc_stats()["totals"]["orphans_deleted"] >= 1
     assert cluster.download(live["id"]).status == 200  # a live file's chunks are no orphans
     assert chunk_ids(cluster.file_info(live["id"])) <= on_disk(cluster)
+
+
+# --- the upload-vs-GC race (DESIGN §8), with the GC driven pass by pass in this process ---
+
+
+@contextlib.asynccontextmanager
+async def in_process_gc(cluster: Cluster, grace: float) -> AsyncIterator[GarbageCollector]:
+    async with HttpClient(secret=SECRET, timeout=30.0) as client:
+        controller = ControllerClient(client, [cluster.controller_url])
+        yield GarbageCollector(controller, NodeClient(client), interval=1.0, grace=grace)
+
+
+def older_than(nodes: list[Node], chunk: str, seconds: float) -> bool:
+    """Every copy of ``chunk`` on these nodes' disks is older than ``seconds``."""
+    paths = [n.chunk_path(chunk) for n in nodes if n.chunk_path(chunk).exists()]
+    return bool(paths) and all(time.time() - p.stat().st_mtime > seconds for p in paths)
+
+
+def store_on(node: Node, data: bytes) -> int:
+    """POST /chunk straight to a node, as the frontend does; 201 new, 200 already there."""
+    chunk = hashlib.sha256(data).hexdigest()
+    headers = {"Authorization": f"Bearer {SECRET}", "Content-Type": "application/octet-stream"}
+    return http("POST", f"{node.url}/chunk?hash={chunk}", data, headers).status
+
+
+def new_record(cluster: Cluster) -> str:
+    """POST /file, as the frontend does before the first chunk (state ``uploading``)."""
+    file_id = ids.new_file_id()
+    record = {
+        "id": file_id,
+        "name": "race.bin",
+        "expires_at": "2099-01-01T00:00:00Z",
+        "delete_token_sha256": "ab" * 32,
+    }
+    assert cluster.api("POST", "/file", record).status == 201
+    return file_id
+
+
+def append(cluster: Cluster, file_id: str, chunk: str, size: int, node: Node) -> int:
+    ref = {"id": chunk, "order": 0, "size": size, "locations": [node.node_id]}
+    return cluster.api("POST", f"/file/{file_id}", {"chunks": [ref]}).status
+
+
+async def test_gc_pass_between_an_uploads_store_and_its_append_loses_nothing(
+    procs: ProcessGroup, tmp_path: Path
+) -> None:
+    cluster = fast_cluster(procs, tmp_path)
+    grace = 1.0
+    data = os.urandom(CHUNK)
+    chunk = hashlib.sha256(data).hexdigest()
+    old = cluster.upload(data)
+    holder = next(n for n in cluster.nodes if chunk in n.chunk_ids())
+    wait_for(lambda: older_than([holder], chunk, grace), timeout=10, what="chunk past grace")
+    async with in_process_gc(cluster, grace) as gc:
+        controller = gc.fleet.controller
+        # Step 1: the mark is refused while a live file references the chunk.
+        assert not await controller.mark_collecting(chunk, grace)
+        assert http("DELETE", old["delete_url"]).status == 200
+
+        # An upload of the same bytes: record, store (the node has it: it touches it) ...
+        upload = new_record(cluster)
+        assert store_on(holder, data) == 200
+        # ... and here, between its store and its append, a GC pass runs.
+        counts = await gc.run_once()
+        # Step 1 marked the chunk (no live file uses it yet); step 3: the node refused the
+        # delete (touched within the grace), so the location stays and the file stays.
+        assert counts["conflicts"] >= 1 and counts["chunks_deleted"] == 0, counts
+        assert counts["files_collected"] == 0
+        assert chunk in holder.chunk_ids()
+        state = cluster.api("GET", f"/chunk/{chunk}").json()
+        assert state["collecting"] and holder.node_id in state["locations"]
+
+        # Step 2: the append of a chunk being collected is a 409 and clears the mark; the
+        # uploader stores it again and appends again.
+        assert append(cluster, upload, chunk, len(data), holder) == 409
+        assert not cluster.api("GET", f"/chunk/{chunk}").json()["collecting"]
+        assert store_on(holder, data) == 200
+        assert append(cluster, upload, chunk, len(data), holder) == 200
+        finish = {"state": "active", "size": len(data), "sha256": hashlib.sha256(data).hexdigest()}
+        assert cluster.api("POST", f"/file/{upload}", finish).status == 200
+
+        # The next pass collects the deleted file but not the chunk the upload now uses.
+        wait_for(lambda: older_than([holder], chunk, grace), timeout=10, what="past grace")
+        counts = await gc.run_once()
+        assert counts["files_collected"] == 1 and counts["chunks_deleted"] == 0, counts
+        assert chunk in holder.chunk_ids()
+        assert cluster.download(upload).body == data
+
+        # Step 3's re-check: a chunk claimed by an append after the mark is not deleted.
+        other = os.urandom(CHUNK)
+        other_chunk = hashlib.sha256(other).hexdigest()
+        doomed = cluster.upload(other)
+        other_holder = next(n for n in cluster.nodes if other_chunk in n.chunk_ids())
+        assert http("DELETE", doomed["delete_url"]).status == 200
+        wait_for(lambda: older_than([other_holder], other_chunk, grace), timeout=10, what="old")
+        assert await controller.mark_collecting(other_chunk, grace)
+        claimer = new_record(cluster)
+        assert append(cluster, claimer, other_chunk, len(other), other_holder) == 409
+        await gc.fleet.refresh_nodes()
+        step = GCCounts()
+        outcome = await delete_replica(gc.fleet, other_chunk, other_holder.node_id, step)
+        assert outcome == "claimed" and step.conflicts == 1
+        assert other_chunk in other_holder.chunk_ids()
+
+        # And once nothing live uses a chunk and the grace has passed, it does go.
+        assert http("DELETE", f"{cluster.url}/delete/{upload}/x").status == 400
+        await controller.mark_deleting(upload)
+        counts = await gc.run_once()
+        assert counts["files_collected"] >= 1 and counts["chunks_deleted"] >= 1, counts
+        assert chunk not in holder.chunk_ids()
+        assert cluster.api("GET", f"/chunk/{chunk}").status == 404
+
+
+async def test_concurrent_uploads_of_a_file_being_collected_never_lose_a_chunk(
+    procs: ProcessGroup, tmp_path: Path
+) -> None:
+    cluster = fast_cluster(procs, tmp_path)
+    grace = 1.0
+    data = os.urandom(6 * CHUNK)
+    chunks = {hashlib.sha256(data[i : i + CHUNK]).hexdigest() for i in range(0, len(data), CHUNK)}
+    previous = [cluster.upload(data)]
+    async with in_process_gc(cluster, grace) as gc:
+        for _ in range(3):
+            # Each round: every earlier copy is deleted and old enough to collect, then
+            # uploads of the same bytes race a GC running pass after pass.
+            for result in previous:
+                assert http("DELETE", result["delete_url"]).status == 200
+            wait_for(
+                lambda: all(older_than(cluster.nodes, c, grace) for c in chunks),
+                timeout=10,
+                what="chunks past the grace",
+            )
+            uploads = [
+                asyncio.create_task(asyncio.to_thread(cluster.upload, data)) for _ in range(4)
+            ]
+            while not all(u.done() for u in uploads):
+                await gc.run_once()
+            previous = [await u for u in uploads]
+            # Invariant 3: every file whose upload returned a link downloads identical.
+            for result in previous:
+                assert cluster.download(result["id"]).body == data
+            assert chunks <= on_disk(cluster)
+        await gc.run_once()
+        for result in previous:
+            assert cluster.download(result["id"]).body == data
+    assert gc.totals.files_collected >= 1, gc.totals
+    # The GC did meet the uploads: it deleted replicas or was refused / pre-empted.
+    assert gc.totals.chunks_deleted + gc.totals.conflicts > 0, gc.totals
