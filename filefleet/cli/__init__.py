@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from filefleet.cli import controller, frontend, gc, node, replicator, up
+from filefleet.cli import controller, frontend, gc, node, replicator, status, up
 
 app = typer.Typer(
     name="filefleet",
@@ -14,7 +14,7 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 
-for module in (up, controller, node, frontend, gc, replicator):
+for module in (up, controller, node, frontend, gc, replicator, status):
     module.register(app)
 
 

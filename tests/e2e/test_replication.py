@@ -8,6 +8,7 @@ Fast knobs: node TTL 1 s, pings every 200 ms, repair every 1 s, 256 KiB chunks.
 
 from __future__ import annotations
 
+import asyncio
 import os
 import signal
 from collections.abc import Callable, Iterator
@@ -15,9 +16,11 @@ from pathlib import Path
 
 import pytest
 
+from filefleet.queue.base import DeadLetterPolicy, ReplicateEvent
+from filefleet.queue.factory import open_queue
 from tests.conftest import require_service
 from tests.harness.cluster import Cluster
-from tests.harness.processes import ProcessGroup, wait_for
+from tests.harness.processes import ProcessGroup, free_port, wait_for
 from tests.harness.replicators import (
     QUEUE_SERVERS,
     chunk_locations,
@@ -280,3 +283,66 @@ def test_with_fewer_than_r_nodes_chunks_wait_then_heal_when_a_node_joins(
     cluster.wait_active(2)
     wait_replicated(cluster, list(files), timeout=20)
     assert_downloads(cluster, files)
+
+
+# --- status -------------------------------------------------------------------------------
+
+
+def run_status(cluster: Cluster, *args: str) -> tuple[int, str]:
+    process = cluster.procs.spawn("status", ["status", *args], env={"COLUMNS": "200"})
+    assert process.popen is not None
+    code = process.popen.wait(30)
+    return code, process.log_path.read_text()
+
+
+def test_status_shows_nodes_chunks_below_r_and_dead_letters(make_cluster: MakeCluster) -> None:
+    cluster = make_cluster("redis")
+    assert cluster.queue is not None
+    start_replicator(cluster, "--repair-interval", NEVER)
+    files = upload_files(cluster, [3 * CHUNK])
+    locations = wait_replicated(cluster, list(files))
+    code, out = run_status(
+        cluster, "--controller", cluster.controller_url, "--queue", cluster.queue
+    )
+    assert code == 0, out
+    assert "healthy: 100.0% of 3 chunks at full replication" in out
+    assert "3/3 nodes active" in out
+
+    dead_letter(cluster.queue, "f" * 64)
+    victim = cluster.nodes[holder_of_most(cluster, locations)]
+    assert victim.process is not None
+    victim.process.kill()
+    wait_for(lambda: len(cluster.active_node_ids()) == 2, timeout=10, what="a dead node")
+    code, out = run_status(
+        cluster, "--controller", cluster.controller_url, "--queue", cluster.queue
+    )
+    assert code == 0, out
+    lost = sum(victim.node_id in nodes for nodes in locations.values())
+    assert f"degraded: {100 * (3 - lost) / 3:.1f}% of 3 chunks" in out
+    assert "2/3 nodes active" in out and "1 dead letters" in out
+    assert "dead" in out and "f" * 16 in out
+
+
+def test_status_of_an_unreachable_cluster_is_a_clear_error(procs: ProcessGroup) -> None:
+    port = free_port()
+    status = procs.spawn("status", ["status", "--controller", f"http://127.0.0.1:{port}"])
+    assert status.popen is not None
+    assert status.popen.wait(30) == 1
+    out = status.log_path.read_text()
+    assert "filefleet: error: cannot read the cluster" in out
+    assert "Traceback" not in out
+
+
+def dead_letter(queue_url: str, chunk: str) -> None:
+    async def fail_one() -> None:
+        queue = open_queue(queue_url, DeadLetterPolicy(attempts=1, min_age=0))
+        try:
+            await queue.publish([ReplicateEvent(chunk=chunk)])
+            # Another group than the replicators', so only this test sees the event.
+            deliveries = await queue.consume("status-test", "t", block=2)
+            [delivery] = [d for d in deliveries if d.event.chunk == chunk]
+            assert await queue.retry(delivery, 0, "test: made to fail")
+        finally:
+            await queue.close()
+
+    asyncio.run(fail_one())
