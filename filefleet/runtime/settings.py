@@ -176,6 +176,7 @@ class UpSettings(Settings):
     capacity: str | None = Field(None, description="Passed to every node.")
     repair_interval: str | None = Field(None, description="Passed to the replicator.")
     repair_after: str | None = Field(None, description="Passed to the replicator.")
+    repair_rate: str | None = Field(None, description="Passed to the replicator.")
     gc_interval: str | None = Field(None, description="Passed to the garbage collector.")
     gc_grace: str | None = Field(None, description="Passed to the garbage collector.")
     default_expiry: str | None = Field(None, description="Passed to the frontend.")

@@ -164,7 +164,7 @@ class LocalCluster:
                 self.queue,
                 "--replicas",
                 str(s.replicas),
-                *_knobs(s, ["repair_interval", "repair_after"]),
+                *_knobs(s, ["repair_interval", "repair_after", "repair_rate"]),
                 *common,
             ],
             f"http://127.0.0.1:{port}",
