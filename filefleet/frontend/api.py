@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import html
+from dataclasses import asdict
 from string import Template
 
 from aiohttp import web
@@ -158,6 +159,14 @@ async def download(request: web.Request) -> web.StreamResponse:
         await response.write(data)
     await response.write_eof()
     return response
+
+
+@api.route("GET", "/stats", summary="The frontend's counters.", public=True)
+async def stats(request: web.Request) -> web.Response:
+    ctx = request.app[FRONTEND]
+    return web.json_response(
+        {"upload": asdict(ctx.uploader.counters), "download": asdict(ctx.downloader.counters)}
+    )
 
 
 def _range_applies(request: web.Request, info: FileInfo) -> bool:

@@ -19,13 +19,13 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Coroutine
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import timedelta
+from typing import Any
 
 from filefleet.core import ids
-from filefleet.core.chunking import assemble
 from filefleet.core.errors import (
     Conflict,
     FilefleetError,
@@ -34,6 +34,8 @@ from filefleet.core.errors import (
 )
 from filefleet.core.models import ChunkRef, FileCreate, FileUpdate, UploadResult, utcnow
 from filefleet.core.placement import NodeCandidate, Placement
+from filefleet.frontend.appender import ChunkAppender
+from filefleet.frontend.buffers import BufferPool, PooledChunk, pooled_chunks
 from filefleet.frontend.nodes import NodeDirectory
 from filefleet.frontend.options import UploadOptions
 from filefleet.http.controller_api import ControllerClient
@@ -55,9 +57,10 @@ class UploadCounters:
     chunks_stored: int = 0
     bytes_received: int = 0
     store_retries: int = 0
+    append_calls: int = 0
 
 
-def _hash_chunk(chunk: bytes) -> str:
+def _hash_chunk(chunk: memoryview) -> str:
     return hashlib.sha256(chunk).hexdigest()
 
 
@@ -121,52 +124,43 @@ class Uploader:
         self, file_id: str, pieces: AsyncIterator[bytes], candidates: list[NodeCandidate]
     ) -> tuple[int, str, list[str]]:
         """Read, hash and store every chunk with at most ``inflight`` in flight."""
-        placement = Placement(candidates)
-        slots = asyncio.Semaphore(self.inflight)
+        run = _Run(Placement(candidates), ChunkAppender(self.controller, file_id))
+        # One buffer is filled from the body while up to `inflight` are hashed and stored;
+        # waiting for a free buffer is the back-pressure that bounds memory.
+        pool = BufferPool(self.chunk_size, self.inflight + 1)
         file_hash = hashlib.sha256()
         loop = asyncio.get_running_loop()
-        tasks: list[asyncio.Task[str]] = []
         size = 0
         try:
-            async for chunk in assemble(pieces, self.chunk_size):
-                size += len(chunk)
-                self.counters.bytes_received += len(chunk)
+            async for chunk in pooled_chunks(pieces, pool):
+                size += chunk.length
+                self.counters.bytes_received += chunk.length
                 if size > self.max_upload:
                     raise PayloadTooLarge(f"upload exceeds the maximum of {self.max_upload} bytes")
-                await slots.acquire()  # back-pressure: memory is bounded by `inflight` chunks
-                hashed = loop.run_in_executor(_ordered_hashing, file_hash.update, chunk)
-                order = len(tasks)
-                tasks.append(
-                    asyncio.create_task(
-                        self._store_one(file_id, order, chunk, hashed, placement, slots)
-                    )
-                )
-                _raise_first_failure(tasks)
-            chunk_ids = list(await asyncio.gather(*tasks))
+                run.raise_failure()
+                hashed = loop.run_in_executor(_ordered_hashing, file_hash.update, chunk.view)
+                run.start(self._store_one(run, len(run.tasks), chunk, hashed))
+            chunk_ids = list(await asyncio.gather(*run.tasks))
         except BaseException:
-            for task in tasks:
-                task.cancel()
-            await asyncio.gather(*tasks, return_exceptions=True)
+            await run.cancel()
             raise
+        finally:
+            run.appender.close()
+            self.counters.append_calls += run.appender.calls
         digest = await loop.run_in_executor(_ordered_hashing, file_hash.hexdigest)
         return size, digest, chunk_ids
 
     async def _store_one(
-        self,
-        file_id: str,
-        order: int,
-        chunk: bytes,
-        hashed: asyncio.Future[None],
-        placement: Placement,
-        slots: asyncio.Semaphore,
+        self, run: _Run, order: int, chunk: PooledChunk, hashed: asyncio.Future[None]
     ) -> str:
+        data = chunk.view
         try:
-            chunk_id = await asyncio.to_thread(_hash_chunk, chunk)
+            chunk_id = await asyncio.to_thread(_hash_chunk, data)
             for _ in range(APPEND_CONFLICT_RETRIES + 1):
-                node = await self._place(chunk_id, chunk, placement)
-                ref = ChunkRef(id=chunk_id, order=order, size=len(chunk), locations=[node.id])
+                node = await self._place(chunk_id, data, run.placement)
+                ref = ChunkRef(id=chunk_id, order=order, size=len(data), locations=[node.id])
                 try:
-                    await self.controller.append_chunks(file_id, [ref])
+                    await run.appender.append(ref)
                     break
                 except Conflict:
                     # The GC marked this chunk `collecting`: store it again (the node touches
@@ -175,13 +169,15 @@ class Uploader:
                     log.info("chunk %s was being collected; storing it again", chunk_id)
             else:
                 raise Conflict(f"chunk {chunk_id} stayed in collection; upload aborted")
-            await hashed
             self.counters.chunks_stored += 1
             return chunk_id
         finally:
-            slots.release()
+            # The buffer goes back only once nothing reads it: the node answered and the
+            # whole-file hash has consumed it (also when this task failed or was cancelled).
+            await asyncio.shield(hashed)
+            chunk.release()
 
-    async def _place(self, chunk_id: str, chunk: bytes, placement: Placement) -> NodeCandidate:
+    async def _place(self, chunk_id: str, chunk: memoryview, placement: Placement) -> NodeCandidate:
         """Store on the best node (retried once there by the client), then on others."""
         tried: list[str] = []
         last: FilefleetError | None = None
@@ -211,8 +207,30 @@ class Uploader:
             log.warning("publishing replicate events for %s failed: %s", file_id, exc.message)
 
 
-def _raise_first_failure(tasks: list[asyncio.Task[str]]) -> None:
-    """Stop reading the body as soon as one chunk failed for good."""
-    for task in tasks:
-        if task.done() and not task.cancelled() and task.exception() is not None:
-            raise task.exception()  # type: ignore[misc]
+@dataclass
+class _Run:
+    """One upload's chunks in flight: their tasks, placement, appender and first failure."""
+
+    placement: Placement
+    appender: ChunkAppender
+    tasks: list[asyncio.Task[str]] = field(default_factory=list)
+    failure: BaseException | None = None
+
+    def start(self, work: Coroutine[Any, Any, str]) -> None:
+        task = asyncio.create_task(work)
+        task.add_done_callback(self._note_failure)
+        self.tasks.append(task)
+
+    def _note_failure(self, task: asyncio.Task[str]) -> None:
+        if not task.cancelled() and task.exception() is not None and self.failure is None:
+            self.failure = task.exception()
+
+    def raise_failure(self) -> None:
+        """Stop reading the body as soon as one chunk failed for good."""
+        if self.failure is not None:
+            raise self.failure
+
+    async def cancel(self) -> None:
+        for task in self.tasks:
+            task.cancel()
+        await asyncio.gather(*self.tasks, return_exceptions=True)

@@ -121,7 +121,7 @@ class HttpClient:
         *,
         params: Mapping[str, str | int] | None = None,
         json: Any = None,
-        data: bytes | None = None,
+        data: bytes | bytearray | memoryview | None = None,
         headers: Mapping[str, str] | None = None,
         retry: RetryPolicy | None = None,
         timeout: float | None = None,
@@ -160,7 +160,7 @@ class HttpClient:
         method: str,
         url: str,
         params: Mapping[str, str | int] | None,
-        body: bytes | None,
+        body: bytes | bytearray | memoryview | None,
         headers: Mapping[str, str],
         timeout: aiohttp.ClientTimeout | None,
     ) -> Response:

@@ -23,7 +23,9 @@ class NodeClient:
         self.http = http
         self.chunk_timeout = chunk_timeout
 
-    async def put_chunk(self, url: str, chunk_id: str, data: bytes) -> bool:
+    async def put_chunk(
+        self, url: str, chunk_id: str, data: bytes | bytearray | memoryview
+    ) -> bool:
         """Store a chunk; True if the node created it, False if it already had it."""
         resp = await self.http.request(
             "POST",

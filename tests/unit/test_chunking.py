@@ -1,10 +1,28 @@
+import asyncio
 import hashlib
 import itertools
+from collections.abc import AsyncIterator
 
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from filefleet.core.chunking import ChunkAssembler, assemble_sync, chunk_count, split_bytes
+from filefleet.core.chunking import chunk_count, chunk_span, split_bytes
+from filefleet.frontend.buffers import BufferPool, pooled_chunks
+
+
+async def _pieces(pieces: list[bytes]) -> AsyncIterator[bytes]:
+    for piece in pieces:
+        yield piece
+
+
+async def _cut(pieces: list[bytes], chunk_size: int) -> list[bytes]:
+    pool = BufferPool(chunk_size, 2)
+    out = []
+    async for chunk in pooled_chunks(_pieces(pieces), pool):
+        out.append(bytes(chunk.view))
+        chunk.release()
+    return out
 
 
 @given(
@@ -12,29 +30,45 @@ from filefleet.core.chunking import ChunkAssembler, assemble_sync, chunk_count, 
     chunk_size=st.integers(min_value=1, max_value=700),
     cuts=st.lists(st.integers(min_value=0, max_value=5000), max_size=20),
 )
-def test_any_piece_boundaries_give_the_same_chunks(
+def test_any_piece_boundaries_give_the_reference_chunks(
     data: bytes, chunk_size: int, cuts: list[int]
 ) -> None:
     points = sorted({0, len(data), *(c for c in cuts if c <= len(data))})
     pieces = [data[a:b] for a, b in itertools.pairwise(points)]
-    chunks = assemble_sync(pieces, chunk_size)
+    chunks = asyncio.run(_cut(pieces, chunk_size))
     assert chunks == split_bytes(data, chunk_size)
-    assert b"".join(chunks) == data
     assert all(len(c) == chunk_size for c in chunks[:-1])
     assert len(chunks) == chunk_count(len(data), chunk_size)
 
 
-def test_empty_stream_has_no_chunks() -> None:
-    assembler = ChunkAssembler(4)
-    assert list(assembler.feed(b"")) == []
-    assert list(assembler.finish()) == []
+async def test_pool_bounds_chunks_in_flight() -> None:
+    """With every buffer held, the cutter waits: memory cannot grow with the body."""
+    pool = BufferPool(4, 2)
+    held = []
+    gen = pooled_chunks(_pieces([b"x" * 40]), pool)
+    held.append(await anext(gen))
+    held.append(await asyncio.wait_for(anext(gen), 1))
+    with pytest.raises(TimeoutError):
+        await asyncio.wait_for(anext(gen), 0.05)
+
+
+async def test_empty_stream_has_no_chunks() -> None:
+    assert await _cut([], 4) == []
+    assert await _cut([b""], 4) == []
+
+
+def test_chunk_span() -> None:
+    assert chunk_span(0, 10, 4) == (0, 4)
+    assert chunk_span(2, 10, 4) == (8, 2)
+    with pytest.raises(ValueError):
+        chunk_span(3, 10, 4)
 
 
 def test_golden_chunk_ids_of_4mib_slices() -> None:
     """Chunk ids are the SHA-256 of each 4 MiB slice: pinned, never to change silently."""
     size = 4 * 1024 * 1024
     data = bytes(range(256)) * (size // 256) + b"tail"
-    chunks = assemble_sync([data[:1000], data[1000:]])
+    chunks = asyncio.run(_cut([data[:1000], data[1000:]], size))
     assert [len(c) for c in chunks] == [size, 4]
     assert [hashlib.sha256(c).hexdigest() for c in chunks] == [
         "2b07811057df887086f06a67edc6ebf911de8b6741156e7a2eb1416a4b8b1b2e",
