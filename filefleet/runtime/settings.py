@@ -159,7 +159,11 @@ class GCSettings(WorkerSettings):
 class UpSettings(Settings):
     """``filefleet up``: a whole local cluster. Knobs left unset keep each service's default."""
 
-    data: Path = Field(default_factory=default_data_dir, description="Directory of the cluster.")
+    data: Path = Field(
+        default_factory=default_data_dir,
+        description="Directory of the cluster (default: $XDG_DATA_HOME/filefleet, "
+        "else ~/.local/share/filefleet).",
+    )
     host: str = Field("127.0.0.1", description="Address the frontend listens on.")
     port: int = Field(8000, ge=1, le=65535, description="Port of the frontend.")
     nodes: int = Field(3, ge=1, le=64, description="Number of file nodes.")
