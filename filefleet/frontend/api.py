@@ -96,12 +96,10 @@ async def _upload(request: web.Request, *, name: str | None) -> web.Response:
         )
         pieces = raw_pieces(request)
     result = await ctx.uploader.upload(pieces, options, ctx.public_url(request))
-    return _upload_answer(request, ctx, result)
+    return upload_answer(request, ctx, result)
 
 
-def _upload_answer(
-    request: web.Request, ctx: FrontendContext, result: UploadResult
-) -> web.Response:
+def upload_answer(request: web.Request, ctx: FrontendContext, result: UploadResult) -> web.Response:
     headers = {"Location": result.url, "X-Url-Delete": result.delete_url}
     accept = request.headers.get("Accept", "")
     if "application/json" in accept:
@@ -165,7 +163,12 @@ async def download(request: web.Request) -> web.StreamResponse:
 async def stats(request: web.Request) -> web.Response:
     ctx = request.app[FRONTEND]
     return web.json_response(
-        {"upload": asdict(ctx.uploader.counters), "download": asdict(ctx.downloader.counters)}
+        {
+            "upload": asdict(ctx.uploader.counters),
+            "resumable": asdict(ctx.resumable.counters),
+            "writer": asdict(ctx.uploader.writer.counters),
+            "download": asdict(ctx.downloader.counters),
+        }
     )
 
 
@@ -193,3 +196,4 @@ def _file_headers(info: FileInfo, wanted: ByteRange | None) -> dict[str, str]:
 
 # The owner's delete link lives in its own module; importing it registers its routes on `api`.
 from filefleet.frontend import delete as _delete  # noqa: E402, F401
+from filefleet.frontend import resumable_api as _resumable_api  # noqa: E402, F401

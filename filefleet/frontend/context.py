@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from aiohttp import web
 
 from filefleet.frontend.download import Downloader
+from filefleet.frontend.resumable import ResumableUploads
 from filefleet.frontend.upload import Uploader
 from filefleet.http.client import HttpClient
 from filefleet.http.controller_api import ControllerClient
@@ -21,6 +22,7 @@ class FrontendContext:
     controller: ControllerClient
     uploader: Uploader
     downloader: Downloader
+    resumable: ResumableUploads
     queue: EventQueue | None
     pages: dict[str, str]
 

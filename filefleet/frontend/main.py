@@ -13,7 +13,9 @@ from filefleet.frontend.api import api
 from filefleet.frontend.context import FRONTEND, FrontendContext
 from filefleet.frontend.download import Downloader
 from filefleet.frontend.nodes import NodeDirectory
+from filefleet.frontend.resumable import ResumableUploads
 from filefleet.frontend.upload import Uploader
+from filefleet.frontend.writer import ChunkWriter
 from filefleet.http.client import HttpClient
 from filefleet.http.controller_api import ControllerClient
 from filefleet.http.node_api import NodeClient
@@ -38,6 +40,8 @@ async def build_app(settings: FrontendSettings) -> web.Application:
     controller = ControllerClient(http, settings.controller_urls)
     nodes = NodeClient(http)
     directory = NodeDirectory(controller)
+    writer = ChunkWriter(nodes, directory)
+    downloader = Downloader(controller, nodes, directory, inflight=settings.inflight)
     queue = open_queue(settings.queue) if settings.queue else None
     if queue is None:
         log.warning("no --queue: no replicate events; chunks reach R replicas by periodic repair")
@@ -47,14 +51,24 @@ async def build_app(settings: FrontendSettings) -> web.Application:
         controller=controller,
         uploader=Uploader(
             controller,
-            nodes,
-            directory,
+            writer,
             queue,
             chunk_size=settings.chunk_size,
             inflight=settings.inflight,
             max_upload=settings.max_upload,
         ),
-        downloader=Downloader(controller, nodes, directory, inflight=settings.inflight),
+        downloader=downloader,
+        resumable=ResumableUploads(
+            controller,
+            writer,
+            nodes,
+            directory,
+            downloader,
+            queue,
+            chunk_size=settings.chunk_size,
+            max_upload=settings.max_upload,
+            dedup=settings.dedup,
+        ),
         queue=queue,
         pages=load_pages(),
     )

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from filefleet.core.errors import Unavailable, UpstreamError
+from filefleet.core.errors import NotFound, Unavailable, UpstreamError
 from filefleet.core.hashing import sha256_hex_async
 from filefleet.http.client import HttpClient, RetryPolicy
 
@@ -51,6 +51,14 @@ class NodeClient:
         if await sha256_hex_async(data) != chunk_id:
             raise CorruptChunk(f"node {url} returned corrupt bytes for chunk {chunk_id}")
         return data
+
+    async def has_chunk(self, url: str, chunk_id: str) -> bool:
+        """Whether the node holds the chunk (HEAD); raises on other failures."""
+        try:
+            await self.http.request("HEAD", url, f"/chunk/{chunk_id}", retry=READ_RETRY)
+        except NotFound:
+            return False
+        return True
 
     async def delete_chunk(self, url: str, chunk_id: str, grace: float) -> bool:
         """Delete unless stored or touched within ``grace`` seconds (Conflict, 409); True if

@@ -17,9 +17,9 @@ import asyncio
 from aiohttp import web
 
 from filefleet.core import ids
-from filefleet.core.errors import InvalidInput, PayloadTooLarge
+from filefleet.core.errors import InvalidInput
 from filefleet.core.units import parse_duration
-from filefleet.http.server import Api, json_model, make_app
+from filefleet.http.server import Api, json_model, make_app, read_body
 from filefleet.node.chunkstore import ChunkStore
 from filefleet.node.models import ChunkDeleted, ChunkPage, ChunkStored, NodeStats
 from filefleet.node.scrub import Scrubber
@@ -31,25 +31,6 @@ MAX_CHUNK = web.AppKey("max_chunk", int)
 MAX_PAGE = 10_000
 
 api = Api("node")
-
-
-async def read_body(request: web.Request, limit: int) -> bytes | bytearray:
-    """The request body, refused (413) as soon as it is known to exceed ``limit`` bytes:
-    from Content-Length before reading, or while reading a chunked body."""
-    length = request.content_length
-    if length is not None:
-        if length > limit:
-            raise PayloadTooLarge(f"chunk of {length} bytes exceeds this node's {limit} limit")
-        try:
-            return await request.content.readexactly(length)  # one copy: join of the reads
-        except asyncio.IncompleteReadError as exc:
-            raise InvalidInput("request body ended before its Content-Length") from exc
-    body = bytearray()
-    async for block in request.content.iter_any():
-        body += block
-        if len(body) > limit:
-            raise PayloadTooLarge(f"chunk body exceeds this node's {limit} byte limit")
-    return body
 
 
 @api.route("POST", "/chunk", summary="Store a chunk (raw body, ?hash=sha256)", response=ChunkStored)

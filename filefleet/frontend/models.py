@@ -1,0 +1,51 @@
+"""JSON shapes of the frontend's resumable upload API (docs/api.md)."""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class UploadCreate(BaseModel):
+    """``POST /uploads``: start a resumable upload of ``size`` bytes."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field(min_length=1, max_length=1024)
+    size: int = Field(ge=0)
+    content_type: str | None = Field(default=None, max_length=255)
+    expires: str | None = Field(default=None, description="Duration, e.g. 90s, 12h, 7d.")
+    max_downloads: int | None = Field(default=None, ge=1)
+
+
+class UploadStatus(BaseModel):
+    """An upload's state: what it is and which chunks are still missing."""
+
+    id: str
+    name: str
+    size: int
+    chunk_size: int
+    chunk_count: int
+    missing: list[int]
+    state: str
+    expires_in: float = Field(description="Seconds the file lives once completed.")
+    delete_token: str | None = Field(
+        default=None, description="Only in the answer to create; keep it to complete."
+    )
+
+
+class ChunkAnswer(BaseModel):
+    """``PUT /uploads/{id}/chunks/{index}`` and ``.../claim``."""
+
+    index: int
+    id: str
+    stored: bool = Field(description="Bytes were received and stored now.")
+    claimed: bool = Field(description="The fleet already held the chunk: no bytes needed.")
+
+
+class UploadComplete(BaseModel):
+    """``POST /uploads/{id}/complete``."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    sha256: str = Field(pattern=r"^[0-9a-f]{64}$")
+    delete_token: str = Field(min_length=16, max_length=128)

@@ -1,0 +1,250 @@
+"""The resumable chunk-level upload API (docs/api.md): create, send or claim chunks in any
+order and in parallel, ask what is missing, complete, abandon.
+
+All of an upload's state is the controller's ``uploading`` file record (DESIGN §3): its
+declared size, its expiry and the chunks appended so far. So any frontend can continue an
+upload another began, a restarted frontend loses nothing, and an upload left untouched for
+longer than the GC grace is collected like an expired file.
+
+What each step writes, and what a crash leaves:
+- create: the record (``uploading``, declared size). Crash after it: an empty upload the
+  client may continue, or that the GC collects after the grace.
+- send chunk i: hash check, store on a node, append at order i (``writer.py``). Crash
+  between store and append: an orphan chunk (orphan sweep); the client sends it again.
+- claim chunk i: append a chunk the fleet already holds (checked on a node) without bytes.
+- complete: every chunk present, the whole-file SHA-256 recomputed from the stored chunks
+  (each verified on its way), then ``state=active``. Crash before: still ``uploading``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import logging
+from dataclasses import dataclass
+
+from filefleet.core import ids
+from filefleet.core.chunking import chunk_count, chunk_span
+from filefleet.core.errors import (
+    Conflict,
+    FilefleetError,
+    Forbidden,
+    Gone,
+    InvalidInput,
+    NotFound,
+    PayloadTooLarge,
+)
+from filefleet.core.hashing import sha256_hex_async
+from filefleet.core.models import ChunkRef, FileInfo, FileUpdate, UploadResult, utcnow
+from filefleet.frontend.download import Downloader
+from filefleet.frontend.models import UploadStatus
+from filefleet.frontend.nodes import NodeDirectory
+from filefleet.frontend.options import UploadOptions
+from filefleet.frontend.writer import ChunkWriter, new_record, publish_replicate, upload_result
+from filefleet.http.controller_api import ControllerClient
+from filefleet.http.node_api import NodeClient
+from filefleet.queue.base import EventQueue
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class ResumableCounters:
+    created: int = 0
+    completed: int = 0
+    chunks_received: int = 0
+    bytes_received: int = 0
+    chunks_claimed: int = 0
+    bytes_claimed: int = 0
+    claims_refused: int = 0
+
+
+class ResumableUploads:
+    def __init__(
+        self,
+        controller: ControllerClient,
+        writer: ChunkWriter,
+        nodes: NodeClient,
+        directory: NodeDirectory,
+        downloader: Downloader,
+        queue: EventQueue | None,
+        *,
+        chunk_size: int,
+        max_upload: int,
+        dedup: bool,
+    ) -> None:
+        self.controller = controller
+        self.writer = writer
+        self.nodes = nodes
+        self.directory = directory
+        self.downloader = downloader
+        self.queue = queue
+        self.chunk_size = chunk_size
+        self.max_upload = max_upload
+        self.dedup = dedup
+        self.counters = ResumableCounters()
+
+    async def create(self, options: UploadOptions, size: int) -> UploadStatus:
+        if size < 0:
+            raise InvalidInput("size must be zero or more bytes")
+        if size > self.max_upload:
+            raise PayloadTooLarge(f"size {size} exceeds the maximum upload of {self.max_upload}")
+        await self.writer.placement()  # 503 before any record when no node is active
+        record, token = new_record(options, size=size)
+        await self.controller.create_file(record)
+        self.counters.created += 1
+        status = self._status(await self.controller.get_file(record.id))
+        return status.model_copy(update={"delete_token": token})
+
+    async def status(self, upload_id: str) -> UploadStatus:
+        return self._status(await self._uploading(upload_id))
+
+    async def put_chunk(self, upload_id: str, index: int, sha256: str, data: bytes) -> bool:
+        """Verify and store chunk ``index``; False if it was already there (nothing sent)."""
+        chunk_id = ids.chunk_id(sha256)
+        info = await self._uploading(upload_id)
+        self._check_chunk(info, index, len(data))
+        if await sha256_hex_async(data) != chunk_id:
+            raise InvalidInput(f"chunk {index} does not hash to {chunk_id}; nothing was stored")
+        existing = _chunk_at(info, index)
+        if existing is not None and existing.id == chunk_id:
+            return False
+        placement = await self.writer.placement()
+        await self.writer.write(
+            chunk_id, index, data, placement,
+            lambda ref: self.controller.append_chunks(upload_id, [ref]),
+        )  # fmt: skip
+        self.counters.chunks_received += 1
+        self.counters.bytes_received += len(data)
+        return True
+
+    async def claim_chunk(self, upload_id: str, index: int, sha256: str) -> bool:
+        """Append chunk ``index`` without its bytes if the fleet holds them (dedup).
+
+        True when claimed; False when the client must send the bytes: the fleet does not
+        have the chunk on an active node, or the GC is collecting it (the controller's 409).
+        """
+        if not self.dedup:
+            raise Forbidden("deduplication is turned off on this server: send the chunk")
+        chunk_id = ids.chunk_id(sha256)
+        info = await self._uploading(upload_id)
+        expected = chunk_span(index, info.size or 0, self.chunk_size)[1] if info.size else 0
+        self._check_chunk(info, index, expected)
+        existing = _chunk_at(info, index)
+        if existing is not None and existing.id == chunk_id:
+            return True
+        holders = await self._live_holders(chunk_id, expected)
+        if not holders:
+            self.counters.claims_refused += 1
+            return False
+        ref = ChunkRef(id=chunk_id, order=index, size=expected, locations=holders)
+        try:
+            await self.controller.append_chunks(upload_id, [ref])
+        except Conflict:
+            self.counters.claims_refused += 1
+            return False
+        self.counters.chunks_claimed += 1
+        self.counters.bytes_claimed += expected
+        return True
+
+    async def complete(
+        self, upload_id: str, sha256: str, delete_token: str, public_url: str
+    ) -> UploadResult:
+        ids.token(delete_token)
+        sha256 = ids.chunk_id(sha256)  # same format: 64 lowercase hex characters
+        info = await self._uploading(upload_id)
+        size = info.size or 0
+        missing = self._missing(info)
+        if missing:
+            raise InvalidInput(f"{len(missing)} chunk(s) missing, first: {missing[:10]}")
+        actual = await self._whole_file_hash(info)
+        if actual != sha256:
+            raise InvalidInput(f"the stored chunks hash to {actual}, not to {sha256}")
+        lifetime = info.expires_at - info.uploaded_at
+        expires_at = utcnow() + lifetime
+        update = FileUpdate(state="active", size=size, sha256=sha256, expires_at=expires_at)
+        await self.controller.update_file(upload_id, update)
+        await publish_replicate(self.queue, upload_id, [c.id for c in info.chunks])
+        self.counters.completed += 1
+        return upload_result(
+            public_url, upload_id, delete_token,
+            name=info.name, size=size, sha256=sha256, expires_at=expires_at,
+        )  # fmt: skip
+
+    async def abandon(self, upload_id: str, delete_token: str) -> None:
+        """Give the upload up: marked deleting, its chunks freed by the GC."""
+        ids.token(delete_token)
+        await self._uploading(upload_id)
+        token_hash = hashlib.sha256(delete_token.encode()).hexdigest()
+        await self.controller.mark_deleting(upload_id, token_hash)
+
+    # -- helpers -------------------------------------------------------------------------
+
+    async def _uploading(self, upload_id: str) -> FileInfo:
+        ids.file_id(upload_id)
+        try:
+            info = await self.controller.get_file(upload_id)
+        except NotFound:
+            raise NotFound(f"no upload {upload_id}") from None
+        if info.state != "uploading":
+            raise Gone(f"upload {upload_id} is {info.state}: it takes no more chunks")
+        if info.size is None:
+            raise Conflict(f"file {upload_id} was not created through the chunk API")
+        return info
+
+    def _status(self, info: FileInfo) -> UploadStatus:
+        size = info.size or 0
+        return UploadStatus(
+            id=info.id,
+            name=info.name,
+            size=size,
+            chunk_size=self.chunk_size,
+            chunk_count=chunk_count(size, self.chunk_size),
+            missing=self._missing(info),
+            state=info.state,
+            expires_in=(info.expires_at - info.uploaded_at).total_seconds(),
+        )
+
+    def _missing(self, info: FileInfo) -> list[int]:
+        present = {c.order for c in info.chunks}
+        return [i for i in range(chunk_count(info.size or 0, self.chunk_size)) if i not in present]
+
+    def _check_chunk(self, info: FileInfo, index: int, length: int) -> None:
+        total = chunk_count(info.size or 0, self.chunk_size)
+        if not 0 <= index < total:
+            raise InvalidInput(f"chunk index {index} is out of range: this upload has {total}")
+        expected = chunk_span(index, info.size or 0, self.chunk_size)[1]
+        if length != expected:
+            raise InvalidInput(f"chunk {index} must be {expected} bytes, got {length}")
+
+    async def _live_holders(self, chunk_id: str, size: int) -> list[str]:
+        """Active nodes that really hold the chunk (asked with HEAD), if its size fits."""
+        try:
+            chunk = await self.controller.get_chunk(chunk_id)
+        except NotFound:
+            return []
+        if chunk.size != size or chunk.collecting:
+            return []
+        active = await self.directory.active()
+        holders = []
+        for node_id in chunk.locations:
+            node = active.get(node_id)
+            if node is None:
+                continue
+            try:
+                if await self.nodes.has_chunk(node.url, chunk_id):
+                    holders.append(node_id)
+            except FilefleetError as exc:
+                log.info("claim check of %s on %s failed: %s", chunk_id, node.url, exc.message)
+        return holders
+
+    async def _whole_file_hash(self, info: FileInfo) -> str:
+        """Read the stored chunks back (each verified against its id) and hash them."""
+        digest = hashlib.sha256()
+        async for data in self.downloader.stream(info, None):
+            await asyncio.to_thread(digest.update, data)
+        return digest.hexdigest()
+
+
+def _chunk_at(info: FileInfo, index: int) -> ChunkRef | None:
+    return next((c for c in info.chunks if c.order == index), None)

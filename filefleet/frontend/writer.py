@@ -1,0 +1,143 @@
+"""Putting one chunk on the fleet and recording it: shared by the streaming upload
+(``upload.py``) and the resumable chunk API (``resumable.py``).
+
+``ChunkWriter.write`` stores the chunk on the best node (retried once there by the HTTP
+client, then on the next node), then appends ``(order, id, size, node)`` to the file's
+record. If the controller answers 409 because the GC marked the chunk ``collecting``, the
+chunk is stored again (the node touches it, so it refuses the GC's delete within the
+grace) and appended again; that append clears the mark (DESIGN §8 step 2).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from filefleet.core import ids
+from filefleet.core.errors import Conflict, FilefleetError, Unavailable
+from filefleet.core.models import ChunkRef, FileCreate, UploadResult, utcnow
+from filefleet.core.placement import NodeCandidate, Placement
+from filefleet.frontend.nodes import NodeDirectory
+from filefleet.frontend.options import UploadOptions
+from filefleet.http.node_api import NodeClient
+from filefleet.queue.base import EventQueue, ReplicateEvent
+
+log = logging.getLogger(__name__)
+
+# How often an append that met a chunk being collected stores the chunk again.
+APPEND_CONFLICT_RETRIES = 3
+
+Append = Callable[[ChunkRef], Awaitable[object]]
+Bytes = bytes | bytearray | memoryview
+
+
+@dataclass
+class WriteCounters:
+    chunks_stored: int = 0
+    bytes_stored: int = 0
+    store_retries: int = 0
+    collect_conflicts: int = 0
+
+
+class ChunkWriter:
+    def __init__(self, nodes: NodeClient, directory: NodeDirectory) -> None:
+        self.nodes = nodes
+        self.directory = directory
+        self.counters = WriteCounters()
+
+    async def write(
+        self, chunk_id: str, order: int, data: Bytes, placement: Placement, append: Append
+    ) -> NodeCandidate:
+        """Store ``data`` (whose SHA-256 is ``chunk_id``) and append it at ``order``."""
+        for _ in range(APPEND_CONFLICT_RETRIES + 1):
+            node = await self.place(chunk_id, data, placement)
+            ref = ChunkRef(id=chunk_id, order=order, size=len(data), locations=[node.id])
+            try:
+                await append(ref)
+            except Conflict:
+                self.counters.collect_conflicts += 1
+                log.info("chunk %s was being collected; storing it again", chunk_id)
+                continue
+            self.counters.chunks_stored += 1
+            self.counters.bytes_stored += len(data)
+            return node
+        raise Conflict(f"chunk {chunk_id} stayed in collection; upload aborted")
+
+    async def place(self, chunk_id: str, data: Bytes, placement: Placement) -> NodeCandidate:
+        """Store on the best node, then on the others; Unavailable when none takes it."""
+        tried: list[str] = []
+        last: FilefleetError | None = None
+        while (node := placement.choose(len(data), exclude=tried)) is not None:
+            try:
+                await self.nodes.put_chunk(node.url, chunk_id, data)
+                return node
+            except FilefleetError as exc:
+                if not exc.retryable:
+                    raise
+                placement.release(node.id, len(data))
+                tried.append(node.id)
+                last = exc
+                self.counters.store_retries += 1
+                log.warning("storing chunk %s on %s failed: %s", chunk_id, node.url, exc.message)
+        self.directory.forget()
+        raise Unavailable(f"no node could store chunk {chunk_id}: {last.message if last else ''}")
+
+    async def placement(self) -> Placement:
+        """A placement over the active nodes; 503 when there is none."""
+        candidates = await self.directory.candidates()
+        if not candidates:
+            raise Unavailable("no active storage node: the cluster cannot store files right now")
+        return Placement(candidates)
+
+
+def new_record(options: UploadOptions, size: int | None = None) -> tuple[FileCreate, str]:
+    """A fresh ``uploading`` record and its delete token (returned once, stored hashed)."""
+    token = ids.new_token()
+    record = FileCreate(
+        id=ids.new_file_id(),
+        name=options.name,
+        content_type=options.content_type,
+        expires_at=utcnow() + timedelta(seconds=options.expires),
+        max_downloads=options.max_downloads,
+        delete_token_sha256=hashlib.sha256(token.encode()).hexdigest(),
+        size=size,
+    )
+    return record, token
+
+
+def upload_result(
+    public_url: str,
+    file_id: str,
+    token: str,
+    *,
+    name: str,
+    size: int,
+    sha256: str,
+    expires_at: datetime,
+) -> UploadResult:
+    return UploadResult(
+        id=file_id,
+        url=f"{public_url}/download/{file_id}",
+        delete_url=f"{public_url}/delete/{file_id}/{token}",
+        name=name,
+        size=size,
+        sha256=sha256,
+        expires_at=expires_at,
+    )
+
+
+async def publish_replicate(
+    queue: EventQueue | None, file_id: str, chunk_ids: Sequence[str]
+) -> None:
+    """One event per distinct chunk. A failure is logged, not raised: the file is stored
+    and active, and the replicator's periodic repair finds under-replicated chunks anyway."""
+    if queue is None or not chunk_ids:
+        return
+    events = [ReplicateEvent(chunk=c, file=file_id) for c in dict.fromkeys(chunk_ids)]
+    try:
+        await queue.publish(events)
+    except FilefleetError as exc:
+        log.warning("publishing replicate events for %s failed: %s", file_id, exc.message)
