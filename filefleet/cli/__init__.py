@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from filefleet.cli import controller, frontend, gc, node, replicator, status, up
+from filefleet.cli import controller, delete, frontend, gc, get, node, replicator, share, status, up
 
 app = typer.Typer(
     name="filefleet",
@@ -14,7 +14,7 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 
-for module in (up, controller, node, frontend, gc, replicator, status):
+for module in (up, controller, node, frontend, gc, replicator, status, share, get, delete):
     module.register(app)
 
 

@@ -3,15 +3,12 @@
 from __future__ import annotations
 
 import re
-import unicodedata
 from collections.abc import Mapping
 from dataclasses import dataclass
 
 from filefleet.core.errors import InvalidInput
+from filefleet.core.filenames import clean_name
 from filefleet.core.units import format_duration, parse_duration
-
-MAX_NAME = 255
-_UNSAFE = re.compile(r"[\x00-\x1f\x7f/\\]")
 
 
 @dataclass(frozen=True)
@@ -20,16 +17,6 @@ class UploadOptions:
     content_type: str
     expires: float  # seconds after the upload completes
     max_downloads: int | None
-
-
-def clean_name(raw: str | None) -> str:
-    """A file name safe to store and to put back in a header: no path, no control bytes."""
-    if not raw:
-        return "file"
-    name = unicodedata.normalize("NFC", raw)
-    name = name.replace("\\", "/").rsplit("/", 1)[-1]
-    name = _UNSAFE.sub("_", name).strip().strip(".") or "file"
-    return name[:MAX_NAME]
 
 
 def parse_expires(raw: str | None, default: float, maximum: float) -> float:

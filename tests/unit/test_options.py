@@ -1,7 +1,8 @@
 import pytest
 
 from filefleet.core.errors import InvalidInput
-from filefleet.frontend.options import clean_content_type, clean_name, parse_options
+from filefleet.core.filenames import clean_name
+from filefleet.frontend.options import clean_content_type, parse_options
 
 DAY = 86400.0
 

@@ -1,0 +1,111 @@
+"""What the client commands (share, get, delete) share: the HTTP client, the progress bar,
+the resume state kept under the user's cache directory, and errors without tracebacks."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+import os
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Any, TypeVar
+
+from rich.console import Console
+from rich.progress import (
+    BarColumn,
+    DownloadColumn,
+    Progress,
+    TextColumn,
+    TimeRemainingColumn,
+    TransferSpeedColumn,
+)
+
+from filefleet.cli.common import fail
+from filefleet.core.errors import FilefleetError
+from filefleet.http.client import HttpClient, RetryPolicy
+
+T = TypeVar("T")
+
+DEFAULT_SERVER = "http://127.0.0.1:8000"
+# A client rides out a frontend restart or a short network cut before giving up; run the
+# same command again to resume after that.
+CLIENT_RETRY = RetryPolicy(attempts=8, base_delay=0.2, max_delay=5.0)
+
+stderr = Console(stderr=True)
+
+
+def server_url(given: str | None) -> str:
+    return (given or os.environ.get("FILEFLEET_SERVER") or DEFAULT_SERVER).rstrip("/")
+
+
+def client() -> HttpClient:
+    return HttpClient(timeout=300.0, retry=CLIENT_RETRY)
+
+
+def progress_bar(enabled: bool) -> Progress:
+    return Progress(
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        DownloadColumn(binary_units=True),
+        TransferSpeedColumn(),
+        TimeRemainingColumn(),
+        TextColumn("{task.fields[note]}"),
+        console=stderr,
+        disable=not enabled,
+        transient=False,
+    )
+
+
+def run_command(work: Callable[[], Awaitable[T]]) -> T:
+    """Run a client command: a FilefleetError or Ctrl-C ends it with a message, no traceback."""
+    try:
+        return asyncio.run(_closing(work))
+    except FilefleetError as exc:
+        fail(exc.message, code=1)
+    except KeyboardInterrupt:
+        fail("interrupted; run the same command again to resume", code=130)
+
+
+async def _closing(work: Callable[[], Awaitable[T]]) -> T:
+    return await work()
+
+
+def cache_dir() -> Path:
+    base = os.environ.get("FILEFLEET_CACHE_DIR")
+    if base:
+        return Path(base)
+    xdg = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(xdg) / "filefleet"
+
+
+class ShareState:
+    """Where an interrupted ``share`` of one file stands: the upload id and delete token.
+
+    Keyed by server, absolute path, size and modification time, so a changed file starts
+    a new upload instead of resuming the old one.
+    """
+
+    def __init__(self, server: str, path: Path) -> None:
+        stat = path.stat()
+        self.size = stat.st_size
+        key = f"{server}|{path.resolve()}|{stat.st_size}|{stat.st_mtime_ns}"
+        self.path = cache_dir() / "uploads" / (hashlib.sha256(key.encode()).hexdigest() + ".json")
+
+    def load(self) -> dict[str, Any] | None:
+        try:
+            value = json.loads(self.path.read_text())
+        except (OSError, ValueError):
+            return None
+        return value if isinstance(value, dict) else None
+
+    def save(self, state: dict[str, Any]) -> None:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = self.path.with_suffix(".tmp")
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)  # holds the token
+        with os.fdopen(fd, "w") as out:
+            json.dump(state, out)
+        os.replace(tmp, self.path)
+
+    def clear(self) -> None:
+        self.path.unlink(missing_ok=True)
