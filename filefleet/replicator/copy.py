@@ -52,19 +52,26 @@ class CopyCounters:
 
 
 class ActiveNodes:
-    """The controller's active nodes, asked at most once per ``max_age`` seconds."""
+    """The controller's active nodes, asked at most once per ``max_age`` seconds, and the
+    bytes sent to each since: free space reported minus that is what ranks targets, so a
+    burst of copies spreads over the nodes instead of piling on the one that was freest."""
 
     def __init__(self, controller: ControllerClient, max_age: float = 1.0) -> None:
         self.controller = controller
         self.max_age = max_age
         self._nodes: list[NodeInfo] = []
         self._fetched = float("-inf")
+        self.sent: dict[str, int] = {}
 
     async def get(self) -> list[NodeInfo]:
         if time.monotonic() - self._fetched > self.max_age:
             self._nodes = await self.controller.active_nodes()
             self._fetched = time.monotonic()
+            self.sent.clear()
         return self._nodes
+
+    def candidates(self) -> list[NodeCandidate]:
+        return [NodeCandidate(n.id, n.url, n.free - self.sent.get(n.id, 0)) for n in self._nodes]
 
     def forget(self) -> None:
         self._fetched = float("-inf")
@@ -119,11 +126,12 @@ class ChunkCopier:
         holders = set(info.locations)
         sources = [n for n in active if n.id in holders]
         random.shuffle(sources)  # spread the reads over the holders
-        candidates = [NodeCandidate(n.id, n.url, n.free) for n in active]
-        targets = rank_targets(candidates, holders)
+        targets = rank_targets(self.active.candidates(), holders)
         if not sources:
             return Outcome(False, reason="no active node holds a replica to copy from")
+        bad_before = self.counters.bad_sources
         data = await self._read(info.id, sources)
+        need += self.counters.bad_sources - bad_before  # a rotten holder counted as live
         if data is None:
             return Outcome(False, reason="no holder returned a verified replica")
         copied = 0
@@ -172,6 +180,7 @@ class ChunkCopier:
             self.counters.failed += 1
             log.warning("listing %s on %s failed: %s", chunk_id, target.id, exc.message)
             return 0
+        self.active.sent[target.id] = self.active.sent.get(target.id, 0) + len(data)
         self.counters.copied += 1
         self.counters.copied_bytes += len(data)
         log.info("copied %s to %s", chunk_id, target.id)

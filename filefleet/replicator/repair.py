@@ -59,8 +59,11 @@ class RepairCounters:
 class RepairLoop(Service):
     name = "repair"
 
-    def __init__(self, copier: ChunkCopier, *, interval: float, rate_mib: float) -> None:
+    def __init__(
+        self, copier: ChunkCopier, *, interval: float, rate_mib: float, concurrency: int = 4
+    ) -> None:
         super().__init__(interval=interval)
+        self._slots = asyncio.Semaphore(concurrency)
         self.copier = copier
         self.limit = RateLimit(rate_mib * MiB)
         self.counters = RepairCounters()
@@ -85,11 +88,11 @@ class RepairLoop(Service):
             fresh = [c for c in page if c.id not in tried]
             if not fresh:
                 break
-            for chunk in fresh:
-                tried.add(chunk.id)
-                healed = await self.repair_chunk(chunk)
-                repaired += healed
-                waiting += not healed
+            tried.update(c.id for c in fresh)
+            # In page order (fewest live replicas first), a few copies at a time.
+            healed = await asyncio.gather(*(self._bounded(c) for c in fresh))
+            repaired += sum(healed)
+            waiting += len(healed) - sum(healed)
             if len(page) < PAGE:
                 break
         self.counters.passes += 1
@@ -97,6 +100,10 @@ class RepairLoop(Service):
         self.counters.repaired += repaired
         self.counters.waiting = waiting
         return {"under_replicated": len(tried), "repaired": repaired, "waiting": waiting}
+
+    async def _bounded(self, chunk: ChunkInfo) -> bool:
+        async with self._slots:
+            return await self.repair_chunk(chunk)
 
     async def repair_chunk(self, chunk: ChunkInfo) -> bool:
         await self.limit.take(chunk.size * max(1, self.copier.replicas - chunk.live))
