@@ -7,7 +7,7 @@ from collections.abc import Collection, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, Row, and_, exists, func, select
+from sqlalchemy import ColumnElement, Row, and_, exists, func, select, union
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from filefleet.core.models import ChunkInfo, ChunkRef, FileInfo, FileSummary
@@ -98,6 +98,20 @@ def live_replicas(cutoff: datetime) -> Any:
         .select_from(chunk_locations.join(nodes, nodes.c.id == chunk_locations.c.node_id))
         .where(chunk_locations.c.chunk_id == chunks.c.id, nodes.c.last_ping >= cutoff)
         .scalar_subquery()
+    )
+
+
+def repair_candidates(replicas: int, cutoff: datetime) -> Any:
+    """Ids of the chunks that may have fewer than ``replicas`` live replicas: those with
+    fewer locations at all (``chunks.location_count``, indexed) and those with a location
+    on a node silent since ``cutoff`` (``chunk_locations.node_id``, indexed). Every other
+    chunk has ``replicas`` locations on live nodes, so repair never counts the replicas of
+    a healthy chunk. (Locations only ever name registered nodes: a node pings before it
+    is offered a chunk, and node rows are never deleted.)"""
+    silent = select(nodes.c.id).where(nodes.c.last_ping < cutoff)
+    return union(
+        select(chunks.c.id.label("id")).where(chunks.c.location_count < replicas),
+        select(chunk_locations.c.chunk_id.label("id")).where(chunk_locations.c.node_id.in_(silent)),
     )
 
 

@@ -8,6 +8,17 @@
   single-row insert or delete, never a rewritten array.
 - ``chunks.collecting_since`` is the GC's mark (DESIGN §8): set only while no live file
   references the chunk; an append that meets it answers 409 and clears it.
+- ``chunks.location_count`` is the number of ``chunk_locations`` rows of the chunk, kept by
+  the same transaction that inserts or deletes one (an increment, never a recount, so two
+  controllers adding locations at once both count). It lets repair find the chunks below R
+  without counting the replicas of every chunk (``SqlStore.chunks_below``).
+
+Indexes, each for a question a service asks (``bench/metadata.py`` times them at 1 million
+chunks): ``files (state, expires_at)`` and ``(state, id)`` for the GC's pages of expired
+and deleting files, ``(state, updated_at)`` for abandoned uploads; ``chunks
+(location_count)`` and ``chunk_locations (node_id)`` for repair (chunks with too few
+locations, and those with a location on a silent node); ``file_chunks (chunk_id)`` for
+"does a live file reference this chunk" (GC mark); ``nodes (last_ping)`` for /active-nodes.
 
 The Alembic revisions in ``migrations/versions`` create exactly these tables; a test
 compares the migrated database with this module.
@@ -79,6 +90,8 @@ files = Table(
     Column("delete_token_sha256", String(64), nullable=False),
     Index("ix_files_expires_at", "expires_at"),
     Index("ix_files_state_updated_at", "state", "updated_at"),
+    Index("ix_files_state_expires_at", "state", "expires_at"),
+    Index("ix_files_state_id", "state", "id"),
 )
 
 chunks = Table(
@@ -88,6 +101,8 @@ chunks = Table(
     Column("size", BigInteger, nullable=False),
     Column("last_referenced", UtcDateTime, nullable=False),
     Column("collecting_since", UtcDateTime, nullable=True),
+    Column("location_count", Integer, nullable=False, server_default="0"),
+    Index("ix_chunks_location_count", "location_count"),
 )
 
 file_chunks = Table(

@@ -186,8 +186,22 @@ class SqlStore(MetadataStore):
             await conn.execute(insert(file_chunks), rows)
         pairs = sorted({(c.id, node) for c in given for node in c.locations})
         if pairs:
-            stmt = self._upsert(chunk_locations).on_conflict_do_nothing()
-            await conn.execute(stmt, [{"chunk_id": c, "node_id": n} for c, n in pairs])
+            rows = [{"chunk_id": c, "node_id": n} for c, n in pairs]
+            stmt = self._upsert(chunk_locations).values(rows).on_conflict_do_nothing()
+            added = list(await conn.scalars(stmt.returning(chunk_locations.c.chunk_id)))
+            # Count only the rows this statement inserted (a location already listed is
+            # not a new replica); the chunk rows are locked (_reference_chunks).
+            for chunk_id in sorted(set(added)):
+                await self._count_locations(conn, chunk_id, added.count(chunk_id))
+
+    async def _count_locations(self, conn: AsyncConnection, chunk_id: str, delta: int) -> None:
+        """Keep ``chunks.location_count``: an increment (evaluated on the newest row version
+        on PostgreSQL), so concurrent changes of one chunk's locations all count."""
+        await conn.execute(
+            update(chunks)
+            .where(chunks.c.id == chunk_id)
+            .values(location_count=chunks.c.location_count + delta)
+        )
 
     async def _finish_or_touch(
         self,
@@ -324,7 +338,10 @@ class SqlStore(MetadataStore):
                 raise NotFound(f"no chunk {chunk_id}")
             stmt = self._upsert(chunk_locations).values(chunk_id=chunk_id, node_id=node_id)
             result = await conn.execute(stmt.on_conflict_do_nothing())
-        return bool(result.rowcount == 1)
+            added = bool(result.rowcount == 1)
+            if added:
+                await self._count_locations(conn, chunk_id, 1)
+        return added
 
     async def remove_location(self, chunk_id: str, node_id: str) -> bool:
         async with self._write() as conn:
@@ -333,7 +350,10 @@ class SqlStore(MetadataStore):
                     chunk_locations.c.chunk_id == chunk_id, chunk_locations.c.node_id == node_id
                 )
             )
-        return bool(result.rowcount == 1)
+            removed = bool(result.rowcount == 1)
+            if removed:
+                await self._count_locations(conn, chunk_id, -1)
+        return removed
 
     async def get_chunk(self, chunk_id: str, live_ttl: float) -> ChunkInfo:
         async with self._read() as conn:
@@ -348,6 +368,7 @@ class SqlStore(MetadataStore):
         query = (
             select(chunks.c.id)
             .where(
+                chunks.c.id.in_(queries.repair_candidates(replicas, cutoff)),
                 chunks.c.collecting_since.is_(None),
                 queries.referenced_by(files.c.state.in_(queries.LIVE_STATES)),
                 live < replicas,

@@ -322,6 +322,7 @@ async def test_concurrent_appends_to_one_file_all_stick(store: SqlStore, clock: 
     await asyncio.gather(*appends)
     info = await store.get_file(record.id)
     assert [(c.order, c.locations) for c in info.chunks] == [(n, [node_id(n)]) for n in range(16)]
+    await assert_location_counts(store)
 
 
 async def test_chunks_below_counts_live_replicas_fewest_first(
@@ -412,3 +413,152 @@ async def test_migrated_schema_matches_the_tables(db_url: str, store: SqlStore) 
         assert await conn.run_sync(differences) == []
     again = await open_store(db_url)  # migrating an up-to-date database changes nothing
     await again.close()
+
+
+# --- real races: several controllers (stores with their own connection pools) at once ---
+
+
+@pytest.fixture
+async def controllers(db_url: str, clock: Clock, store: SqlStore) -> AsyncIterator[list[SqlStore]]:
+    """``store`` and two more stores over the same database, as three controllers would be."""
+    others = [await open_store(db_url, clock=clock) for _ in range(2)]
+    try:
+        yield [store, *others]
+    finally:
+        for other in others:
+            await other.close()
+
+
+async def test_concurrent_location_adds_and_removes_keep_every_change(
+    controllers: list[SqlStore], clock: Clock
+) -> None:
+    store = controllers[0]
+    info = await active_file(store, clock, 0, list(range(6)))
+    chunk_ids = [c.id for c in info.chunks]
+    for c in chunk_ids:  # nodes 0..3 hold every chunk to begin with
+        for n in range(4):
+            await store.add_location(c, node_id(n))
+    # Each chunk: nodes 0..1 leave, 4..7 arrive, twice each, through every controller.
+    calls = [
+        controllers[(i + n) % 3].remove_location(c, node_id(n))
+        for i, c in enumerate(chunk_ids)
+        for n in range(2)
+        for _ in range(2)
+    ]
+    calls += [
+        controllers[(i + n) % 3].add_location(c, node_id(n))
+        for i, c in enumerate(chunk_ids)
+        for n in range(4, 8)
+        for _ in range(2)
+    ]
+    random.shuffle(calls)
+    results = await asyncio.gather(*calls)
+    # every change happened exactly once: one True per (chunk, node) and kind
+    assert sum(results) == len(chunk_ids) * (2 + 4)
+    for c in chunk_ids:
+        chunk = await store.get_chunk(c, 10)
+        assert chunk.locations == [node_id(n) for n in (2, 3, 4, 5, 6, 7)]
+    await assert_location_counts(store)
+    # repair reads the kept count: with every holder live, six copies are enough, seven not
+    for n in range(8):
+        await ping(store, n)
+    assert await store.chunks_below(6, 10, 100) == []
+    assert len(await store.chunks_below(7, 10, 100)) == len(chunk_ids)
+
+
+async def assert_location_counts(store: SqlStore) -> None:
+    """``chunks.location_count`` (kept by increments) equals the rows it counts."""
+    counted = text(
+        "SELECT id, location_count, (SELECT count(*) FROM chunk_locations l "
+        "WHERE l.chunk_id = chunks.id) AS actual FROM chunks"
+    )
+    async with store.engine.connect() as conn:
+        rows = list(await conn.execute(counted))
+    assert rows and all(r.location_count == r.actual for r in rows), rows
+
+
+async def test_concurrent_pings_from_many_nodes(controllers: list[SqlStore], clock: Clock) -> None:
+    async def check_in(n: int, times: int) -> None:
+        for k in range(times):
+            free = 1000 - k
+            request = PingRequest(
+                id=node_id(n), url=f"http://node-{n}", capacity=1000, free=free, chunks=k
+            )
+            await controllers[(n + k) % 3].ping(request)
+
+    await asyncio.gather(*(check_in(n, 5) for n in range(24)))
+    active = await controllers[1].active_nodes(10)
+    assert [n.id for n in active] == [node_id(n) for n in range(24)]
+    assert all((n.free, n.chunks) == (996, 4) for n in active)  # each node's last ping wins
+    clock.advance(11)
+    await asyncio.gather(*(check_in(n, 1) for n in range(0, 24, 2)))
+    assert len(await controllers[2].active_nodes(10)) == 12
+    assert sum(s.active for s in await controllers[0].all_nodes(10)) == 12
+
+
+async def test_concurrent_creates_through_several_controllers(
+    controllers: list[SqlStore], clock: Clock
+) -> None:
+    same = new_file(clock)
+    other = new_file(clock, name="other.bin")
+    calls = [controllers[i % 3].create_file(same if i % 2 else other) for i in range(24)]
+    results = await asyncio.gather(*calls, return_exceptions=True)
+    created = [r for r in results if isinstance(r, tuple) and r[1]]
+    assert len(created) == 1  # exactly one create wins (DESIGN §3: 201) ...
+    winner = created[0][0]
+    for r in results:  # ... the same content gets the record (200), other content Conflict (409)
+        if isinstance(r, tuple):
+            assert r[0] == winner
+        else:
+            assert isinstance(r, Conflict)
+    assert sum(isinstance(r, Conflict) for r in results) == 12
+
+
+async def test_gc_mark_and_upload_append_race_never_leave_a_marked_live_chunk(
+    controllers: list[SqlStore], clock: Clock
+) -> None:
+    """DESIGN §8: the mark and the append race on one chunk; whichever wins, no live file
+    may end up referencing a chunk whose mark survived."""
+    outcomes: set[str] = set()
+    for n in range(12):
+        chunk = 100 + n
+        gone = await active_file(controllers[0], clock, 1000 + n, [chunk])
+        await controllers[0].mark_deleting(gone.id)  # nothing live uses the chunk now
+        uploads = [new_file(clock, 2000 + 10 * n + k) for k in range(3)]
+        for record in uploads:
+            await controllers[0].create_file(record)
+        gc = controllers[n % 3]
+        appends = [
+            controllers[(n + k + 1) % 3].update_file(
+                record.id, FileUpdate(chunks=[ref(chunk, 0, locations=[node_id(1)])])
+            )
+            for k, record in enumerate(uploads)
+        ]
+        marked, *appended = await asyncio.gather(
+            gc.mark_collecting(chunk_id(chunk), grace=60), *appends, return_exceptions=True
+        )
+        assert isinstance(marked, bool), marked
+        for result in appended:
+            assert not isinstance(result, BaseException) or isinstance(result, Conflict), result
+        refused = [r for r in appended if isinstance(r, Conflict)]
+        info = await controllers[0].get_chunk(chunk_id(chunk), 10)
+        live = [
+            record.id
+            for record in uploads
+            if (await controllers[0].get_file(record.id)).chunks  # the append stuck
+        ]
+        assert len(live) + len(refused) == len(uploads)
+        if live:
+            assert not info.collecting, "a live file references a chunk whose mark survived"
+        # a refused append means the mark won (and the append cleared it); a refused mark
+        # means an append won and its file is live
+        assert marked == bool(refused), (marked, refused)
+        assert marked or live
+        outcomes.add("mark first" if marked else "append first")
+        # the GC's re-check (step 3) and a retry of the refused appends
+        for record in uploads:
+            if record.id not in live:
+                await controllers[1].update_file(record.id, FileUpdate(chunks=[ref(chunk, 0)]))
+        assert not await controllers[2].mark_collecting(chunk_id(chunk), grace=60)
+    await assert_location_counts(controllers[0])
+    print("race outcomes seen:", sorted(outcomes))
