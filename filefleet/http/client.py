@@ -2,6 +2,7 @@
 backoff, failover over several base URLs (e.g. ``--controller URL1,URL2``), the cluster
 secret, the request id, and aiohttp's exceptions translated into filefleet's error tree.
 
+Failover is sticky: of several base URLs, the one that answered last is tried first.
 What is retried: connection errors, timeouts and 5xx answers (the fleet may recover);
 never a 4xx (the request is wrong, repeating it gives the same answer). After the last
 attempt the caller gets ``Unavailable`` (or the 5xx's own error) and decides what to do.
@@ -80,6 +81,7 @@ class HttpClient:
         self.retry = retry or RetryPolicy()
         self._limit = limit
         self._session: aiohttp.ClientSession | None = None
+        self._preferred: dict[tuple[str, ...], str] = {}  # URL list -> the one that answered
         self.retries = 0  # counter: attempts beyond the first
 
     @property
@@ -131,7 +133,7 @@ class HttpClient:
         Returns any 2xx/3xx answer; raises the matching FilefleetError for a 4xx at once,
         and after the last attempt for a 5xx or a connection failure.
         """
-        bases = [base] if isinstance(base, str) else list(base)
+        bases = self._ordered([base] if isinstance(base, str) else list(base))
         policy = retry or self.retry
         body = data if json is None else jsonlib.dumps(json).encode()
         all_headers = self.headers(headers)
@@ -145,7 +147,7 @@ class HttpClient:
                 await asyncio.sleep(policy.delay(attempt - 1))
             for url in bases:
                 try:
-                    return await self._once(
+                    answer = await self._once(
                         method, url + path, params, body, all_headers, per_request
                     )
                 except FilefleetError as exc:
@@ -153,7 +155,21 @@ class HttpClient:
                         raise
                     last = exc
                     log.debug("%s %s%s failed: %s", method, url, path, exc.message)
+                    continue
+                if len(bases) > 1:
+                    self._preferred[tuple(sorted(bases))] = url
+                return answer
         raise last
+
+    def _ordered(self, bases: list[str]) -> list[str]:
+        """The list with the base that answered last put first: once a controller is down,
+        later calls do not wait for it (a dead host can cost a whole connect timeout)."""
+        if len(bases) < 2:
+            return bases
+        good = self._preferred.get(tuple(sorted(bases)))
+        if good is None or good == bases[0]:
+            return bases
+        return [good, *(b for b in bases if b != good)]
 
     async def _once(
         self,

@@ -1,0 +1,74 @@
+"""The client's failover between several controllers (``--controller URL1,URL2``): a dead
+or failing URL is skipped within the same attempt, and the URL that answered is tried
+first from then on, so a dead controller costs each call nothing once found out."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+import pytest
+from aiohttp import web
+from aiohttp.test_utils import TestServer
+
+from filefleet.core.errors import NotFound, Unavailable
+from filefleet.http.client import HttpClient, RetryPolicy
+from tests.harness.processes import free_port
+
+
+class Counting:
+    def __init__(self, status: int = 200) -> None:
+        self.status = status
+        self.hits = 0
+
+    async def handle(self, _: web.Request) -> web.Response:
+        self.hits += 1
+        if self.status >= 400:
+            return web.json_response({"error": f"status {self.status}"}, status=self.status)
+        return web.json_response({"ok": True})
+
+
+@pytest.fixture
+async def servers() -> AsyncIterator[list[tuple[Counting, str]]]:
+    started = []
+    for status in (200, 503, 404):
+        counting = Counting(status)
+        app = web.Application()
+        app.router.add_get("/x", counting.handle)
+        server = TestServer(app)
+        await server.start_server()
+        started.append((counting, server))
+    try:
+        yield [(c, str(s.make_url("")).rstrip("/")) for c, s in started]
+    finally:
+        for _, server in started:
+            await server.close()
+
+
+FAST = RetryPolicy(attempts=2, base_delay=0.01, max_delay=0.01)
+
+
+async def test_a_dead_url_is_skipped_and_the_good_one_stays_first(
+    servers: list[tuple[Counting, str]],
+) -> None:
+    good, good_url = servers[0]
+    dead = f"http://127.0.0.1:{free_port()}"  # nothing listens there
+    async with HttpClient(retry=FAST) as http:
+        assert (await http.get_json([dead, good_url], "/x")) == {"ok": True}
+        assert http.retries == 0  # the failover happened within the first attempt
+        for _ in range(3):
+            await http.get_json([dead, good_url], "/x")
+        assert good.hits == 4
+        assert http._ordered([dead, good_url]) == [good_url, dead]
+        assert http._ordered([good_url]) == [good_url]
+
+
+async def test_5xx_fails_over_and_4xx_does_not(servers: list[tuple[Counting, str]]) -> None:
+    (good, good_url), (failing, failing_url), (missing, missing_url) = servers
+    async with HttpClient(retry=FAST) as http:
+        assert (await http.get_json([failing_url, good_url], "/x")) == {"ok": True}
+        assert (failing.hits, good.hits) == (1, 1)
+        with pytest.raises(NotFound):  # the request is wrong: asking another gives the same
+            await http.get_json([missing_url, good_url], "/x")
+        assert good.hits == 1
+        with pytest.raises(Unavailable):
+            await http.get_json([f"http://127.0.0.1:{free_port()}"], "/x")
