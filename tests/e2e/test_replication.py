@@ -99,9 +99,13 @@ def test_events_bring_every_chunk_to_r(make_cluster: MakeCluster, backend: str) 
     replicator = start_replicator(cluster, "--repair-interval", NEVER)
     files = upload_files(cluster, [3 * CHUNK + 5, CHUNK, 1])
     locations = wait_replicated(cluster, list(files))
-    stats = replicator.stats()
+    # The controller lists a copy just before the replicator counts it: wait for both.
+    stats = wait_for(
+        lambda: (s := replicator.stats())["events"]["acked"] == len(locations) and s,
+        timeout=10,
+        what="every event acked",
+    )
     assert stats["copied"] == len(locations)  # one copy per chunk, nothing more
-    assert stats["events"]["acked"] == len(locations)
     assert stats["repaired"] == 0 and stats["dead_lettered"] == 0
     for file_id, nodes in locations.items():  # distinct nodes, each really holds it
         assert len(set(nodes)) == len(nodes) == 2
@@ -139,9 +143,12 @@ def test_killed_replicators_events_are_finished_by_another(
         cluster, "--repair-interval", NEVER, "--claim-after", "1s", name="replicator-2"
     )
     wait_replicated(cluster, list(files), timeout=30)
-    stats = second.stats()
+    stats = wait_for(
+        lambda: (s := second.stats())["events"]["acked"] >= len(chunks) and s,
+        timeout=10,
+        what="the second replicator acking every event",
+    )
     assert stats["events"]["received"] >= len(chunks)
-    assert stats["events"]["acked"] >= len(chunks)
     assert_downloads(cluster, files)
 
 
@@ -199,8 +206,14 @@ def test_a_dead_node_is_healed_without_any_upload(make_cluster: MakeCluster) -> 
     for nodes in healed.values():
         assert len(set(nodes) & survivors) >= 2
     lost = sum(victim_id in nodes for nodes in locations.values())
-    assert replicator.stats()["copied"] - copied == lost
-    assert replicator.stats()["repaired"] >= lost
+    # The controller lists a copy just before the replicator counts it.
+    wait_for(
+        lambda: replicator.stats()["copied"] - copied >= lost,
+        timeout=10,
+        what="the replicator counting its copies",
+    )
+    assert replicator.stats()["copied"] - copied == lost  # one per lost replica, no more
+    wait_for(lambda: replicator.stats()["repaired"] >= lost, timeout=10, what="repairs counted")
     assert_downloads(cluster, files)
 
 
@@ -257,8 +270,8 @@ def test_a_rotten_replica_is_quarantined_and_restored(make_cluster: MakeCluster)
     for node_id in healed:  # every listed replica is healthy again
         holder = next(n for n in cluster.nodes if n.node_id == node_id)
         assert holder.chunk_path(chunk_id).read_bytes() != b"\0" * CHUNK
+    wait_for(lambda: replicator.stats()["repaired"] >= 1, timeout=10, what="a repair counted")
     assert replicator.stats()["copied"] >= len(locations) + 1  # the events, then the repair
-    assert replicator.stats()["repaired"] >= 1
     assert_downloads(cluster, files)
 
 
