@@ -68,3 +68,24 @@ def local_cluster(data: Path, *args: str) -> Iterator[BenchCluster]:
         proc.send_signal(signal.SIGINT)
         proc.wait(60)
         log.close()
+
+
+def controller_get(cluster: BenchCluster, path: str) -> Any:
+    import urllib.request
+
+    url = cluster.manifest["services"]["controller"]["url"] + path
+    req = urllib.request.Request(
+        url, headers={"Authorization": f"Bearer {cluster.manifest['secret']}"}
+    )
+    with urllib.request.urlopen(req, timeout=10) as resp:
+        return json.loads(resp.read())
+
+
+def wait_replicated(cluster: BenchCluster, timeout: float = 600) -> float:
+    """Seconds until no chunk of a live file is below R (replication settled)."""
+    start = time.monotonic()
+    while controller_get(cluster, "/chunks/under-replicated?limit=1")["chunks"]:
+        if time.monotonic() - start > timeout:
+            raise RuntimeError("replication did not settle")
+        time.sleep(0.1)
+    return time.monotonic() - start
