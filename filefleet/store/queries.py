@@ -115,6 +115,20 @@ def repair_candidates(replicas: int, cutoff: datetime) -> Any:
     )
 
 
+def referenced_per_row(file_condition: ColumnElement[bool]) -> ColumnElement[bool]:
+    """``referenced_by`` written so that PostgreSQL evaluates it per row (a subquery with
+    LIMIT is never turned into a semi-join): for a few candidate chunks, a few index
+    lookups instead of a hash over every file's chunk list."""
+    first = (
+        select(file_chunks.c.file_id)
+        .select_from(file_chunks.join(files, files.c.id == file_chunks.c.file_id))
+        .where(and_(file_chunks.c.chunk_id == chunks.c.id, file_condition))
+        .limit(1)
+        .scalar_subquery()
+    )
+    return first.is_not(None)
+
+
 def referenced_by(file_condition: ColumnElement[bool]) -> ColumnElement[bool]:
     """EXISTS a file matching ``file_condition`` whose chunk list names ``chunks.id``."""
     return exists(

@@ -22,7 +22,14 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from filefleet.core.errors import Conflict, Forbidden, InvalidInput, NotFound, Unavailable
+from filefleet.core.errors import (
+    ChunkCollecting,
+    Conflict,
+    Forbidden,
+    InvalidInput,
+    NotFound,
+    Unavailable,
+)
 from filefleet.core.models import (
     ChunkInfo,
     ChunkRef,
@@ -149,7 +156,12 @@ class SqlStore(MetadataStore):
                 existing.update({c.order: (c.id, c.size) for c in new})
                 await self._finish_or_touch(conn, row, update_, existing, now)
         if marked:
-            raise Conflict(f"chunk(s) being collected, store them again: {', '.join(marked)}")
+            raise ChunkCollecting(
+                f"chunk(s) being collected, store them again: {', '.join(marked)}"
+            )
+        return await self.get_summary(file_id)
+
+    async def get_summary(self, file_id: str) -> FileSummary:
         async with self._read() as conn:
             summary = await queries.load_summary(conn, file_id)
         if summary is None:
@@ -370,7 +382,7 @@ class SqlStore(MetadataStore):
             .where(
                 chunks.c.id.in_(queries.repair_candidates(replicas, cutoff)),
                 chunks.c.collecting_since.is_(None),
-                queries.referenced_by(files.c.state.in_(queries.LIVE_STATES)),
+                queries.referenced_per_row(files.c.state.in_(queries.LIVE_STATES)),
                 live < replicas,
             )
             .order_by(live, chunks.c.id)

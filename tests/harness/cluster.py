@@ -1,5 +1,7 @@
 """A real filefleet cluster for tests, each service started through the ``filefleet`` CLI on
 free ports in a temp dir: controller, N nodes, frontend (and, when asked, an event queue).
+With ``db`` (e.g. a PostgreSQL URL) and ``start(controllers=2)`` several controllers share
+one database and every client is given all their URLs (``--controller URL1,URL2``).
 
 Tests act on it like an operator would: kill a node by its pid, restart it with the same
 data dir, corrupt a chunk file on its disk, and read the controller's view over HTTP.
@@ -85,32 +87,64 @@ class Cluster:
     frontend: Process | None = None
     gc: Process | None = None
     gc_port: int = 0
+    db: str | None = None  # default: SQLite under ``root``
+    controller_ports: list[int] = field(default_factory=list)
+    controllers: list[Process] = field(default_factory=list)
 
     @property
     def controller_url(self) -> str:
+        """The first controller still running (the one the test's own calls go to)."""
+        for port, proc in zip(self.controller_ports, self.controllers, strict=False):
+            if proc.alive():
+                return f"http://127.0.0.1:{port}"
         return f"http://127.0.0.1:{self.controller_port}"
+
+    @property
+    def controller_urls(self) -> str:
+        """Every controller, as the comma-separated ``--controller`` value clients take."""
+        ports = self.controller_ports or [self.controller_port]
+        return ",".join(f"http://127.0.0.1:{port}" for port in ports)
 
     @property
     def url(self) -> str:
         return f"http://127.0.0.1:{self.frontend_port}"
 
-    def start(self, nodes: int = 3) -> Cluster:
-        self.procs.base_env["FILEFLEET_SECRET"] = SECRET
-        self.start_controller()
+    def start(self, nodes: int = 3, controllers: int = 1) -> Cluster:
+        self.start_controllers(controllers)
         for _ in range(nodes):
             self.add_node()
         self.wait_active(nodes)
         self.start_frontend()
         return self
 
-    def start_controller(self) -> Process:
+    def start_controllers(self, count: int = 1) -> list[Process]:
+        """``count`` controllers over ``db``, started at once: several controllers migrating
+        one database must not trip each other."""
+        self.procs.base_env["FILEFLEET_SECRET"] = SECRET
         self.controller_port = self.controller_port or free_port()
-        db = f"sqlite:///{self.root / 'meta.db'}"
-        args = ["controller", "--port", str(self.controller_port), "--db", db]
-        self.controller = self.procs.spawn(
-            "controller", [*args, *self.controller_args], url=self.controller_url
+        self.controller_ports = [self.controller_port, *(free_port() for _ in range(count - 1))]
+        started = [self.start_controller(index, wait=False) for index in range(count)]
+        return [proc.wait_healthy() for proc in started]
+
+    def start_controller(self, index: int = 0, *, wait: bool = True) -> Process:
+        """Controller ``index`` (0: the first, also ``self.controller``); all share ``db``."""
+        if not self.controller_ports:
+            self.controller_port = self.controller_port or free_port()
+            self.controller_ports = [self.controller_port]
+        port = self.controller_ports[index]
+        db = self.db or f"sqlite:///{self.root / 'meta.db'}"
+        args = ["controller", "--port", str(port), "--db", db]
+        name = "controller" if index == 0 else f"controller-{index + 1}"
+        proc = self.procs.spawn(
+            name, [*args, *self.controller_args], url=f"http://127.0.0.1:{port}"
         )
-        return self.controller.wait_healthy()
+        if index < len(self.controllers):
+            self.controllers[index] = proc
+        else:
+            self.controllers.append(proc)
+        if index == 0:
+            self.controller = proc
+        return proc.wait_healthy() if wait else proc
 
     def add_node(self) -> Node:
         index = len(self.nodes) + 1
@@ -127,7 +161,7 @@ class Cluster:
             "--port",
             str(node.port),
             "--controller",
-            self.controller_url,
+            self.controller_urls,
             *self.node_args,
         ]
         node.process = self.procs.spawn(f"node-{node.index}", args, url=node.url)
@@ -136,7 +170,7 @@ class Cluster:
     def start_gc(self, *args: str) -> Process:
         """The garbage collector (``filefleet gc``) with ``args`` (e.g. fast knobs)."""
         self.gc_port = self.gc_port or free_port()
-        argv = ["gc", "--port", str(self.gc_port), "--controller", self.controller_url, *args]
+        argv = ["gc", "--port", str(self.gc_port), "--controller", self.controller_urls, *args]
         self.gc = self.procs.spawn("gc", argv, url=f"http://127.0.0.1:{self.gc_port}")
         return self.gc.wait_healthy()
 
@@ -150,7 +184,7 @@ class Cluster:
 
     def start_frontend(self) -> Process:
         self.frontend_port = self.frontend_port or free_port()
-        args = ["frontend", "--port", str(self.frontend_port), "--controller", self.controller_url]
+        args = ["frontend", "--port", str(self.frontend_port), "--controller", self.controller_urls]
         if self.queue:
             args += ["--queue", self.queue]
         self.frontend = self.procs.spawn("frontend", [*args, *self.frontend_args], url=self.url)

@@ -55,7 +55,7 @@ class Replicator:
 def start_replicator(cluster: Cluster, *args: str, name: str = "replicator") -> Replicator:
     """``filefleet replicator`` on a free port, on the cluster's controller and queue."""
     port = free_port()
-    argv = ["replicator", "--port", str(port), "--controller", cluster.controller_url]
+    argv = ["replicator", "--port", str(port), "--controller", cluster.controller_urls]
     if cluster.queue:
         argv += ["--queue", cluster.queue]
     process = cluster.procs.spawn(name, [*argv, *args], url=f"http://127.0.0.1:{port}")
