@@ -14,6 +14,7 @@ from filefleet.core.models import FileInfo, UploadResult
 from filefleet.frontend.context import FRONTEND, FrontendContext
 from filefleet.frontend.forms import file_part_pieces, raw_pieces, read_form_fields
 from filefleet.frontend.options import parse_options
+from filefleet.frontend.page import index_page
 from filefleet.frontend.ranges import ByteRange, content_disposition, parse_range
 from filefleet.http.server import Api
 
@@ -23,6 +24,7 @@ api = Api("frontend")
 FILE_CSP = "sandbox; default-src 'none'"
 PAGE_CSP = (
     "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; "
+    "worker-src 'self'; connect-src 'self'; "
     "form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
 )
 
@@ -30,9 +32,12 @@ PAGE_CSP = (
 @api.route("GET", "/", summary="The upload page.", public=True)
 async def index(request: web.Request) -> web.Response:
     ctx = request.app[FRONTEND]
-    page = Template(ctx.pages["index.html"]).safe_substitute(
-        public_url=html.escape(ctx.public_url(request))
-    )
+    settings = ctx.settings
+    page = index_page(
+        ctx.pages["index.html"], public_url=ctx.public_url(request),
+        max_upload=settings.max_upload, default_expiry=settings.default_expiry,
+        max_expiry=settings.max_expiry,
+    )  # fmt: skip
     return web.Response(
         text=page, content_type="text/html", headers={"Content-Security-Policy": PAGE_CSP}
     )
@@ -196,4 +201,5 @@ def _file_headers(info: FileInfo, wanted: ByteRange | None) -> dict[str, str]:
 
 # The owner's delete link lives in its own module; importing it registers its routes on `api`.
 from filefleet.frontend import delete as _delete  # noqa: E402, F401
+from filefleet.frontend import qr as _qr  # noqa: E402, F401
 from filefleet.frontend import resumable_api as _resumable_api  # noqa: E402, F401
