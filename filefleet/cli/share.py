@@ -11,6 +11,8 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import json
+from collections.abc import Coroutine
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Annotated, Any
@@ -33,10 +35,13 @@ class ShareCounters:
     skipped_chunks: int = 0
 
 
-def _read_and_hash(f: Any, size: int, file_hash: Any) -> tuple[bytes, str]:
-    data: bytes = f.read(size)
-    file_hash.update(data)
-    return data, hashlib.sha256(data).hexdigest()
+# The whole-file hash must see the chunks in order: one thread keeps submission order,
+# while chunk hashes run in other threads (hashlib releases the GIL: both cores work).
+_ordered = ThreadPoolExecutor(max_workers=1, thread_name_prefix="file-sha256")
+
+
+def _chunk_hash(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
 
 
 class Share:
@@ -62,19 +67,20 @@ class Share:
         slots = asyncio.Semaphore(INFLIGHT)
         pending: list[asyncio.Task[None]] = []
         chunk_size = int(status["chunk_size"])
+        loop = asyncio.get_running_loop()
         with path.open("rb") as f:
             for index in range(int(status["chunk_count"])):
-                await slots.acquire()
-                data, sha = await asyncio.to_thread(_read_and_hash, f, chunk_size, file_hash)
-                if index not in missing:
+                await slots.acquire()  # bounds the chunks held in memory
+                _raise_failed(pending)
+                data: bytes = await asyncio.to_thread(f.read, chunk_size)
+                hashed = loop.run_in_executor(_ordered, file_hash.update, data)
+                if index in missing:
+                    work = self._send(status["id"], index, data, counters, task)
+                else:  # the upload has it already: only the whole-file hash needs it
                     counters.skipped_chunks += 1
                     self.progress.advance(task, len(data))
-                    slots.release()
-                    continue
-                pending.append(asyncio.create_task(
-                    self._send(status["id"], index, sha, data, counters, task, slots)
-                ))  # fmt: skip
-                _raise_failed(pending)
+                    work = None
+                pending.append(asyncio.create_task(_then_release(work, hashed, slots)))
             await asyncio.gather(*pending)
         body = {"sha256": file_hash.hexdigest(), "delete_token": token["delete_token"]}
         result = (await self.http.request(
@@ -117,22 +123,20 @@ class Share:
         return status
 
     async def _send(
-        self, upload_id: str, index: int, sha: str, data: bytes, counters: ShareCounters,
-        task: Any, slots: asyncio.Semaphore,
-    ) -> None:  # fmt: skip
-        try:
-            path = f"/uploads/{upload_id}/chunks/{index}"
-            if self.dedup and await self._claim(path, sha):
-                counters.claimed_chunks += 1
-                self.progress.advance(task, len(data))
-                self.progress.update(task, note=f"dedup: {counters.claimed_chunks} chunks")
-                return
-            await self.http.request("PUT", self.server, path, params={"sha256": sha}, data=data)
-            counters.sent_chunks += 1
-            counters.sent_bytes += len(data)
+        self, upload_id: str, index: int, data: bytes, counters: ShareCounters, task: Any
+    ) -> None:
+        """Claim the chunk if the fleet has it, else send its bytes."""
+        sha = await asyncio.to_thread(_chunk_hash, data)
+        path = f"/uploads/{upload_id}/chunks/{index}"
+        if self.dedup and await self._claim(path, sha):
+            counters.claimed_chunks += 1
             self.progress.advance(task, len(data))
-        finally:
-            slots.release()
+            self.progress.update(task, note=f"dedup: {counters.claimed_chunks} chunks")
+            return
+        await self.http.request("PUT", self.server, path, params={"sha256": sha}, data=data)
+        counters.sent_chunks += 1
+        counters.sent_bytes += len(data)
+        self.progress.advance(task, len(data))
 
     async def _claim(self, path: str, sha: str) -> bool:
         try:
@@ -143,6 +147,17 @@ class Share:
             self.dedup = False
             return False
         return bool(claim.get("claimed"))
+
+
+async def _then_release(
+    work: Coroutine[Any, Any, None] | None, hashed: asyncio.Future[None], slots: asyncio.Semaphore
+) -> None:
+    try:
+        if work is not None:
+            await work
+    finally:
+        await asyncio.shield(hashed)  # the chunk's bytes are free once the file hash read them
+        slots.release()
 
 
 def _raise_failed(tasks: list[asyncio.Task[None]]) -> None:

@@ -68,6 +68,13 @@ async def get_file(request: web.Request) -> web.Response:
     return json_model(await files.get_file(_store(request), file_id))
 
 
+@api.route("GET", "/file/{id}/summary", summary="A file's record and chunk count, no chunk list",
+           response=FileSummary)  # fmt: skip
+async def get_file_summary(request: web.Request) -> web.Response:
+    file_id = ids.file_id(request.match_info["id"])
+    return json_model(await files.get_summary(_store(request), file_id))
+
+
 @api.route("DELETE", "/file/{id}", summary="Remove a file's metadata", response=Removed)
 async def delete_file(request: web.Request) -> web.Response:
     file_id = ids.file_id(request.match_info["id"])

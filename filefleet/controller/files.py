@@ -23,6 +23,11 @@ async def get_file(store: MetadataStore, file_id: str) -> FileInfo:
     return await store.get_file(file_id)
 
 
+async def get_summary(store: MetadataStore, file_id: str) -> FileSummary:
+    """The record without its chunk list: what a chunk upload checks on every request."""
+    return await store.get_summary(file_id)
+
+
 async def list_files(store: MetadataStore, query: FileQuery) -> FileList:
     return await store.list_files(
         state=query.state,

@@ -11,6 +11,7 @@ into the same class. ``retryable`` tells a caller whether trying again can help.
     │   ├── Forbidden             403
     │   ├── NotFound              404
     │   ├── Conflict              409
+    │   │   └── ChunkCollecting   409  (code "collecting": store the chunk again)
     │   ├── Gone                  410
     │   ├── PayloadTooLarge       413
     │   └── RangeNotSatisfiable   416
@@ -30,6 +31,9 @@ class FilefleetError(Exception):
 
     status: ClassVar[int] = 500
     retryable: ClassVar[bool] = False
+    # Sent as {"error": ..., "code": ...} when set, so a client can tell apart two errors
+    # with the same status and act differently (see ChunkCollecting).
+    code: ClassVar[str | None] = None
 
     def __init__(self, message: str) -> None:
         super().__init__(message)
@@ -58,6 +62,13 @@ class NotFound(RequestError):
 
 class Conflict(RequestError):
     status = 409
+
+
+class ChunkCollecting(Conflict):
+    """An append named a chunk the GC marked ``collecting`` (DESIGN §8 step 2): the mark is
+    now cleared and nothing was appended; store the chunk again, then append again."""
+
+    code = "collecting"
 
 
 class Gone(RequestError):
@@ -108,8 +119,14 @@ _BY_STATUS: dict[int, type[FilefleetError]] = {
 }
 
 
-def error_for_status(status: int, message: str) -> FilefleetError:
-    """The error a client raises for an HTTP answer with this status."""
+_BY_CODE: dict[str, type[FilefleetError]] = {ChunkCollecting.code: ChunkCollecting}
+
+
+def error_for_status(status: int, message: str, code: str | None = None) -> FilefleetError:
+    """The error a client raises for an HTTP answer with this status (and error code)."""
+    by_code = _BY_CODE.get(code or "")
+    if by_code is not None and by_code.status == status:
+        return by_code(message)
     cls = _BY_STATUS.get(status)
     if cls is not None:
         return cls(message)

@@ -71,7 +71,9 @@ class Downloader:
             return info
         return await self.controller.take_download(info.id)
 
-    async def stream(self, info: FileInfo, byte_range: ByteRange | None) -> AsyncIterator[bytes]:
+    async def stream(
+        self, info: FileInfo, byte_range: ByteRange | None, *, verify: bool = True
+    ) -> AsyncIterator[bytes]:
         """The bytes of ``info`` (or of ``byte_range`` of it), verified chunk by chunk."""
         size = info.size or 0
         wanted = byte_range or ByteRange(0, size - 1)
@@ -84,7 +86,7 @@ class Downloader:
         def fetch_ahead() -> None:
             nonlocal fetched
             while fetched < len(parts) and len(pending) < self.inflight:
-                pending.append(asyncio.create_task(self.fetch(parts[fetched][0])))
+                pending.append(asyncio.create_task(self.fetch(parts[fetched][0], verify)))
                 fetched += 1
 
         try:
@@ -99,7 +101,7 @@ class Downloader:
             for task in pending:
                 task.cancel()
 
-    async def fetch(self, chunk: ChunkRef) -> bytes:
+    async def fetch(self, chunk: ChunkRef, verify: bool = True) -> bytes:
         """One chunk from the first replica that answers with the right bytes."""
         active = await self.directory.active()
         replicas = _ordered_replicas(chunk.locations, active)
@@ -108,7 +110,7 @@ class Downloader:
             replicas = _ordered_replicas(chunk.locations, await self.directory.active(fresh=True))
         for node in replicas:
             try:
-                return await self.nodes.get_chunk(node.url, chunk.id)
+                return await self.nodes.get_chunk(node.url, chunk.id, verify=verify)
             except CorruptChunk as exc:
                 self.counters.corrupt_replicas += 1
                 log.warning("%s; trying the next replica", exc.message)

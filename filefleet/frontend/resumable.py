@@ -26,6 +26,7 @@ from dataclasses import dataclass
 from filefleet.core import ids
 from filefleet.core.chunking import chunk_count, chunk_span
 from filefleet.core.errors import (
+    ChunkCollecting,
     Conflict,
     FilefleetError,
     Forbidden,
@@ -35,7 +36,14 @@ from filefleet.core.errors import (
     PayloadTooLarge,
 )
 from filefleet.core.hashing import sha256_hex_async
-from filefleet.core.models import ChunkRef, FileInfo, FileUpdate, UploadResult, utcnow
+from filefleet.core.models import (
+    ChunkRef,
+    FileInfo,
+    FileSummary,
+    FileUpdate,
+    UploadResult,
+    utcnow,
+)
 from filefleet.frontend.download import Downloader
 from filefleet.frontend.models import UploadStatus
 from filefleet.frontend.nodes import NodeDirectory
@@ -97,18 +105,17 @@ class ResumableUploads:
         return status.model_copy(update={"delete_token": token})
 
     async def status(self, upload_id: str) -> UploadStatus:
-        return self._status(await self._uploading(upload_id))
+        await self._uploading(upload_id)
+        return self._status(await self.controller.get_file(upload_id))
 
-    async def put_chunk(self, upload_id: str, index: int, sha256: str, data: bytes) -> bool:
-        """Verify and store chunk ``index``; False if it was already there (nothing sent)."""
+    async def put_chunk(self, upload_id: str, index: int, sha256: str, data: bytes) -> None:
+        """Verify chunk ``index`` and store it. Sending a chunk again is harmless: the node
+        already has it and the append at the same order is a no-op."""
         chunk_id = ids.chunk_id(sha256)
-        info = await self._uploading(upload_id)
-        self._check_chunk(info, index, len(data))
+        upload = await self._uploading(upload_id)
+        self._check_chunk(upload.size or 0, index, len(data))
         if await sha256_hex_async(data) != chunk_id:
             raise InvalidInput(f"chunk {index} does not hash to {chunk_id}; nothing was stored")
-        existing = _chunk_at(info, index)
-        if existing is not None and existing.id == chunk_id:
-            return False
         placement = await self.writer.placement()
         await self.writer.write(
             chunk_id, index, data, placement,
@@ -116,7 +123,6 @@ class ResumableUploads:
         )  # fmt: skip
         self.counters.chunks_received += 1
         self.counters.bytes_received += len(data)
-        return True
 
     async def claim_chunk(self, upload_id: str, index: int, sha256: str) -> bool:
         """Append chunk ``index`` without its bytes if the fleet holds them (dedup).
@@ -127,12 +133,10 @@ class ResumableUploads:
         if not self.dedup:
             raise Forbidden("deduplication is turned off on this server: send the chunk")
         chunk_id = ids.chunk_id(sha256)
-        info = await self._uploading(upload_id)
-        expected = chunk_span(index, info.size or 0, self.chunk_size)[1] if info.size else 0
-        self._check_chunk(info, index, expected)
-        existing = _chunk_at(info, index)
-        if existing is not None and existing.id == chunk_id:
-            return True
+        upload = await self._uploading(upload_id)
+        size = upload.size or 0
+        self._check_index(size, index)
+        expected = chunk_span(index, size, self.chunk_size)[1]
         holders = await self._live_holders(chunk_id, expected)
         if not holders:
             self.counters.claims_refused += 1
@@ -140,7 +144,7 @@ class ResumableUploads:
         ref = ChunkRef(id=chunk_id, order=index, size=expected, locations=holders)
         try:
             await self.controller.append_chunks(upload_id, [ref])
-        except Conflict:
+        except ChunkCollecting:  # the GC is deleting it: the client sends the bytes
             self.counters.claims_refused += 1
             return False
         self.counters.chunks_claimed += 1
@@ -152,12 +156,13 @@ class ResumableUploads:
     ) -> UploadResult:
         ids.token(delete_token)
         sha256 = ids.chunk_id(sha256)  # same format: 64 lowercase hex characters
-        info = await self._uploading(upload_id)
+        await self._uploading(upload_id)
+        info = await self.controller.get_file(upload_id)
         size = info.size or 0
         missing = self._missing(info)
         if missing:
             raise InvalidInput(f"{len(missing)} chunk(s) missing, first: {missing[:10]}")
-        actual = await self._whole_file_hash(info)
+        actual = await self._stored_hash(info, sha256)
         if actual != sha256:
             raise InvalidInput(f"the stored chunks hash to {actual}, not to {sha256}")
         lifetime = info.expires_at - info.uploaded_at
@@ -180,10 +185,11 @@ class ResumableUploads:
 
     # -- helpers -------------------------------------------------------------------------
 
-    async def _uploading(self, upload_id: str) -> FileInfo:
+    async def _uploading(self, upload_id: str) -> FileSummary:
+        """The upload's record (without its chunk list: this runs on every chunk request)."""
         ids.file_id(upload_id)
         try:
-            info = await self.controller.get_file(upload_id)
+            info = await self.controller.get_summary(upload_id)
         except NotFound:
             raise NotFound(f"no upload {upload_id}") from None
         if info.state != "uploading":
@@ -209,11 +215,14 @@ class ResumableUploads:
         present = {c.order for c in info.chunks}
         return [i for i in range(chunk_count(info.size or 0, self.chunk_size)) if i not in present]
 
-    def _check_chunk(self, info: FileInfo, index: int, length: int) -> None:
-        total = chunk_count(info.size or 0, self.chunk_size)
+    def _check_index(self, size: int, index: int) -> None:
+        total = chunk_count(size, self.chunk_size)
         if not 0 <= index < total:
             raise InvalidInput(f"chunk index {index} is out of range: this upload has {total}")
-        expected = chunk_span(index, info.size or 0, self.chunk_size)[1]
+
+    def _check_chunk(self, size: int, index: int, length: int) -> None:
+        self._check_index(size, index)
+        expected = chunk_span(index, size, self.chunk_size)[1]
         if length != expected:
             raise InvalidInput(f"chunk {index} must be {expected} bytes, got {length}")
 
@@ -238,13 +247,20 @@ class ResumableUploads:
                 log.info("claim check of %s on %s failed: %s", chunk_id, node.url, exc.message)
         return holders
 
-    async def _whole_file_hash(self, info: FileInfo) -> str:
-        """Read the stored chunks back (each verified against its id) and hash them."""
+    async def _stored_hash(self, info: FileInfo, expected: str) -> str:
+        """The SHA-256 of the stored chunks, read back in order.
+
+        First without checking each chunk against its id (one hash per byte instead of
+        two); only if the result differs from ``expected`` is the file read again with every
+        chunk verified, so that a corrupt replica is skipped rather than blamed on the client.
+        """
+        actual = await self._hash_chunks(info, verify=False)
+        if actual != expected:
+            actual = await self._hash_chunks(info, verify=True)
+        return actual
+
+    async def _hash_chunks(self, info: FileInfo, *, verify: bool) -> str:
         digest = hashlib.sha256()
-        async for data in self.downloader.stream(info, None):
+        async for data in self.downloader.stream(info, None, verify=verify):
             await asyncio.to_thread(digest.update, data)
         return digest.hexdigest()
-
-
-def _chunk_at(info: FileInfo, index: int) -> ChunkRef | None:
-    return next((c for c in info.chunks if c.order == index), None)

@@ -41,9 +41,8 @@ async def put_chunk(request: web.Request) -> web.Response:
     upload_id, index = request.match_info["id"], _index(request)
     sha256 = ids.chunk_id(request.query.get("sha256", ""))
     data = await read_body(request, ctx.settings.chunk_size)
-    stored = await ctx.resumable.put_chunk(upload_id, index, sha256, bytes(data))
-    answer = ChunkAnswer(index=index, id=sha256, stored=stored, claimed=False)
-    return json_model(answer, status=201 if stored else 200)
+    await ctx.resumable.put_chunk(upload_id, index, sha256, bytes(data))
+    return json_model(ChunkAnswer(index=index, id=sha256, stored=True, claimed=False), status=201)
 
 
 @api.route("POST", "/uploads/{id}/chunks/{index}/claim",

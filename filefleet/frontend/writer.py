@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from filefleet.core import ids
-from filefleet.core.errors import Conflict, FilefleetError, Unavailable
+from filefleet.core.errors import ChunkCollecting, Conflict, FilefleetError, Unavailable
 from filefleet.core.models import ChunkRef, FileCreate, UploadResult, utcnow
 from filefleet.core.placement import NodeCandidate, Placement
 from filefleet.frontend.nodes import NodeDirectory
@@ -57,7 +57,7 @@ class ChunkWriter:
             ref = ChunkRef(id=chunk_id, order=order, size=len(data), locations=[node.id])
             try:
                 await append(ref)
-            except Conflict:
+            except ChunkCollecting:
                 self.counters.collect_conflicts += 1
                 log.info("chunk %s was being collected; storing it again", chunk_id)
                 continue

@@ -53,15 +53,19 @@ class Response:
         return jsonlib.loads(self.body)
 
 
-def _message(body: bytes, status: int) -> str:
+def _error(body: bytes, status: int) -> FilefleetError:
+    """The FilefleetError for an error answer: its JSON message (and code) when it has one."""
     try:
         value = jsonlib.loads(body)
         if isinstance(value, dict) and isinstance(value.get("error"), str):
-            return str(value["error"])
+            code = value.get("code")
+            return error_for_status(
+                status, str(value["error"]), code if isinstance(code, str) else None
+            )
     except ValueError:
         pass
     text = body[:200].decode("utf-8", "replace").strip()
-    return text or f"HTTP {status}"
+    return error_for_status(status, text or f"HTTP {status}")
 
 
 class HttpClient:
@@ -186,7 +190,7 @@ class HttpClient:
             ) as resp:
                 raw = await resp.read()
                 if resp.status >= 400:
-                    raise error_for_status(resp.status, _message(raw, resp.status))
+                    raise _error(raw, resp.status)
                 return Response(resp.status, resp.headers, raw)
         except (aiohttp.ClientError, TimeoutError, OSError) as exc:
             raise Unavailable(f"{method} {url}: {type(exc).__name__}: {exc}") from exc
@@ -214,7 +218,7 @@ class HttpClient:
                 method, url, params=params, headers=self.headers(headers), timeout=per_request
             ) as resp:
                 if resp.status >= 400:
-                    raise error_for_status(resp.status, _message(await resp.read(), resp.status))
+                    raise _error(await resp.read(), resp.status)
                 yield resp
         except (aiohttp.ClientError, TimeoutError, OSError) as exc:
             raise Unavailable(f"{method} {url}: {type(exc).__name__}: {exc}") from exc

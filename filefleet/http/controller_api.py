@@ -62,6 +62,9 @@ class ControllerClient:
     async def get_file(self, file_id: str) -> FileInfo:
         return FileInfo.model_validate(await self._get(f"/file/{file_id}"))
 
+    async def get_summary(self, file_id: str) -> FileSummary:
+        return FileSummary.model_validate(await self._get(f"/file/{file_id}/summary"))
+
     async def ping(self, ping: PingRequest) -> None:
         await self._post("/ping", ping.model_dump(mode="json"))
 

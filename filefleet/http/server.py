@@ -111,8 +111,9 @@ class Api:
         }
 
 
-def error_response(status: int, message: str) -> web.Response:
-    return web.json_response({"error": message}, status=status)
+def error_response(status: int, message: str, code: str | None = None) -> web.Response:
+    body = {"error": message} if code is None else {"error": message, "code": code}
+    return web.json_response(body, status=status)
 
 
 @web.middleware
@@ -134,7 +135,7 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
     except FilefleetError as exc:
         if exc.status >= 500:
             log.warning("%s %s -> %d: %s", request.method, request.path, exc.status, exc.message)
-        return error_response(exc.status, exc.message)
+        return error_response(exc.status, exc.message, exc.code)
     except ValidationError as exc:
         return error_response(400, describe_validation_error(exc))
     except web.HTTPException as exc:

@@ -41,6 +41,10 @@ class MetadataStore(abc.ABC):
         """Create the record in state ``uploading``; returns (record, created)."""
 
     @abc.abstractmethod
+    async def get_summary(self, file_id: str) -> FileSummary:
+        """The record and its chunk count (NotFound if unknown)."""
+
+    @abc.abstractmethod
     async def update_file(self, file_id: str, update: FileUpdate) -> FileSummary:
         """Append chunks (merged by order) and/or finish the upload."""
 
