@@ -9,21 +9,14 @@ import json
 import os
 from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import Any, TypeVar
-
-from rich.console import Console
-from rich.progress import (
-    BarColumn,
-    DownloadColumn,
-    Progress,
-    TextColumn,
-    TimeRemainingColumn,
-    TransferSpeedColumn,
-)
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from filefleet.cli.common import fail
 from filefleet.core.errors import FilefleetError
 from filefleet.http.client import HttpClient, RetryPolicy
+
+if TYPE_CHECKING:
+    from rich.progress import Progress
 
 T = TypeVar("T")
 
@@ -31,8 +24,6 @@ DEFAULT_SERVER = "http://127.0.0.1:8000"
 # A client rides out a frontend restart or a short network cut before giving up; run the
 # same command again to resume after that.
 CLIENT_RETRY = RetryPolicy(attempts=8, base_delay=0.2, max_delay=5.0)
-
-stderr = Console(stderr=True)
 
 
 def server_url(given: str | None) -> str:
@@ -44,6 +35,17 @@ def client() -> HttpClient:
 
 
 def progress_bar(enabled: bool) -> Progress:
+    """A Rich progress bar on stderr (imported here: services never load Rich)."""
+    from rich.console import Console
+    from rich.progress import (
+        BarColumn,
+        DownloadColumn,
+        Progress,
+        TextColumn,
+        TimeRemainingColumn,
+        TransferSpeedColumn,
+    )
+
     return Progress(
         TextColumn("[bold]{task.description}"),
         BarColumn(),
@@ -51,7 +53,7 @@ def progress_bar(enabled: bool) -> Progress:
         TransferSpeedColumn(),
         TimeRemainingColumn(),
         TextColumn("{task.fields[note]}"),
-        console=stderr,
+        console=Console(stderr=True),
         disable=not enabled,
         transient=False,
     )
