@@ -4,6 +4,9 @@ Nodes (active or dead, free space, chunks, last ping), chunks below R, dead lett
 replicate queue, files by state, and a one-line verdict with the share of chunks of live
 files at full replication (the "dispersion" number an operator looks at first).
 
+Everything but the dead letters is the controller's ``GET /status`` (the same numbers and
+verdict as its ``/ui`` page, ``core/health.py``); the dead letters are read from the queue.
+
 With no ``--controller`` it reads ``<data>/cluster.json`` (written by ``filefleet up``)
 for the controller's URL, the secret and the queue.
 """
@@ -12,7 +15,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections import Counter
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -23,7 +25,9 @@ from rich.console import Console
 from rich.table import Table
 
 from filefleet.cli.common import fail
+from filefleet.core import health
 from filefleet.core.errors import FilefleetError
+from filefleet.core.health import FILE_STATES, ClusterStatus
 from filefleet.core.models import ChunkInfo, NodeStatus
 from filefleet.http.client import HttpClient, RetryPolicy
 from filefleet.http.controller_api import ControllerClient
@@ -31,24 +35,23 @@ from filefleet.queue.base import DeadLetter
 from filefleet.queue.factory import open_queue
 from filefleet.runtime.settings import default_data_dir
 
-BELOW_LIMIT = 1000
-MAX_FILE_PAGES = 100  # x 1000 files
 QUICK = RetryPolicy(attempts=2, base_delay=0.1, max_delay=0.3)
 
 
 @dataclass
 class Snapshot:
-    nodes: list[NodeStatus]
-    below: list[ChunkInfo]
-    states: Counter[str]
-    live_chunks: int
+    report: ClusterStatus
     dead_letters: list[DeadLetter] = field(default_factory=list)
+    queue_read: bool = False
     queue_error: str | None = None
 
-    def replicated_share(self) -> float:
-        if not self.live_chunks:
-            return 1.0
-        return max(0.0, (self.live_chunks - len(self.below)) / self.live_chunks)
+    @property
+    def nodes(self) -> list[NodeStatus]:
+        return self.report.nodes
+
+    @property
+    def below(self) -> list[ChunkInfo]:
+        return self.report.below
 
 
 def cluster_target(data: Path | None) -> dict[str, Any]:
@@ -63,21 +66,8 @@ def cluster_target(data: Path | None) -> dict[str, Any]:
 
 
 async def take_snapshot(controller: ControllerClient, queue_url: str | None) -> Snapshot:
-    nodes = await controller.all_nodes()
-    below = await controller.under_replicated(limit=BELOW_LIMIT)
-    states: Counter[str] = Counter()
-    live: set[str] = set()
-    after = None
-    for _ in range(MAX_FILE_PAGES):
-        page = await controller.list_files(after=after, limit=1000)
-        for info in page.files:
-            states[info.state] += 1
-            if info.state != "deleting":
-                live.update(c.id for c in info.chunks)
-        after = page.next
-        if after is None:
-            break
-    snapshot = Snapshot(nodes, below, states, len(live))
+    answer = await controller.http.get_json(controller.urls, "/status", retry=controller.retry)
+    snapshot = Snapshot(ClusterStatus.model_validate(answer))
     if queue_url:
         await read_dead_letters(snapshot, queue_url)
     return snapshot
@@ -88,6 +78,7 @@ async def read_dead_letters(snapshot: Snapshot, queue_url: str) -> None:
         queue = open_queue(queue_url)
         try:
             snapshot.dead_letters = await asyncio.wait_for(queue.dead_letters(20), timeout=5)
+            snapshot.queue_read = True
         finally:
             await queue.close()
     except (FilefleetError, TimeoutError) as exc:
@@ -113,7 +104,8 @@ def render(snapshot: Snapshot, console: Console) -> None:
                       _age(n.last_ping))  # fmt: skip
     console.print(nodes)
 
-    below = Table(title=f"Chunks below R ({len(snapshot.below)})")
+    totals = snapshot.report.totals
+    below = Table(title=f"Chunks below R ({totals.below})")
     for column in ("chunk", "size", "live replicas", "locations"):
         below.add_column(column)
     for c in snapshot.below[:20]:
@@ -132,25 +124,24 @@ def render(snapshot: Snapshot, console: Console) -> None:
         console.print(f"[yellow]queue unreadable: {snapshot.queue_error}[/]")
 
     files = Table(title="Files by state")
-    files.add_column("state")
-    files.add_column("files")
-    for state in ("uploading", "active", "deleting"):
-        files.add_row(state, str(snapshot.states.get(state, 0)))
+    for column in ("state", "files", "bytes"):
+        files.add_column(column)
+    for state in FILE_STATES:
+        counted = totals.files.get(state)
+        files.add_row(state, str(counted.files if counted else 0),
+                      _mib(counted.bytes if counted else 0))  # fmt: skip
     console.print(files)
+    console.print(
+        f"stored: {_mib(totals.replica_bytes)} in replicas of {totals.chunks} chunks; "
+        f"being reclaimed: {_mib(totals.collecting_bytes)} in {totals.collecting_chunks} chunks"
+    )
     console.print(verdict(snapshot))
 
 
 def verdict(snapshot: Snapshot) -> str:
-    active = sum(n.active for n in snapshot.nodes)
-    share = snapshot.replicated_share() * 100
-    more = "+" if len(snapshot.below) >= BELOW_LIMIT else ""
-    healthy = not snapshot.below and not snapshot.dead_letters and active == len(snapshot.nodes)
-    word = "healthy" if healthy else "degraded"
-    return (
-        f"{word}: {share:.1f}% of {snapshot.live_chunks} chunks at full replication; "
-        f"{len(snapshot.below)}{more} below R; {active}/{len(snapshot.nodes)} nodes active; "
-        f"{len(snapshot.dead_letters)} dead letters"
-    )
+    """The controller's verdict (``core/health.py``), with the dead letters counted in."""
+    dead = len(snapshot.dead_letters) if snapshot.queue_read else None
+    return health.verdict(snapshot.report.totals, snapshot.nodes, dead)
 
 
 def status(

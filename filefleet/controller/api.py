@@ -187,3 +187,7 @@ def build_app(
 
     app.on_cleanup.append(close_store)
     return app
+
+
+# The status view lives in its own module; importing it registers its routes on `api`.
+from filefleet.controller import ui as _ui  # noqa: E402, F401

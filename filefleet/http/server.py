@@ -9,6 +9,7 @@ errors become 400; anything unexpected is logged and answered 500.
 from __future__ import annotations
 
 import asyncio
+import base64
 import hmac
 import json
 import logging
@@ -51,6 +52,8 @@ class Api:
         self.service = service
         self.routes = web.RouteTableDef()
         self.docs: list[RouteDoc] = []
+        # Pages a browser opens: the secret as the password of HTTP basic auth instead.
+        self.basic_auth_paths: set[tuple[str, str]] = set()
 
     def route(
         self,
@@ -61,9 +64,12 @@ class Api:
         body: type[BaseModel] | None = None,
         response: type[BaseModel] | None = None,
         public: bool = False,
+        basic_auth: bool = False,
     ) -> Callable[[Handler], Handler]:
         def register(handler: Handler) -> Handler:
             self.routes.route(method, path)(handler)
+            if basic_auth:
+                self.basic_auth_paths.add((method, path))
             self.docs.append(RouteDoc(method, path, summary, body, response, public))
             return handler
 
@@ -149,7 +155,31 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
         return error_response(500, "internal error (see the service's log)")
 
 
-def _auth_middleware(secret: str | None, public: frozenset[tuple[str, str]]) -> Any:
+def _basic_auth_password(header: str) -> bytes:
+    """The password of ``Authorization: Basic base64(user:password)``; b"" if none."""
+    scheme, _, encoded = header.partition(" ")
+    if scheme.lower() != "basic":
+        return b""
+    try:
+        decoded = base64.b64decode(encoded.strip(), validate=True)
+    except ValueError:
+        return b""
+    return decoded.partition(b":")[2]
+
+
+def _basic_challenge() -> web.Response:
+    return web.json_response(
+        {"error": "missing or wrong cluster secret (HTTP basic auth, password = the secret)"},
+        status=401,
+        headers={"WWW-Authenticate": 'Basic realm="filefleet", charset="UTF-8"'},
+    )
+
+
+def _auth_middleware(
+    secret: str | None,
+    public: frozenset[tuple[str, str]],
+    basic: frozenset[tuple[str, str]] = frozenset(),
+) -> Any:
     expected = f"Bearer {secret}".encode() if secret else None
 
     @web.middleware
@@ -160,6 +190,11 @@ def _auth_middleware(secret: str | None, public: frozenset[tuple[str, str]]) -> 
         path = info.canonical if info is not None else request.path
         method = "GET" if request.method == "HEAD" else request.method
         if (method, path) in public or path in {"/healthz", "/openapi.json"}:
+            return await handler(request)
+        if (method, path) in basic:
+            given_password = _basic_auth_password(request.headers.get("Authorization", ""))
+            if not hmac.compare_digest(given_password, (secret or "").encode()):
+                return _basic_challenge()
             return await handler(request)
         given = request.headers.get("Authorization", "").encode()
         if not hmac.compare_digest(given, expected):
@@ -181,7 +216,7 @@ def make_app(
         middlewares=[
             request_id_middleware,
             error_middleware,
-            _auth_middleware(secret, api.public_paths()),
+            _auth_middleware(secret, api.public_paths(), frozenset(api.basic_auth_paths)),
         ],
         client_max_size=client_max_size,
     )

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import abc
 
+from filefleet.core.health import StoreTotals
 from filefleet.core.models import (
     ChunkInfo,
     FileCreate,
@@ -118,6 +119,13 @@ class MetadataStore(abc.ABC):
     @abc.abstractmethod
     async def delete_chunk(self, chunk_id: str) -> bool:
         """Remove a marked chunk with no references and no locations left; else False."""
+
+    # --- the fleet at a glance ---
+
+    @abc.abstractmethod
+    async def totals(self, replicas: int, live_ttl: float) -> StoreTotals:
+        """Files by state, chunk and replica counts and bytes, live chunks and how many of
+        them are below ``replicas`` (as ``chunks_below`` judges them): ``GET /status``."""
 
     @abc.abstractmethod
     async def close(self) -> None:

@@ -30,6 +30,7 @@ from filefleet.core.errors import (
     NotFound,
     Unavailable,
 )
+from filefleet.core.health import StoreTotals
 from filefleet.core.models import (
     ChunkInfo,
     ChunkRef,
@@ -48,6 +49,7 @@ from filefleet.store import queries, rules
 from filefleet.store.base import MetadataStore
 from filefleet.store.engine import WRITE, create_engine, migrate
 from filefleet.store.schema import chunk_locations, chunks, file_chunks, files, nodes
+from filefleet.store.totals import store_totals
 
 Clock = Callable[[], datetime]
 _CREATE_FIELDS = ("name", "content_type", "expires_at", "max_downloads", "delete_token_sha256")
@@ -417,6 +419,12 @@ class SqlStore(MetadataStore):
                 update(chunks).where(chunks.c.id == chunk_id).values(collecting_since=self.clock())
             )
         return True
+
+    # --- the fleet at a glance ---
+
+    async def totals(self, replicas: int, live_ttl: float) -> StoreTotals:
+        async with self._read() as conn:
+            return await store_totals(conn, replicas, self._cutoff(live_ttl))
 
     async def delete_chunk(self, chunk_id: str) -> bool:
         async with self._write() as conn:

@@ -1,0 +1,129 @@
+"""The fleet at a glance: ``GET /status`` (JSON, the cluster secret as a Bearer token) and
+``GET /ui`` (the same as an HTML page that refreshes itself, behind HTTP basic auth with
+the cluster secret as the password, so a browser can open it).
+
+``filefleet status`` prints ``GET /status`` and adds the dead letters, which only a reader
+of the event queue sees (the controller has no queue). The numbers come from the store in
+one read (``store/totals.py``); the verdict from ``core/health.py``.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import html
+import importlib.resources
+from datetime import UTC, datetime
+from string import Template
+
+from aiohttp import web
+
+from filefleet.core.health import FILE_STATES, ClusterStatus, cluster_status
+from filefleet.core.models import NodeStatus
+from filefleet.core.units import format_size
+from filefleet.http.server import json_model
+from filefleet.store.base import MetadataStore
+
+from .api import SETTINGS, STORE, api
+
+BELOW_SHOWN = 20
+REFRESH_SECONDS = 5
+_TEXT = importlib.resources.files("filefleet.controller").joinpath("templates/status.html")
+_TEMPLATE = Template(_TEXT.read_text("utf-8"))
+# The page's only style is its own <style> block, allowed by its hash: no script, nothing
+# loaded from anywhere.
+_STYLE = _TEMPLATE.template.split("<style>", 1)[1].split("</style>", 1)[0]
+_STYLE_HASH = base64.b64encode(hashlib.sha256(_STYLE.encode()).digest()).decode()
+PAGE_CSP = (
+    f"default-src 'none'; style-src 'sha256-{_STYLE_HASH}'; "
+    "frame-ancestors 'none'; base-uri 'none'; form-action 'none'"
+)
+
+
+async def read_status(store: MetadataStore, replicas: int, node_ttl: float) -> ClusterStatus:
+    """Nodes, the first chunks below R, the store's totals and the verdict."""
+    nodes = await store.all_nodes(node_ttl)
+    below = await store.chunks_below(replicas, node_ttl, BELOW_SHOWN)
+    totals = await store.totals(replicas, node_ttl)
+    return cluster_status(replicas, nodes, below, totals)
+
+
+@api.route("GET", "/status", summary="The fleet at a glance: nodes, chunks below R, totals",
+           response=ClusterStatus)  # fmt: skip
+async def status(request: web.Request) -> web.Response:
+    settings = request.app[SETTINGS]
+    return json_model(await read_status(request.app[STORE], settings.replicas, settings.node_ttl))
+
+
+@api.route("GET", "/ui", summary="The status page (HTML; basic auth, password = secret)",
+           basic_auth=True)  # fmt: skip
+async def status_page(request: web.Request) -> web.Response:
+    settings = request.app[SETTINGS]
+    report = await read_status(request.app[STORE], settings.replicas, settings.node_ttl)
+    return web.Response(
+        text=render_page(report, datetime.now(UTC)),
+        content_type="text/html",
+        headers={"Content-Security-Policy": PAGE_CSP, "Cache-Control": "no-store"},
+    )
+
+
+# -- the page (pure) ---------------------------------------------------------------------
+
+
+def render_page(report: ClusterStatus, now: datetime) -> str:
+    totals = report.totals
+    return _TEMPLATE.substitute(
+        refresh=REFRESH_SECONDS,
+        verdict_class="healthy" if report.healthy else "degraded",
+        verdict=_e(report.verdict),
+        replicas=report.replicas,
+        node_rows="\n".join(_node_row(n, now) for n in report.nodes) or _empty(7, "no node yet"),
+        below_count=totals.below,
+        below_rows="\n".join(
+            f"<tr><td><code>{_e(c.id[:16])}</code></td><td>{_e(format_size(c.size))}</td>"
+            f"<td>{c.live}</td><td>{len(c.locations)}</td></tr>"
+            for c in report.below
+        )
+        or _empty(4, "none"),
+        file_rows="\n".join(
+            f"<tr><td>{state}</td><td>{totals.files[state].files}</td>"
+            f"<td>{_e(format_size(totals.files[state].bytes))}</td></tr>"
+            for state in FILE_STATES
+            if state in totals.files
+        ),
+        chunks=totals.chunks,
+        live_chunks=totals.live_chunks,
+        replica_bytes=_e(format_size(totals.replica_bytes)),
+        used_bytes=_e(format_size(sum(n.capacity - n.free for n in report.nodes))),
+        collecting_chunks=totals.collecting_chunks,
+        collecting_bytes=_e(format_size(totals.collecting_bytes)),
+        deleting_bytes=_e(format_size(totals.files["deleting"].bytes)),
+        generated=_e(now.strftime("%Y-%m-%d %H:%M:%S UTC")),
+    )
+
+
+def _node_row(node: NodeStatus, now: datetime) -> str:
+    state = "active" if node.active else "dead"
+    return (
+        f'<tr class="{state}"><td><code>{_e(node.id[:12])}</code></td><td>{_e(node.url)}</td>'
+        f'<td class="state">{state}</td><td>{_e(format_size(node.free))}</td>'
+        f"<td>{_e(format_size(node.capacity))}</td><td>{node.chunks}</td>"
+        f"<td>{_e(_age(node.last_ping, now))}</td></tr>"
+    )
+
+
+def _age(moment: datetime, now: datetime) -> str:
+    seconds = max(0.0, (now - moment).total_seconds())
+    if seconds < 120:
+        return f"{seconds:.1f}s ago"
+    if seconds < 7200:
+        return f"{seconds / 60:.0f}m ago"
+    return f"{seconds / 3600:.0f}h ago"
+
+
+def _empty(columns: int, text: str) -> str:
+    return f'<tr><td colspan="{columns}" class="none">{_e(text)}</td></tr>'
+
+
+def _e(value: object) -> str:
+    return html.escape(str(value))

@@ -1,0 +1,85 @@
+"""The fleet's health at a glance: what ``GET /status`` on the controller answers, what the
+``/ui`` page and ``filefleet status`` show, and the one-line verdict they all print.
+
+The verdict's number is the share of live chunks at full replication (Swift's dispersion
+report): a live chunk belongs to an ``uploading`` or ``active`` file and is not being
+collected; it is at full replication when at least R of its replicas are on nodes that
+still count (DESIGN §7). Pure: no I/O here.
+"""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, Field
+
+from filefleet.core.models import ChunkInfo, NodeStatus
+
+FILE_STATES = ("uploading", "active", "deleting")
+
+
+class StateTotals(BaseModel):
+    files: int = 0
+    bytes: int = Field(0, description="Sum of the files' sizes (declared, for uploads).")
+
+
+class StoreTotals(BaseModel):
+    """Counters one pass of small aggregate queries over the metadata store gives."""
+
+    files: dict[str, StateTotals] = Field(description="By state: uploading, active, deleting.")
+    chunks: int = Field(description="Chunk records.")
+    replica_bytes: int = Field(description="Bytes the recorded replicas take on the nodes.")
+    live_chunks: int = Field(description="Chunks of uploading or active files, not collected.")
+    below: int = Field(description="Live chunks with fewer than R replicas that count.")
+    collecting_chunks: int = Field(description="Chunks the GC has marked and is deleting.")
+    collecting_bytes: int = Field(description="Replica bytes of those: space being reclaimed.")
+
+
+class ClusterStatus(BaseModel):
+    """``GET /status``: nodes, chunks below R (fewest replicas first), totals, verdict."""
+
+    replicas: int
+    nodes: list[NodeStatus]
+    below: list[ChunkInfo] = Field(description="The first chunks below R, fewest first.")
+    totals: StoreTotals
+    replicated_share: float = Field(description="Share of live chunks at full replication.")
+    healthy: bool
+    verdict: str = Field(description="One line; dead letters are not known to the controller.")
+
+
+def replicated_share(totals: StoreTotals) -> float:
+    if not totals.live_chunks:
+        return 1.0
+    return max(0.0, (totals.live_chunks - totals.below) / totals.live_chunks)
+
+
+def is_healthy(totals: StoreTotals, nodes: list[NodeStatus], dead_letters: int | None) -> bool:
+    return not totals.below and all(n.active for n in nodes) and not dead_letters
+
+
+def verdict(totals: StoreTotals, nodes: list[NodeStatus], dead_letters: int | None) -> str:
+    """``healthy: 100.0% of 42 chunks at full replication; ...``. ``dead_letters`` is None
+    where the queue is not read (the controller): the line says where to see them."""
+    active = sum(n.active for n in nodes)
+    word = "healthy" if is_healthy(totals, nodes, dead_letters) else "degraded"
+    letters = (
+        "dead letters: see `filefleet status`"
+        if dead_letters is None
+        else f"{dead_letters} dead letters"
+    )
+    return (
+        f"{word}: {replicated_share(totals) * 100:.1f}% of {totals.live_chunks} chunks at full "
+        f"replication; {totals.below} below R; {active}/{len(nodes)} nodes active; {letters}"
+    )
+
+
+def cluster_status(
+    replicas: int, nodes: list[NodeStatus], below: list[ChunkInfo], totals: StoreTotals
+) -> ClusterStatus:
+    return ClusterStatus(
+        replicas=replicas,
+        nodes=nodes,
+        below=below,
+        totals=totals,
+        replicated_share=replicated_share(totals),
+        healthy=is_healthy(totals, nodes, None),
+        verdict=verdict(totals, nodes, None),
+    )
