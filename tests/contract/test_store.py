@@ -562,3 +562,13 @@ async def test_gc_mark_and_upload_append_race_never_leave_a_marked_live_chunk(
         assert not await controllers[2].mark_collecting(chunk_id(chunk), grace=60)
     await assert_location_counts(controllers[0])
     print("race outcomes seen:", sorted(outcomes))
+
+
+async def test_get_summary_counts_chunks_without_listing_them(
+    store: SqlStore, clock: Clock
+) -> None:
+    info = await active_file(store, clock, 0, [1, 2, 3])
+    summary = await store.get_summary(info.id)
+    assert (summary.id, summary.state, summary.chunk_count) == (info.id, "active", 3)
+    with pytest.raises(NotFound):
+        await store.get_summary("no-such-file-0000")
