@@ -31,6 +31,7 @@ class DownloadCounters:
     chunks_served: int = 0
     replica_failures: int = 0
     corrupt_replicas: int = 0
+    missing_replicas: int = 0
 
 
 class Downloader:
@@ -114,14 +115,20 @@ class Downloader:
             except CorruptChunk as exc:
                 self.counters.corrupt_replicas += 1
                 log.warning("%s; trying the next replica", exc.message)
-                await self._report_corrupt(chunk.id, node.id)
+                await self._report_lost(chunk.id, node.id)
+            except NotFound:
+                # The node answers but lacks the chunk (a wiped or replaced disk): the
+                # location is false, and dropping it lets repair copy the chunk back.
+                self.counters.missing_replicas += 1
+                log.warning("node %s lacks chunk %s; trying the next replica", node.id, chunk.id)
+                await self._report_lost(chunk.id, node.id)
             except FilefleetError as exc:
                 self.counters.replica_failures += 1
                 log.warning("chunk %s from %s failed: %s", chunk.id, node.url, exc.message)
         raise Unavailable(f"no replica of chunk {chunk.id} (order {chunk.order}) is available")
 
-    async def _report_corrupt(self, chunk_id: str, node_id: str) -> None:
-        """Drop the corrupt replica's location, so repair copies a healthy one there."""
+    async def _report_lost(self, chunk_id: str, node_id: str) -> None:
+        """Drop a corrupt or missing replica's location, so repair restores R elsewhere."""
         try:
             await self.controller.remove_location(chunk_id, node_id)
         except FilefleetError as exc:

@@ -182,3 +182,26 @@ def test_no_active_node_is_503_and_stores_nothing(procs: ProcessGroup, tmp_path:
     assert answer.status == 503
     assert "no active storage node" in answer.json()["error"]
     assert cluster.api("GET", "/files").json()["files"] == []
+
+
+def test_missing_replica_is_skipped_and_its_location_dropped(cluster: Cluster) -> None:
+    """A node that lost a chunk (wiped disk) is skipped, and its false location is dropped
+    so that repair can restore the replica elsewhere."""
+    data = os.urandom(CHUNK)
+    file_id = cluster.upload(data)["id"]
+    chunk = cluster.file_info(file_id)["chunks"][0]
+    first = next(n for n in cluster.nodes if n.node_id == chunk["locations"][0])
+    second = next(n for n in cluster.nodes if n is not first)
+    body = first.chunk_path(chunk["id"]).read_bytes()
+    headers = {"Authorization": "Bearer test-cluster-secret"}
+    assert http("POST", f"{second.url}/chunk?hash={chunk['id']}", body, headers).status in (
+        200,
+        201,
+    )
+    cluster.api("POST", f"/chunk/{chunk['id']}/locations", {"node": second.node_id})
+    lost = min((first, second), key=lambda n: n.node_id)  # the replica tried first
+    lost.chunk_path(chunk["id"]).unlink()
+
+    assert cluster.download(file_id).body == data
+    locations = cluster.file_info(file_id)["chunks"][0]["locations"]
+    assert lost.node_id not in locations and len(locations) == 1
