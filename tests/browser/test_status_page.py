@@ -50,4 +50,5 @@ def test_status_page_lists_nodes_and_marks_a_killed_one(
     assert dead.locator(".state").inner_text() == "dead"
     assert page.locator("#verdict").inner_text().startswith("degraded:")
     assert "2/3 nodes active" in page.locator("#verdict").inner_text()
+    page.screenshot(path=str(tmp_path / "status-page.png"), full_page=True)
     context.close()

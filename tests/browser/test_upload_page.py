@@ -134,10 +134,10 @@ def test_a_reload_mid_upload_then_the_same_file_resumes(
     path, data = make_file(tmp_path, "large.bin", size)
     errors: list[str] = []
     page = open_page(browser, cluster.url, errors)
-    # Slow the page's uploads down (16 MiB/s) so the reload lands in the middle.
+    # Slow the page's uploads down (8 MiB/s) so the reload lands in the middle.
     cdp = page.context.new_cdp_session(page)
     cdp.send("Network.enable")
-    throttle(cdp, 16 * MiB)
+    throttle(cdp, 8 * MiB)
     page.set_input_files("#file", str(path))
     wait_for(lambda: frontend_stats(cluster)["chunks_received"] >= 4, timeout=30, what="4 chunks")
     page.reload()
