@@ -32,6 +32,7 @@ async def list_files(store: MetadataStore, query: FileQuery) -> FileList:
     return await store.list_files(
         state=query.state,
         expired=query.expired,
+        exhausted=query.exhausted,
         idle=query.idle,
         after=query.after,
         limit=query.limit,

@@ -18,10 +18,11 @@ _STATES: tuple[str, ...] = get_args(FileState)
 
 @dataclass(frozen=True)
 class FileQuery:
-    """``GET /files?state=&expired=true&idle=&after=&limit=&chunks=``."""
+    """``GET /files?state=&expired=true&exhausted=true&idle=&after=&limit=&chunks=``."""
 
     state: FileState | None = None
     expired: bool = False
+    exhausted: bool = False
     idle: float | None = None
     after: str | None = None
     limit: int = DEFAULT_LIMIT
@@ -63,13 +64,14 @@ def bounded_int(name: str, value: str, low: int, high: int) -> int:
 
 
 def file_query(query: Mapping[str, str]) -> FileQuery:
-    _only(query, {"state", "expired", "idle", "after", "limit", "chunks"})
+    _only(query, {"state", "expired", "exhausted", "idle", "after", "limit", "chunks"})
     state = query.get("state")
     if state is not None and state not in _STATES:
         raise InvalidInput(f"state must be one of {list(_STATES)}")
     return FileQuery(
         state=state,  # type: ignore[arg-type]  # checked against FileState just above
         expired=flag("expired", query["expired"]) if "expired" in query else False,
+        exhausted=flag("exhausted", query["exhausted"]) if "exhausted" in query else False,
         idle=parse_duration(query["idle"]) if "idle" in query else None,
         after=ids.file_id(query["after"]) if "after" in query else None,
         limit=bounded_int("limit", query["limit"], 1, MAX_LIMIT) if "limit" in query else 100,

@@ -88,7 +88,9 @@ class Fleet:
 
 
 async def files_to_collect(fleet: Fleet) -> AsyncIterator[FileInfo]:
-    """Expired active files, deleting files, and uploads abandoned for longer than the grace.
+    """Expired active files, deleting files, uploads abandoned for longer than the grace, and
+    files out of downloads whose last download began longer than the grace ago (so never
+    while that download is still streaming).
 
     An ``uploading`` file is never taken for its expiry (a long upload may pass it before it
     finishes, and its expiry is reset when it completes), only for being idle.
@@ -98,6 +100,7 @@ async def files_to_collect(fleet: Fleet) -> AsyncIterator[FileInfo]:
         _pages(fleet, state="active", expired=True),
         _pages(fleet, state="deleting"),
         _pages(fleet, state="uploading", idle=fleet.grace),
+        _pages(fleet, state="active", exhausted=True, idle=fleet.grace),
     )
     for listing in listings:
         async for info in listing:
@@ -107,12 +110,17 @@ async def files_to_collect(fleet: Fleet) -> AsyncIterator[FileInfo]:
 
 
 async def _pages(
-    fleet: Fleet, *, state: FileState, expired: bool = False, idle: float | None = None
+    fleet: Fleet,
+    *,
+    state: FileState,
+    expired: bool = False,
+    exhausted: bool = False,
+    idle: float | None = None,
 ) -> AsyncIterator[FileInfo]:
     after: str | None = None
     while True:
         page = await fleet.controller.list_files(
-            state=state, expired=expired, idle=idle, after=after, limit=PAGE
+            state=state, expired=expired, exhausted=exhausted, idle=idle, after=after, limit=PAGE
         )
         for info in page.files:
             yield info

@@ -80,6 +80,7 @@ class ControllerClient:
         *,
         state: FileState | None = None,
         expired: bool = False,
+        exhausted: bool = False,
         idle: float | None = None,
         after: str | None = None,
         limit: int = 100,
@@ -91,6 +92,8 @@ class ControllerClient:
             params["state"] = state
         if expired:
             params["expired"] = "true"
+        if exhausted:
+            params["exhausted"] = "true"
         if idle is not None:
             params["idle"] = f"{idle}s"
         if after is not None:

@@ -59,6 +59,7 @@ class MetadataStore(abc.ABC):
         *,
         state: FileState | None = None,
         expired: bool = False,
+        exhausted: bool = False,
         idle: float | None = None,
         after: str | None = None,
         limit: int = 100,

@@ -252,6 +252,7 @@ class SqlStore(MetadataStore):
         *,
         state: FileState | None = None,
         expired: bool = False,
+        exhausted: bool = False,
         idle: float | None = None,
         after: str | None = None,
         limit: int = 100,
@@ -262,6 +263,10 @@ class SqlStore(MetadataStore):
             query = query.where(files.c.state == state)
         if expired:
             query = query.where(files.c.expires_at <= self.clock())
+        if exhausted:
+            query = query.where(
+                files.c.max_downloads.is_not(None), files.c.downloads >= files.c.max_downloads
+            )
         if idle is not None:
             query = query.where(files.c.updated_at <= self._cutoff(idle))
         if after is not None:
@@ -313,7 +318,9 @@ class SqlStore(MetadataStore):
                         files.c.downloads < files.c.max_downloads,
                     ),
                 )
-                .values(downloads=files.c.downloads + 1)
+                # updated_at: the GC collects an exhausted file only a grace after its last
+                # download began, so never while that download is in flight.
+                .values(downloads=files.c.downloads + 1, updated_at=now)
             )
             if result.rowcount == 1:
                 return True

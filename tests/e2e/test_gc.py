@@ -105,6 +105,20 @@ def test_expired_file_is_collected_but_a_live_file_sharing_its_chunks_is_not(
     )
 
 
+def test_a_file_out_of_downloads_is_collected_a_grace_after_its_last_download(
+    gc_cluster: Cluster,
+) -> None:
+    cluster = gc_cluster
+    data = os.urandom(3 * CHUNK)
+    once = cluster.upload(data, max_downloads="1")
+    chunks = chunk_ids(cluster.file_info(once["id"]))
+    assert cluster.download(once["id"]).body == data
+    assert cluster.download(once["id"]).status == 410
+    wait_for(lambda: record_gone(cluster, once["id"]), timeout=DEADLINE, what="record removed")
+    wait_for(lambda: not chunks & on_disk(cluster), timeout=DEADLINE, what="its chunks deleted")
+    assert cluster.download(once["id"]).status == 404
+
+
 def test_delete_link_works_once_and_a_tampered_token_is_403(gc_cluster: Cluster) -> None:
     cluster = gc_cluster
     data = os.urandom(3 * CHUNK)
