@@ -1,9 +1,12 @@
 """Choosing the node a new chunk goes to.
 
-Rule: the node with the most *effective* free space, where effective free space is the
-node's reported free bytes minus what this placement has already sent it. With equal
-nodes this is round-robin; a fuller node receives proportionally fewer chunks. Ties
-break on node id so the choice is deterministic (pinned by golden tests).
+Rule: weighted round-robin by free space. Each chunk goes to the node whose share of
+this upload, relative to its free space, would stay smallest: the node minimising
+``(bytes already sent to it + chunk size) / free``. Equal nodes take turns (a, b, c, a, ...);
+a node with twice the free space gets about twice the chunks; a file is always spread over
+the nodes rather than piled on the emptiest one (which small differences in reported free
+space would otherwise cause). Ties break on node id, so the choice is deterministic (pinned
+by golden tests).
 """
 
 from __future__ import annotations
@@ -27,24 +30,22 @@ class Placement:
     def effective_free(self, node: NodeCandidate) -> int:
         return node.free - self.assigned.get(node.id, 0)
 
+    def _load_after(self, node: NodeCandidate, size: int) -> float:
+        return (self.assigned.get(node.id, 0) + size) / max(node.free, 1)
+
     def choose(self, size: int, exclude: Iterable[str] = ()) -> NodeCandidate | None:
         """The node for the next chunk of ``size`` bytes, or None if every node is excluded."""
         excluded = set(exclude)
         candidates = [n for n in self.nodes if n.id not in excluded]
         if not candidates:
             return None
-        best = max(candidates, key=lambda n: (self.effective_free(n), _tiebreak(n.id)))
+        best = min(candidates, key=lambda n: (self._load_after(n, size), n.id))
         self.assigned[best.id] = self.assigned.get(best.id, 0) + size
         return best
 
     def release(self, node_id: str, size: int) -> None:
         """Forget an assignment that failed, so the node is not penalised for it."""
         self.assigned[node_id] = self.assigned.get(node_id, 0) - size
-
-
-def _tiebreak(node_id: str) -> str:
-    # max() picks the largest; invert so the lexically smallest id wins a tie.
-    return "".join(chr(0x10FFFF - ord(c)) for c in node_id)
 
 
 def rank_targets(nodes: Sequence[NodeCandidate], holders: Iterable[str]) -> list[NodeCandidate]:

@@ -36,3 +36,22 @@ def test_no_nodes() -> None:
 def test_rank_targets_most_free_first_without_holders() -> None:
     big = NodeCandidate("e" * 32, "http://e", 5000)
     assert rank_targets([A, big, B], holders=[A.id]) == [big, B]
+
+
+def test_a_file_is_spread_even_when_free_space_differs_a_little() -> None:
+    """Nodes on one disk report slightly different free space; a file still spreads."""
+    nodes = [
+        NodeCandidate("a" * 32, "u", 10**11 + 5 * 10**8),
+        NodeCandidate("b" * 32, "u", 10**11),
+        NodeCandidate("c" * 32, "u", 10**11),
+    ]
+    placement = Placement(nodes)
+    picks = [placement.choose(4 * 1024**2) for _ in range(12)]
+    assert {p.id[0] for p in picks if p} == {"a", "b", "c"}
+
+
+def test_twice_the_free_space_gets_about_twice_the_chunks() -> None:
+    big = NodeCandidate("e" * 32, "u", 2000)
+    placement = Placement([A, big])
+    picks = [placement.choose(10) for _ in range(30)]
+    assert sum(1 for p in picks if p == big) == 20
