@@ -89,6 +89,30 @@ def test_two_files_by_the_file_chooser(browser: Any, cluster: Cluster, tmp_path:
     qr = cards.nth(1).locator(".qr")
     assert_qr_reads(qr.screenshot(), cards.nth(1).locator(".link").input_value())
 
+    # A file dropped on the drop zone is uploaded the same way.
+    page.evaluate(
+        """() => {
+            const dropped = new DataTransfer();
+            dropped.items.add(new File(["dropped bytes"], "dropped.txt", {type: "text/plain"}));
+            const zone = document.getElementById("drop");
+            zone.dispatchEvent(new DragEvent("drop", {dataTransfer: dropped, bubbles: true}));
+        }"""
+    )
+    page.wait_for_selector(".card:nth-child(3)[data-state=done]")
+    answer = http("GET", cards.nth(2).locator(".link").input_value())
+    assert answer.body == b"dropped bytes"
+
+    # On a phone's width nothing is wider than the screen.
+    page.set_viewport_size({"width": 360, "height": 740})
+    wide = page.evaluate(
+        """() => [...document.querySelectorAll("body *")]
+            .filter(e => e.getBoundingClientRect().right > 360)
+            .filter(e => ![...e.children].some(c => c.getBoundingClientRect().right > 360))
+            .map(e => e.tagName + "." + e.className + " " + e.getBoundingClientRect().right)"""
+    )
+    assert page.evaluate("() => document.documentElement.scrollWidth") <= 360, wide
+    page.screenshot(path=str(tmp_path / "upload-page-phone.png"))
+
 
 def assert_qr_reads(png: bytes, link: str) -> None:
     zxingcpp = pytest.importorskip("zxingcpp", reason="zxing-cpp decodes the QR code")
