@@ -8,7 +8,6 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-from collections.abc import AsyncIterator
 
 from aiohttp import web
 
@@ -20,6 +19,7 @@ from filefleet.http.node_api import NodeClient
 from filefleet.http.server import Api, make_app
 from filefleet.runtime import service
 from filefleet.runtime.logging import setup_logging
+from filefleet.runtime.service import run_beside
 from filefleet.runtime.settings import GCSettings
 
 log = logging.getLogger(__name__)
@@ -55,16 +55,8 @@ def build_app(settings: GCSettings) -> web.Application:
     app = make_app(api, service_id=ids.new_node_id(), secret=settings.secret)
     app[WORKER] = worker
 
-    async def background(_: web.Application) -> AsyncIterator[None]:
-        log.info("collecting every %.1fs, grace %.1fs", settings.gc_interval, settings.gc_grace)
-        task = asyncio.create_task(worker.run_forever(), name="gc")
-        yield
-        worker.stop()
-        task.cancel()
-        await asyncio.gather(task, return_exceptions=True)
-        await http.close()
-
-    app.cleanup_ctx.append(background)
+    log.info("collecting every %.1fs, grace %.1fs", settings.gc_interval, settings.gc_grace)
+    run_beside(app, [worker], [http.close])
     return app
 
 

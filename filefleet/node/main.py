@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import asyncio
 import logging
-from collections.abc import AsyncIterator
 
 from aiohttp import web
 
@@ -16,7 +14,7 @@ from filefleet.node.chunkstore import ChunkStore, lock_data_dir
 from filefleet.node.ping import Pinger
 from filefleet.node.scrub import Scrubber
 from filefleet.runtime.logging import setup_logging
-from filefleet.runtime.service import Service, run
+from filefleet.runtime.service import Service, run, run_beside
 from filefleet.runtime.settings import NodeSettings
 
 log = logging.getLogger(__name__)
@@ -36,18 +34,8 @@ def build_app(settings: NodeSettings, store: ChunkStore) -> web.Application:
     scrubber = Scrubber(store, controller, settings.scrub_rate)
     app = make_node_app(store, scrubber, secret=settings.secret, max_chunk=settings.max_chunk)
 
-    async def background(_: web.Application) -> AsyncIterator[None]:
-        loops: list[Service] = [pinger, scrubber] if scrubber.enabled else [pinger]
-        tasks = [asyncio.create_task(s.run_forever(), name=s.name) for s in loops]
-        yield
-        for service in loops:
-            service.stop()
-        for task in tasks:
-            task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
-        await http.close()
-
-    app.cleanup_ctx.append(background)
+    loops: list[Service] = [pinger, scrubber] if scrubber.enabled else [pinger]
+    run_beside(app, loops, [http.close])
     return app
 
 

@@ -9,7 +9,6 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-from collections.abc import AsyncIterator
 from dataclasses import asdict
 from typing import Any
 
@@ -24,7 +23,7 @@ from filefleet.replicator.copy import ChunkCopier
 from filefleet.replicator.repair import RepairLoop
 from filefleet.replicator.worker import EventWorker, consumer_name
 from filefleet.runtime.logging import setup_logging
-from filefleet.runtime.service import Service, run
+from filefleet.runtime.service import Service, run, run_beside
 from filefleet.runtime.settings import ReplicatorSettings
 
 log = logging.getLogger(__name__)
@@ -67,20 +66,8 @@ def build_app(settings: ReplicatorSettings) -> web.Application:
     app = make_app(api, service_id=name, secret=settings.secret)
     app[STATS] = {"read": lambda: counters(copier, repair, worker)}
 
-    async def background(_: web.Application) -> AsyncIterator[None]:
-        loops: list[Service] = [repair] + ([worker] if worker else [])
-        tasks = [asyncio.create_task(s.run_forever(), name=s.name) for s in loops]
-        yield
-        for service in loops:
-            service.stop()
-        for task in tasks:
-            task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
-        if queue is not None:
-            await queue.close()
-        await http.close()
-
-    app.cleanup_ctx.append(background)
+    loops: list[Service] = [repair] + ([worker] if worker else [])
+    run_beside(app, loops, ([queue.close] if queue else []) + [http.close])
     return app
 
 

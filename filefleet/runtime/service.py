@@ -12,7 +12,7 @@ import asyncio
 import contextlib
 import logging
 import signal
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 
 from aiohttp import web
 
@@ -59,6 +59,29 @@ class Service(abc.ABC):
                 self.name,
                 ", ".join(f"{k}={v}" for k, v in counts.items()),
             )
+
+
+Closer = Callable[[], Awaitable[None]]
+
+
+def run_beside(
+    app: web.Application, services: Sequence[Service], closers: Sequence[Closer] = ()
+) -> None:
+    """Run each service's ``run_forever`` while ``app`` serves; on shutdown stop them, wait
+    for them, then call ``closers`` (HTTP clients, queues) in order."""
+
+    async def lifecycle(_: web.Application) -> AsyncIterator[None]:
+        tasks = [asyncio.create_task(s.run_forever(), name=s.name) for s in services]
+        yield
+        for running in services:
+            running.stop()
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        for close in closers:
+            await close()
+
+    app.cleanup_ctx.append(lifecycle)
 
 
 def install_uvloop() -> None:
