@@ -122,16 +122,25 @@ class Uploader:
     async def _store_one(
         self, run: _Run, order: int, chunk: PooledChunk, hashed: asyncio.Future[None]
     ) -> str:
-        data = chunk.view
-        try:
-            chunk_id = await asyncio.to_thread(_hash_chunk, data)
-            await self.writer.write(chunk_id, order, data, run.placement, run.appender.append)
-            return chunk_id
-        finally:
+        released = False
+
+        async def release() -> None:
             # The buffer goes back only once nothing reads it: the node answered and the
             # whole-file hash has consumed it (also when this task failed or was cancelled).
-            await asyncio.shield(hashed)
-            chunk.release()
+            nonlocal released
+            if not released:
+                released = True
+                await asyncio.shield(hashed)
+                chunk.release()
+
+        try:
+            chunk_id = await asyncio.to_thread(_hash_chunk, chunk.view)
+            await self.writer.write(
+                chunk_id, order, chunk.view, run.placement, run.appender.append, release=release
+            )
+            return chunk_id
+        finally:
+            await release()
 
 
 @dataclass

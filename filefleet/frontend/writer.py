@@ -31,6 +31,7 @@ log = logging.getLogger(__name__)
 APPEND_CONFLICT_RETRIES = 3
 
 Append = Callable[[ChunkRef], Awaitable[object]]
+Release = Callable[[], Awaitable[None]]
 Bytes = bytes | bytearray | memoryview
 
 
@@ -49,20 +50,41 @@ class ChunkWriter:
         self.counters = WriteCounters()
 
     async def write(
-        self, chunk_id: str, order: int, data: Bytes, placement: Placement, append: Append
+        self,
+        chunk_id: str,
+        order: int,
+        data: Bytes,
+        placement: Placement,
+        append: Append,
+        *,
+        release: Release | None = None,
     ) -> NodeCandidate:
-        """Store ``data`` (whose SHA-256 is ``chunk_id``) and append it at ``order``."""
-        for _ in range(APPEND_CONFLICT_RETRIES + 1):
-            node = await self.place(chunk_id, data, placement)
-            ref = ChunkRef(id=chunk_id, order=order, size=len(data), locations=[node.id])
+        """Store ``data`` (whose SHA-256 is ``chunk_id``) and append it at ``order``.
+
+        ``release`` is called once the bytes are on a node, before the append: the caller
+        may reuse the buffer while the append waits for its batch. Should the append then
+        meet the GC's mark, the bytes are read back from that node (which keeps them: it
+        refuses the GC's delete within the grace of our store) to store them again.
+        """
+        node = await self.place(chunk_id, data, placement)
+        size = len(data)
+        held: Bytes | None = data
+        if release is not None:
+            await release()
+            held = None
+        for _ in range(APPEND_CONFLICT_RETRIES):
+            ref = ChunkRef(id=chunk_id, order=order, size=size, locations=[node.id])
             try:
                 await append(ref)
             except ChunkCollecting:
                 self.counters.collect_conflicts += 1
                 log.info("chunk %s was being collected; storing it again", chunk_id)
+                if held is None:
+                    held = await self.nodes.get_chunk(node.url, chunk_id)
+                node = await self.place(chunk_id, held, placement)
                 continue
             self.counters.chunks_stored += 1
-            self.counters.bytes_stored += len(data)
+            self.counters.bytes_stored += size
             return node
         raise Conflict(f"chunk {chunk_id} stayed in collection; upload aborted")
 

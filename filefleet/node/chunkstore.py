@@ -41,6 +41,7 @@ from typing import IO
 from filefleet.core import ids
 from filefleet.core.errors import Conflict, InsufficientStorage, InvalidInput, NotFound
 from filefleet.core.hashing import sha256_hex_async
+from filefleet.node.durable import write_durably
 
 log = logging.getLogger(__name__)
 
@@ -256,15 +257,7 @@ class ChunkStore:
 
     @staticmethod
     def _write_durably(path: Path, data: bytes | bytearray | memoryview) -> None:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
-        try:
-            view = memoryview(data)
-            while view:
-                written = os.write(fd, view)
-                view = view[written:]
-            os.fsync(fd)
-        finally:
-            os.close(fd)
+        write_durably(path, data)  # O_DIRECT where the file system allows it; fsynced
 
     # -- read -----------------------------------------------------------------------------
 
