@@ -17,13 +17,22 @@ def test_file_query_reads_every_parameter() -> None:
         {
             "state": "deleting",
             "expired": "true",
+            "exhausted": "true",
             "idle": "1h",
             "after": "abcdefghijklmnop",
             "limit": "5",
             "chunks": "false",
         }
     )
-    assert query == FileQuery("deleting", True, 3600.0, "abcdefghijklmnop", 5, False)
+    assert query == FileQuery(
+        state="deleting",
+        expired=True,
+        exhausted=True,
+        idle=3600.0,
+        after="abcdefghijklmnop",
+        limit=5,
+        with_chunks=False,
+    )
 
 
 @pytest.mark.parametrize(
