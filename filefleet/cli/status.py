@@ -18,11 +18,9 @@ import json
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
-from rich.console import Console
-from rich.table import Table
 
 from filefleet.cli.common import fail
 from filefleet.core import health
@@ -34,6 +32,9 @@ from filefleet.http.controller_api import ControllerClient
 from filefleet.queue.base import DeadLetter
 from filefleet.queue.factory import open_queue
 from filefleet.runtime.settings import default_data_dir
+
+if TYPE_CHECKING:
+    from rich.console import Console
 
 QUICK = RetryPolicy(attempts=2, base_delay=0.1, max_delay=0.3)
 
@@ -95,6 +96,8 @@ def _age(moment: datetime) -> str:
 
 
 def render(snapshot: Snapshot, console: Console) -> None:
+    from rich.table import Table  # Rich is loaded only by the commands that print tables
+
     nodes = Table(title="Nodes")
     for column in ("node", "url", "state", "free", "capacity", "chunks", "last ping"):
         nodes.add_column(column)
@@ -146,7 +149,11 @@ def verdict(snapshot: Snapshot) -> str:
 
 def status(
     controller: Annotated[
-        str | None, typer.Option(help="Controller URL (default: from <data>/cluster.json).")
+        str | None,
+        typer.Option(
+            envvar="FILEFLEET_CONTROLLER",
+            help="Controller URL(s), comma-separated (default: from <data>/cluster.json).",
+        ),
     ] = None,
     data: Annotated[
         Path | None, typer.Option(help="Cluster data dir holding cluster.json.")
@@ -176,6 +183,8 @@ def status(
         result = asyncio.run(snapshot())
     except FilefleetError as exc:
         fail(f"cannot read the cluster at {controller}: {exc.message}", code=1)
+    from rich.console import Console
+
     render(result, Console())
 
 
