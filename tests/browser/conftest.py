@@ -37,7 +37,9 @@ def _missing() -> str | None:
     return None
 
 
-@pytest.fixture(scope="session")
+# Module scope, not session: Playwright's sync API runs an event loop on the main thread
+# while it is open, and asyncio.run() in the tests that follow would refuse to start.
+@pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
     missing = _missing()
     if missing is not None:
