@@ -136,7 +136,8 @@ def render(snapshot: Snapshot, console: Console) -> None:
     console.print(files)
     console.print(
         f"stored: {_mib(totals.replica_bytes)} in replicas of {totals.chunks} chunks; "
-        f"being reclaimed: {_mib(totals.collecting_bytes)} in {totals.collecting_chunks} chunks"
+        f"being reclaimed: {_mib(totals.collecting_bytes)} in {totals.collecting_chunks} chunks; "
+        f"reclaimed: {_mib(totals.reclaimed_bytes)}"
     )
     console.print(verdict(snapshot))
 

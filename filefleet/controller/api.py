@@ -149,12 +149,16 @@ async def add_location(request: web.Request) -> web.Response:
     return json_model(info)
 
 
-@api.route("DELETE", "/chunk/{id}/locations/{node}", summary="Remove one replica location",
+@api.route("DELETE", "/chunk/{id}/locations/{node}",
+           summary="Remove one replica location (?reclaimed=true: the GC deleted it)",
            response=ChunkInfo)  # fmt: skip
 async def remove_location(request: web.Request) -> web.Response:
     chunk_id = ids.chunk_id(request.match_info["id"])
     node_id = ids.node_id(request.match_info["node"])
-    info = await chunks.remove_location(_store(request), chunk_id, node_id, _ttl(request))
+    reclaimed = params.flag("reclaimed", request.query.get("reclaimed", "false"))
+    info = await chunks.remove_location(
+        _store(request), chunk_id, node_id, _ttl(request), reclaimed=reclaimed
+    )
     return json_model(info)
 
 

@@ -27,9 +27,9 @@ async def add_location(
 
 
 async def remove_location(
-    store: MetadataStore, chunk_id: str, node_id: str, node_ttl: float
+    store: MetadataStore, chunk_id: str, node_id: str, node_ttl: float, *, reclaimed: bool = False
 ) -> ChunkInfo:
-    await store.remove_location(chunk_id, node_id)
+    await store.remove_location(chunk_id, node_id, reclaimed=reclaimed)
     return await store.get_chunk(chunk_id, node_ttl)
 
 

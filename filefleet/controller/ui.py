@@ -98,6 +98,7 @@ def render_page(report: ClusterStatus, now: datetime) -> str:
         collecting_chunks=totals.collecting_chunks,
         collecting_bytes=_e(format_size(totals.collecting_bytes)),
         deleting_bytes=_e(format_size(totals.files["deleting"].bytes)),
+        reclaimed_bytes=_e(format_size(totals.reclaimed_bytes)),
         generated=_e(now.strftime("%Y-%m-%d %H:%M:%S UTC")),
     )
 

@@ -31,6 +31,7 @@ class StoreTotals(BaseModel):
     below: int = Field(description="Live chunks with fewer than R replicas that count.")
     collecting_chunks: int = Field(description="Chunks the GC has marked and is deleting.")
     collecting_bytes: int = Field(description="Replica bytes of those: space being reclaimed.")
+    reclaimed_bytes: int = Field(0, description="Replica bytes the GC has deleted, ever.")
 
 
 class ClusterStatus(BaseModel):

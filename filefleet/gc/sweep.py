@@ -232,7 +232,7 @@ async def delete_replica(fleet: Fleet, chunk_id: str, node_id: str, counts: GCCo
         return "failed"
     # NotFound: the chunk's record went meanwhile (another pass): nothing left to remove.
     with contextlib.suppress(NotFound):
-        await fleet.controller.remove_location(chunk_id, node_id)
+        await fleet.controller.remove_location(chunk_id, node_id, reclaimed=True)
     counts.chunks_deleted += 1
     return "deleted"
 

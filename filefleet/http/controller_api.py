@@ -127,8 +127,12 @@ class ControllerClient:
         raw = await self._post(f"/chunk/{chunk_id}/locations", {"node": node_id})
         return ChunkInfo.model_validate(raw)
 
-    async def remove_location(self, chunk_id: str, node_id: str) -> ChunkInfo:
-        raw = await self._delete(f"/chunk/{chunk_id}/locations/{node_id}")
+    async def remove_location(
+        self, chunk_id: str, node_id: str, *, reclaimed: bool = False
+    ) -> ChunkInfo:
+        """Drop one location; ``reclaimed`` when the GC deleted the replica (counted)."""
+        path = f"/chunk/{chunk_id}/locations/{node_id}"
+        raw = await self._delete(path + ("?reclaimed=true" if reclaimed else ""))
         return ChunkInfo.model_validate(raw)
 
     async def under_replicated(

@@ -101,8 +101,11 @@ class MetadataStore(abc.ABC):
         """One more node holds the chunk; False if it was already listed."""
 
     @abc.abstractmethod
-    async def remove_location(self, chunk_id: str, node_id: str) -> bool:
-        """The node no longer holds the chunk; False if it was not listed."""
+    async def remove_location(
+        self, chunk_id: str, node_id: str, *, reclaimed: bool = False
+    ) -> bool:
+        """The node no longer holds the chunk; False if it was not listed. ``reclaimed``:
+        the GC deleted it, so its size is added to the ``reclaimed_bytes`` counter."""
 
     @abc.abstractmethod
     async def get_chunk(self, chunk_id: str, live_ttl: float) -> ChunkInfo:

@@ -8,6 +8,9 @@
   single-row insert or delete, never a rewritten array.
 - ``chunks.collecting_since`` is the GC's mark (DESIGN §8): set only while no live file
   references the chunk; an append that meets it answers 409 and clears it.
+- ``counters`` holds fleet-wide totals that outlive the rows they count: ``reclaimed_bytes``
+  (replica bytes the GC deleted from nodes), added to in the transaction that drops the
+  location.
 - ``chunks.location_count`` is the number of ``chunk_locations`` rows of the chunk, kept by
   the same transaction that inserts or deletes one (an increment, never a recount, so two
   controllers adding locations at once both count). It lets repair find the chunks below R
@@ -133,4 +136,12 @@ nodes = Table(
     Column("free", BigInteger, nullable=False),
     Column("chunks", BigInteger, nullable=False),
     Index("ix_nodes_last_ping", "last_ping"),
+)
+
+# Fleet-wide counters that outlive the rows they count (e.g. bytes the GC reclaimed).
+counters = Table(
+    "counters",
+    metadata,
+    Column("name", String(64), primary_key=True),
+    Column("value", BigInteger, nullable=False),
 )

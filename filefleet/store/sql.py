@@ -48,7 +48,7 @@ from filefleet.core.models import (
 from filefleet.store import queries, rules
 from filefleet.store.base import MetadataStore
 from filefleet.store.engine import WRITE, create_engine, migrate
-from filefleet.store.schema import chunk_locations, chunks, file_chunks, files, nodes
+from filefleet.store.schema import chunk_locations, chunks, counters, file_chunks, files, nodes
 from filefleet.store.totals import store_totals
 
 Clock = Callable[[], datetime]
@@ -364,7 +364,9 @@ class SqlStore(MetadataStore):
                 await self._count_locations(conn, chunk_id, 1)
         return added
 
-    async def remove_location(self, chunk_id: str, node_id: str) -> bool:
+    async def remove_location(
+        self, chunk_id: str, node_id: str, *, reclaimed: bool = False
+    ) -> bool:
         async with self._write() as conn:
             result = await conn.execute(
                 delete(chunk_locations).where(
@@ -374,7 +376,19 @@ class SqlStore(MetadataStore):
             removed = bool(result.rowcount == 1)
             if removed:
                 await self._count_locations(conn, chunk_id, -1)
+                if reclaimed:
+                    size = await conn.scalar(select(chunks.c.size).where(chunks.c.id == chunk_id))
+                    await self._add_counter(conn, "reclaimed_bytes", int(size or 0))
         return removed
+
+    async def _add_counter(self, conn: AsyncConnection, name: str, amount: int) -> None:
+        """One statement, so two controllers adding at once both count."""
+        stmt = self._upsert(counters).values(name=name, value=amount)
+        await conn.execute(
+            stmt.on_conflict_do_update(
+                index_elements=["name"], set_={"value": counters.c.value + stmt.excluded.value}
+            )
+        )
 
     async def get_chunk(self, chunk_id: str, live_ttl: float) -> ChunkInfo:
         async with self._read() as conn:

@@ -19,7 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from filefleet.core.health import FILE_STATES, StateTotals, StoreTotals
 from filefleet.store import queries
-from filefleet.store.schema import chunks, files
+from filefleet.store.schema import chunks, counters, files
 
 
 async def store_totals(conn: AsyncConnection, replicas: int, cutoff: datetime) -> StoreTotals:
@@ -61,6 +61,9 @@ async def store_totals(conn: AsyncConnection, replicas: int, cutoff: datetime) -
             queries.live_replicas(cutoff) < replicas,
         )
     )
+    reclaimed = await conn.scalar(
+        select(counters.c.value).where(counters.c.name == "reclaimed_bytes")
+    )
     return StoreTotals(
         files={state: by_state.get(state, StateTotals()) for state in FILE_STATES} | by_state,
         chunks=held[0],
@@ -69,4 +72,5 @@ async def store_totals(conn: AsyncConnection, replicas: int, cutoff: datetime) -
         below=below or 0,
         collecting_chunks=collecting[0],
         collecting_bytes=int(collecting[1]),
+        reclaimed_bytes=int(reclaimed or 0),
     )

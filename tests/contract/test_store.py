@@ -303,6 +303,23 @@ async def test_locations_from_appends_and_single_row_changes(store: SqlStore, cl
         await store.add_location(chunk_id(99), node_id(1))
 
 
+async def test_replicas_the_gc_deleted_are_counted_as_reclaimed(
+    store: SqlStore, clock: Clock
+) -> None:
+    record = new_file(clock)
+    await store.create_file(record)
+    refs = [ref(1, 0, size=10, locations=[node_id(1), node_id(2)]), ref(2, 1, size=7)]
+    await store.update_file(record.id, FileUpdate(chunks=refs))
+    await store.add_location(chunk_id(2), node_id(1))
+    assert (await store.totals(2, 10)).reclaimed_bytes == 0
+    await store.remove_location(chunk_id(1), node_id(1))  # e.g. a corrupt replica: not counted
+    assert (await store.totals(2, 10)).reclaimed_bytes == 0
+    assert await store.remove_location(chunk_id(1), node_id(2), reclaimed=True)
+    assert not await store.remove_location(chunk_id(1), node_id(2), reclaimed=True)  # once
+    assert await store.remove_location(chunk_id(2), node_id(1), reclaimed=True)
+    assert (await store.totals(2, 10)).reclaimed_bytes == 17
+
+
 async def test_concurrent_location_adds_all_stick(store: SqlStore, clock: Clock) -> None:
     info = await active_file(store, clock, 0, list(range(8)))
     adds = [store.add_location(c.id, node_id(n)) for c in info.chunks for n in range(6)]

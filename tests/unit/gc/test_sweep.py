@@ -57,7 +57,9 @@ class FakeController:
             collecting=chunk_id in self.marked,
         )
 
-    async def remove_location(self, chunk_id: str, node_id: str) -> None:
+    async def remove_location(
+        self, chunk_id: str, node_id: str, *, reclaimed: bool = False
+    ) -> None:
         self.calls.append(("remove_location", f"{chunk_id}@{node_id}"))
         self.locations[chunk_id].remove(node_id)
 
