@@ -88,7 +88,10 @@ class SqlStore(MetadataStore):
         except IntegrityError as exc:
             raise Conflict(f"conflicting concurrent change: {exc.orig}") from exc
         except (DBAPIError, OSError) as exc:
-            raise Unavailable(f"metadata store unavailable: {type(exc).__name__}") from exc
+            detail = getattr(exc, "orig", None) or exc
+            raise Unavailable(
+                f"metadata store unavailable: {type(exc).__name__}: {str(detail)[:200]}"
+            ) from exc
 
     @asynccontextmanager
     async def _read(self) -> AsyncIterator[AsyncConnection]:
