@@ -103,7 +103,9 @@ class Api:
                 "description": "error",
                 "content": {"application/json": {"schema": ref(ErrorBody)}},
             }
-            if not doc.public:
+            if (doc.method, doc.path) in self.basic_auth_paths:
+                op["security"] = [{"basic": []}]
+            elif not doc.public:
                 op["security"] = [{"bearer": []}]
             paths.setdefault(doc.path, {})[doc.method.lower()] = op
         return {
@@ -112,7 +114,10 @@ class Api:
             "paths": paths,
             "components": {
                 "schemas": schemas,
-                "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
+                "securitySchemes": {
+                    "bearer": {"type": "http", "scheme": "bearer"},
+                    "basic": {"type": "http", "scheme": "basic"},
+                },
             },
         }
 
