@@ -1,9 +1,12 @@
 """`filefleet share FILE...`: upload files through the resumable chunk API, print links.
 
-Per file: create an upload (or find the one an interrupted run left, from the state file),
-then read the file once, chunk by chunk, hashing each chunk and the whole file; chunks the
-upload already has are skipped, chunks the fleet already holds are claimed without sending
-a byte (dedup), the rest are sent with a bounded number in flight. Then complete.
+Per file: create an upload (or find the one an interrupted run left, from the state file);
+1. read the file once, hashing each chunk and the whole file;
+2. claim, in one request per 1,000 chunks, the missing chunks the fleet already holds
+   (dedup: no byte sent for those);
+3. send the remaining missing chunks, a few in flight;
+4. complete (the server checks the whole file's SHA-256).
+Chunks the upload already has (an interrupted run sent them) are skipped.
 """
 
 from __future__ import annotations
@@ -11,7 +14,6 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import json
-from collections.abc import Coroutine
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -61,28 +63,25 @@ class Share:
         )
         token = state.load() or {}
         counters = ShareCounters()
-        missing = set(status["missing"])
-        task = self.progress.add_task(path.name[:30], total=size, note="")
-        file_hash = hashlib.sha256()
-        slots = asyncio.Semaphore(INFLIGHT)
-        pending: list[asyncio.Task[None]] = []
-        chunk_size = int(status["chunk_size"])
-        loop = asyncio.get_running_loop()
-        with path.open("rb") as f:
-            for index in range(int(status["chunk_count"])):
-                await slots.acquire()  # bounds the chunks held in memory
-                _raise_failed(pending)
-                data: bytes = await asyncio.to_thread(f.read, chunk_size)
-                hashed = loop.run_in_executor(_ordered, file_hash.update, data)
-                if index in missing:
-                    work = self._send(status["id"], index, data, counters, task)
-                else:  # the upload has it already: only the whole-file hash needs it
-                    counters.skipped_chunks += 1
-                    self.progress.advance(task, len(data))
-                    work = None
-                pending.append(asyncio.create_task(_then_release(work, hashed, slots)))
-            await asyncio.gather(*pending)
-        body = {"sha256": file_hash.hexdigest(), "delete_token": token["delete_token"]}
+        upload_id, chunk_size = status["id"], int(status["chunk_size"])
+        missing = sorted(status["missing"])
+        counters.skipped_chunks = int(status["chunk_count"]) - len(missing)
+        task = self.progress.add_task(path.name[:30], total=size, note="hashing")
+        # 1. Hash every chunk and the whole file (the server checks the whole at the end).
+        chunk_hashes, file_sha = await hash_file(path, chunk_size)
+        have = set(range(int(status["chunk_count"]))) - set(missing)
+        self.progress.advance(task, sum(_length(i, size, chunk_size) for i in have))
+        # 2. Claim what the fleet already holds: no bytes sent for those.
+        claimed = await self._claim(upload_id, [(i, chunk_hashes[i]) for i in missing])
+        counters.claimed_chunks = len(claimed)
+        if claimed:
+            self.progress.advance(task, sum(_length(i, size, chunk_size) for i in claimed))
+        note = f"dedup: {len(claimed)} chunks" if claimed else ""
+        self.progress.update(task, note=note)
+        # 3. Send the rest, a few chunks in flight.
+        to_send = [i for i in missing if i not in claimed]
+        await self._send_all(path, upload_id, to_send, chunk_hashes, chunk_size, counters, task)
+        body = {"sha256": file_sha, "delete_token": token["delete_token"]}
         result = (await self.http.request(
             "POST", self.server, f"/uploads/{status['id']}/complete", json=body,
             headers={"Accept": "application/json"},
@@ -122,48 +121,83 @@ class Share:
         )
         return status
 
-    async def _send(
-        self, upload_id: str, index: int, data: bytes, counters: ShareCounters, task: Any
-    ) -> None:
-        """Claim the chunk if the fleet has it, else send its bytes."""
-        sha = await asyncio.to_thread(_chunk_hash, data)
-        path = f"/uploads/{upload_id}/chunks/{index}"
-        if self.dedup and await self._claim(path, sha):
-            counters.claimed_chunks += 1
-            self.progress.advance(task, len(data))
-            self.progress.update(task, note=f"dedup: {counters.claimed_chunks} chunks")
-            return
-        await self.http.request("PUT", self.server, path, params={"sha256": sha}, data=data)
-        counters.sent_chunks += 1
-        counters.sent_bytes += len(data)
-        self.progress.advance(task, len(data))
+    async def _claim(self, upload_id: str, wanted: list[tuple[int, str]]) -> set[int]:
+        """Claim by hash, 1,000 chunks per request; the indexes the server recorded."""
+        claimed: set[int] = set()
+        for start in range(0, len(wanted) if self.dedup else 0, 1000):
+            body = {"chunks": [{"index": i, "sha256": h} for i, h in wanted[start : start + 1000]]}
+            try:
+                answer = await self.http.post_json(
+                    self.server, f"/uploads/{upload_id}/claims", body
+                )
+            except Forbidden:  # the server turned dedup off (--no-dedup): send every chunk
+                self.dedup = False
+                return claimed
+            claimed.update(int(i) for i in answer["claimed"])
+        return claimed
 
-    async def _claim(self, path: str, sha: str) -> bool:
+    async def _send_all(
+        self, path: Path, upload_id: str, indexes: list[int], hashes: list[str],
+        chunk_size: int, counters: ShareCounters, task: Any,
+    ) -> None:  # fmt: skip
+        slots = asyncio.Semaphore(INFLIGHT)
+
+        async def send(index: int) -> None:
+            async with slots:  # bounds the chunks held in memory
+                data = await asyncio.to_thread(_read_at, path, index * chunk_size, chunk_size)
+                await self.http.request(
+                    "PUT", self.server, f"/uploads/{upload_id}/chunks/{index}",
+                    params={"sha256": hashes[index]}, data=data,
+                )  # fmt: skip
+                counters.sent_chunks += 1
+                counters.sent_bytes += len(data)
+                self.progress.advance(task, len(data))
+
+        tasks = [asyncio.create_task(send(i)) for i in indexes]
         try:
-            claim = await self.http.post_json(
-                self.server, f"{path}/claim", {}, params={"sha256": sha}
-            )
-        except Forbidden:  # the server turned dedup off (--no-dedup): send every chunk
-            self.dedup = False
-            return False
-        return bool(claim.get("claimed"))
+            await asyncio.gather(*tasks)
+        finally:
+            for pending in tasks:
+                pending.cancel()
 
 
-async def _then_release(
-    work: Coroutine[Any, Any, None] | None, hashed: asyncio.Future[None], slots: asyncio.Semaphore
-) -> None:
-    try:
-        if work is not None:
-            await work
-    finally:
-        await asyncio.shield(hashed)  # the chunk's bytes are free once the file hash read them
-        slots.release()
+def _length(index: int, size: int, chunk_size: int) -> int:
+    return min(chunk_size, size - index * chunk_size)
 
 
-def _raise_failed(tasks: list[asyncio.Task[None]]) -> None:
-    for task in tasks:
-        if task.done() and not task.cancelled() and task.exception() is not None:
-            raise task.exception()  # type: ignore[misc]
+def _read_at(path: Path, offset: int, length: int) -> bytes:
+    with path.open("rb") as f:
+        f.seek(offset)
+        return f.read(length)
+
+
+async def hash_file(path: Path, chunk_size: int) -> tuple[list[str], str]:
+    """Each chunk's SHA-256 and the whole file's, reading the file once: chunk hashes run in
+    worker threads while one ordered thread feeds the whole-file hash (both cores work;
+    hashlib releases the GIL). At most a few chunks are held at once."""
+    loop = asyncio.get_running_loop()
+    file_hash = hashlib.sha256()
+    slots = asyncio.Semaphore(INFLIGHT)
+    pending: list[asyncio.Task[str]] = []
+
+    async def chunk_sha(data: bytes, whole: asyncio.Future[None]) -> str:
+        try:
+            return await asyncio.to_thread(_chunk_hash, data)
+        finally:
+            await asyncio.shield(whole)
+            slots.release()
+
+    with path.open("rb") as f:
+        while True:
+            await slots.acquire()
+            data: bytes = await asyncio.to_thread(f.read, chunk_size)
+            if not data:
+                slots.release()
+                break
+            whole = loop.run_in_executor(_ordered, file_hash.update, data)
+            pending.append(asyncio.create_task(chunk_sha(data, whole)))
+    hashes = list(await asyncio.gather(*pending))
+    return hashes, await loop.run_in_executor(_ordered, file_hash.hexdigest)
 
 
 def share(

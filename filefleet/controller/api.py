@@ -10,6 +10,7 @@ from filefleet.core import ids
 from filefleet.core.models import (
     ChunkInfo,
     ChunkList,
+    ChunkLookup,
     Collecting,
     FileCreate,
     FileInfo,
@@ -176,6 +177,13 @@ async def under_replicated(request: web.Request) -> web.Response:
     settings = request.app[SETTINGS]
     query = params.chunk_query(request.query, settings.replicas)
     return json_model(await chunks.under_replicated(_store(request), query, settings.node_ttl))
+
+
+@api.route("POST", "/chunks/lookup", summary="The records of many chunks (unknown ones left out)",
+           body=ChunkLookup, response=ChunkList)  # fmt: skip
+async def lookup_chunks(request: web.Request) -> web.Response:
+    body = await read_model(request, ChunkLookup)
+    return json_model(await chunks.lookup(_store(request), body.ids, _ttl(request)))
 
 
 def build_app(

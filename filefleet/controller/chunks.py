@@ -33,6 +33,10 @@ async def remove_location(
     return await store.get_chunk(chunk_id, node_ttl)
 
 
+async def lookup(store: MetadataStore, chunk_ids: list[str], node_ttl: float) -> ChunkList:
+    return ChunkList(chunks=await store.get_chunks(chunk_ids, node_ttl))
+
+
 async def under_replicated(store: MetadataStore, query: ChunkQuery, node_ttl: float) -> ChunkList:
     found = await store.chunks_below(query.replicas, node_ttl + query.repair_after, query.limit)
     return ChunkList(chunks=found)

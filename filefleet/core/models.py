@@ -185,6 +185,13 @@ class ChunkList(BaseModel):
     chunks: list[ChunkInfo]
 
 
+class ChunkLookup(Strict):
+    """``POST /chunks/lookup``: the records of up to 1,000 chunks at once (unknown ids are
+    left out of the answer)."""
+
+    ids: list[ChunkId] = Field(max_length=1000)
+
+
 class MarkCollecting(Strict):
     """``POST /chunk/{id}/collecting``: files touched within ``grace`` seconds count as live."""
 

@@ -49,3 +49,22 @@ class UploadComplete(BaseModel):
 
     sha256: str = Field(pattern=r"^[0-9a-f]{64}$")
     delete_token: str = Field(min_length=16, max_length=128)
+
+
+class ChunkClaim(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    index: int = Field(ge=0)
+    sha256: str = Field(pattern=r"^[0-9a-f]{64}$")
+
+
+class ClaimRequest(BaseModel):
+    """``POST /uploads/{id}/claims``: claim many chunks by hash at once (dedup)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    chunks: list[ChunkClaim] = Field(max_length=1000)
+
+
+class ClaimAnswer(BaseModel):
+    claimed: list[int] = Field(description="Indexes recorded without bytes; send the others.")

@@ -27,8 +27,8 @@ class NodeDirectory:
             self._fetched = time.monotonic()
         return self._nodes
 
-    async def candidates(self) -> list[NodeCandidate]:
-        nodes = await self.active(fresh=True)
+    async def candidates(self, *, fresh: bool = True) -> list[NodeCandidate]:
+        nodes = await self.active(fresh=fresh)
         return [NodeCandidate(n.id, n.url, n.free) for n in nodes.values()]
 
     def forget(self) -> None:

@@ -19,8 +19,11 @@ What each step writes, and what a crash leaves:
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import logging
+import time
+from collections import OrderedDict
 from dataclasses import dataclass
 
 from filefleet.core import ids
@@ -37,6 +40,7 @@ from filefleet.core.errors import (
 )
 from filefleet.core.hashing import sha256_hex_async
 from filefleet.core.models import (
+    ChunkInfo,
     ChunkRef,
     FileInfo,
     FileSummary,
@@ -44,11 +48,18 @@ from filefleet.core.models import (
     UploadResult,
     utcnow,
 )
+from filefleet.frontend.appender import ChunkAppender
 from filefleet.frontend.download import Downloader
 from filefleet.frontend.models import UploadStatus
 from filefleet.frontend.nodes import NodeDirectory
 from filefleet.frontend.options import UploadOptions
-from filefleet.frontend.writer import ChunkWriter, new_record, publish_replicate, upload_result
+from filefleet.frontend.writer import (
+    Bytes,
+    ChunkWriter,
+    new_record,
+    publish_replicate,
+    upload_result,
+)
 from filefleet.http.controller_api import ControllerClient
 from filefleet.http.node_api import NodeClient
 from filefleet.queue.base import EventQueue
@@ -65,6 +76,19 @@ class ResumableCounters:
     chunks_claimed: int = 0
     bytes_claimed: int = 0
     claims_refused: int = 0
+
+
+SESSION_REFRESH = 5.0  # seconds between re-reads of an upload's record
+MAX_SESSIONS = 1024
+CHUNK_API_LINGER = 0.01  # concurrent chunk requests of one upload share an append
+
+
+@dataclass
+class _Session:
+    upload: FileSummary
+    loaded: float
+    assigned: dict[str, int]
+    appender: ChunkAppender
 
 
 class ResumableUploads:
@@ -91,6 +115,7 @@ class ResumableUploads:
         self.max_upload = max_upload
         self.dedup = dedup
         self.counters = ResumableCounters()
+        self._sessions: OrderedDict[str, _Session] = OrderedDict()
 
     async def create(self, options: UploadOptions, size: int) -> UploadStatus:
         if size < 0:
@@ -108,48 +133,69 @@ class ResumableUploads:
         await self._uploading(upload_id)
         return self._status(await self.controller.get_file(upload_id))
 
-    async def put_chunk(self, upload_id: str, index: int, sha256: str, data: bytes) -> None:
+    async def put_chunk(self, upload_id: str, index: int, sha256: str, data: Bytes) -> None:
         """Verify chunk ``index`` and store it. Sending a chunk again is harmless: the node
         already has it and the append at the same order is a no-op."""
         chunk_id = ids.chunk_id(sha256)
-        upload = await self._uploading(upload_id)
-        self._check_chunk(upload.size or 0, index, len(data))
+        session = await self._session(upload_id)
+        self._check_chunk(session.upload.size or 0, index, len(data))
         if await sha256_hex_async(data) != chunk_id:
             raise InvalidInput(f"chunk {index} does not hash to {chunk_id}; nothing was stored")
-        placement = await self.writer.placement()
-        await self.writer.write(
-            chunk_id, index, data, placement,
-            lambda ref: self.controller.append_chunks(upload_id, [ref]),
-        )  # fmt: skip
+        placement = await self.writer.placement(fresh=False, assigned=session.assigned)
+        await self.writer.write(chunk_id, index, data, placement, session.appender.append)
         self.counters.chunks_received += 1
         self.counters.bytes_received += len(data)
 
     async def claim_chunk(self, upload_id: str, index: int, sha256: str) -> bool:
-        """Append chunk ``index`` without its bytes if the fleet holds them (dedup).
+        """Append chunk ``index`` without its bytes if the fleet holds them (dedup)."""
+        return index in await self.claim_chunks(upload_id, [(index, sha256)])
 
-        True when claimed; False when the client must send the bytes: the fleet does not
-        have the chunk on an active node, or the GC is collecting it (the controller's 409).
+    async def claim_chunks(self, upload_id: str, wanted: list[tuple[int, str]]) -> set[int]:
+        """Append, without their bytes, the chunks the fleet already holds (dedup); returns
+        the indexes claimed. The client sends the others: those the fleet does not have on
+        an active node (checked on the node), and those the GC is collecting.
+
+        One controller lookup and one append for the whole batch, whatever its size.
         """
         if not self.dedup:
             raise Forbidden("deduplication is turned off on this server: send the chunk")
-        chunk_id = ids.chunk_id(sha256)
-        upload = await self._uploading(upload_id)
-        size = upload.size or 0
-        self._check_index(size, index)
-        expected = chunk_span(index, size, self.chunk_size)[1]
-        holders = await self._live_holders(chunk_id, expected)
-        if not holders:
-            self.counters.claims_refused += 1
-            return False
-        ref = ChunkRef(id=chunk_id, order=index, size=expected, locations=holders)
+        session = await self._session(upload_id)
+        size = session.upload.size or 0
+        sizes: dict[int, int] = {}
+        for index, sha256 in wanted:
+            ids.chunk_id(sha256)
+            self._check_index(size, index)
+            sizes[index] = chunk_span(index, size, self.chunk_size)[1]
+        known = {c.id: c for c in await self.controller.lookup_chunks([s for _, s in wanted])}
+        checks = [self._live_holders(known.get(sha), sizes[i]) for i, sha in wanted]
+        refs = [
+            ChunkRef(id=sha, order=index, size=sizes[index], locations=holders)
+            for (index, sha), holders in zip(wanted, await asyncio.gather(*checks), strict=True)
+            if holders
+        ]
+        claimed = await self._append_claims(upload_id, refs)
+        self.counters.claims_refused += len(wanted) - len(claimed)
+        self.counters.chunks_claimed += len(claimed)
+        self.counters.bytes_claimed += sum(sizes[i] for i in claimed)
+        return claimed
+
+    async def _append_claims(self, upload_id: str, refs: list[ChunkRef]) -> set[int]:
+        """Append the claimable chunks: all at once, or one by one if the GC is collecting
+        some (the controller then appends nothing and clears their marks; those are left
+        for the client to send, so the node is touched by a real store)."""
+        if not refs:
+            return set()
         try:
-            await self.controller.append_chunks(upload_id, [ref])
-        except ChunkCollecting:  # the GC is deleting it: the client sends the bytes
-            self.counters.claims_refused += 1
-            return False
-        self.counters.chunks_claimed += 1
-        self.counters.bytes_claimed += expected
-        return True
+            await self.controller.append_chunks(upload_id, refs)
+            return {r.order for r in refs}
+        except ChunkCollecting:
+            pass
+        claimed: set[int] = set()
+        for ref in refs:
+            with contextlib.suppress(ChunkCollecting):
+                await self.controller.append_chunks(upload_id, [ref])
+                claimed.add(ref.order)
+        return claimed
 
     async def complete(
         self, upload_id: str, sha256: str, delete_token: str, public_url: str
@@ -170,6 +216,7 @@ class ResumableUploads:
         update = FileUpdate(state="active", size=size, sha256=sha256, expires_at=expires_at)
         await self.controller.update_file(upload_id, update)
         await publish_replicate(self.queue, upload_id, [c.id for c in info.chunks])
+        self._sessions.pop(upload_id, None)
         self.counters.completed += 1
         return upload_result(
             public_url, upload_id, delete_token,
@@ -226,13 +273,9 @@ class ResumableUploads:
         if length != expected:
             raise InvalidInput(f"chunk {index} must be {expected} bytes, got {length}")
 
-    async def _live_holders(self, chunk_id: str, size: int) -> list[str]:
+    async def _live_holders(self, chunk: ChunkInfo | None, size: int) -> list[str]:
         """Active nodes that really hold the chunk (asked with HEAD), if its size fits."""
-        try:
-            chunk = await self.controller.get_chunk(chunk_id)
-        except NotFound:
-            return []
-        if chunk.size != size or chunk.collecting:
+        if chunk is None or chunk.size != size or chunk.collecting:
             return []
         active = await self.directory.active()
         holders = []
@@ -241,11 +284,30 @@ class ResumableUploads:
             if node is None:
                 continue
             try:
-                if await self.nodes.has_chunk(node.url, chunk_id):
+                if await self.nodes.has_chunk(node.url, chunk.id):
                     holders.append(node_id)
             except FilefleetError as exc:
-                log.info("claim check of %s on %s failed: %s", chunk_id, node.url, exc.message)
+                log.info("claim check of %s on %s failed: %s", chunk.id, node.url, exc.message)
         return holders
+
+    async def _session(self, upload_id: str) -> _Session:
+        """What chunk requests of one upload share: its record (re-read every few seconds;
+        the controller refuses appends to a file that is no longer uploading anyway), the
+        bytes it placed on each node (so its chunks spread) and its appender (so concurrent
+        chunk requests are recorded in one controller call)."""
+        now = time.monotonic()
+        session = self._sessions.get(upload_id)
+        if session is None or now - session.loaded > SESSION_REFRESH:
+            upload = await self._uploading(upload_id)
+            if session is None:
+                appender = ChunkAppender(self.controller, upload_id, linger=CHUNK_API_LINGER)
+                session = _Session(upload, now, {}, appender)
+            session.upload, session.loaded = upload, now
+            self._sessions[upload_id] = session
+        self._sessions.move_to_end(upload_id)
+        while len(self._sessions) > MAX_SESSIONS:
+            self._sessions.popitem(last=False)
+        return session
 
     async def _stored_hash(self, info: FileInfo, expected: str) -> str:
         """The SHA-256 of the stored chunks, read back in order.

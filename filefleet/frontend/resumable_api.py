@@ -9,7 +9,14 @@ from filefleet.core.errors import InvalidInput
 from filefleet.core.models import UploadResult
 from filefleet.frontend.api import api, upload_answer
 from filefleet.frontend.context import FRONTEND
-from filefleet.frontend.models import ChunkAnswer, UploadComplete, UploadCreate, UploadStatus
+from filefleet.frontend.models import (
+    ChunkAnswer,
+    ClaimAnswer,
+    ClaimRequest,
+    UploadComplete,
+    UploadCreate,
+    UploadStatus,
+)
 from filefleet.frontend.options import parse_options
 from filefleet.http.server import json_model, read_body, read_model
 
@@ -41,7 +48,7 @@ async def put_chunk(request: web.Request) -> web.Response:
     upload_id, index = request.match_info["id"], _index(request)
     sha256 = ids.chunk_id(request.query.get("sha256", ""))
     data = await read_body(request, ctx.settings.chunk_size)
-    await ctx.resumable.put_chunk(upload_id, index, sha256, bytes(data))
+    await ctx.resumable.put_chunk(upload_id, index, sha256, data)
     return json_model(ChunkAnswer(index=index, id=sha256, stored=True, claimed=False), status=201)
 
 
@@ -54,6 +61,17 @@ async def claim_chunk(request: web.Request) -> web.Response:
     sha256 = ids.chunk_id(request.query.get("sha256", ""))
     claimed = await ctx.resumable.claim_chunk(upload_id, index, sha256)
     return json_model(ChunkAnswer(index=index, id=sha256, stored=False, claimed=claimed))
+
+
+@api.route("POST", "/uploads/{id}/claims",
+           summary="Claim many chunks by hash without their bytes (dedup); at most 1,000.",
+           body=ClaimRequest, response=ClaimAnswer, public=True)  # fmt: skip
+async def claim_chunks(request: web.Request) -> web.Response:
+    ctx = request.app[FRONTEND]
+    body = await read_model(request, ClaimRequest)
+    wanted = [(c.index, c.sha256) for c in body.chunks]
+    claimed = await ctx.resumable.claim_chunks(request.match_info["id"], wanted)
+    return json_model(ClaimAnswer(claimed=sorted(claimed)))
 
 
 @api.route("POST", "/uploads/{id}/complete", summary="Finish: every chunk present, hash checked.",

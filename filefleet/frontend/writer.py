@@ -107,12 +107,16 @@ class ChunkWriter:
         self.directory.forget()
         raise Unavailable(f"no node could store chunk {chunk_id}: {last.message if last else ''}")
 
-    async def placement(self) -> Placement:
-        """A placement over the active nodes; 503 when there is none."""
-        candidates = await self.directory.candidates()
+    async def placement(
+        self, *, fresh: bool = True, assigned: dict[str, int] | None = None
+    ) -> Placement:
+        """A placement over the active nodes (asked now, or from the ~1 s cache), continuing
+        from ``assigned`` (bytes already sent to each node by this upload); 503 when there
+        is no active node."""
+        candidates = await self.directory.candidates(fresh=fresh)
         if not candidates:
             raise Unavailable("no active storage node: the cluster cannot store files right now")
-        return Placement(candidates)
+        return Placement(candidates, {} if assigned is None else assigned)
 
 
 def new_record(options: UploadOptions, size: int | None = None) -> tuple[FileCreate, str]:

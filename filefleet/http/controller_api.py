@@ -123,6 +123,14 @@ class ControllerClient:
         params = {"repair_after": f"{repair_after}s"}
         return ChunkInfo.model_validate(await self._get(f"/chunk/{chunk_id}", params=params))
 
+    async def lookup_chunks(self, chunk_ids: Sequence[str]) -> list[ChunkInfo]:
+        """The records of the known ones among ``chunk_ids`` (one call per 1,000)."""
+        found: list[ChunkInfo] = []
+        for start in range(0, len(chunk_ids), 1000):
+            body = {"ids": list(chunk_ids[start : start + 1000])}
+            found += ChunkList.model_validate(await self._post("/chunks/lookup", body)).chunks
+        return found
+
     async def add_location(self, chunk_id: str, node_id: str) -> ChunkInfo:
         raw = await self._post(f"/chunk/{chunk_id}/locations", {"node": node_id})
         return ChunkInfo.model_validate(raw)

@@ -108,6 +108,10 @@ class MetadataStore(abc.ABC):
         the GC deleted it, so its size is added to the ``reclaimed_bytes`` counter."""
 
     @abc.abstractmethod
+    async def get_chunks(self, chunk_ids: list[str], live_ttl: float) -> list[ChunkInfo]:
+        """The records of the known ones among ``chunk_ids``."""
+
+    @abc.abstractmethod
     async def get_chunk(self, chunk_id: str, live_ttl: float) -> ChunkInfo:
         """The chunk, its locations, live replica count (nodes pinged within ``live_ttl``)."""
 

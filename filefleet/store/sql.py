@@ -393,6 +393,10 @@ class SqlStore(MetadataStore):
             )
         )
 
+    async def get_chunks(self, chunk_ids: list[str], live_ttl: float) -> list[ChunkInfo]:
+        async with self._read() as conn:
+            return await queries.chunk_infos(conn, chunk_ids, self._cutoff(live_ttl))
+
     async def get_chunk(self, chunk_id: str, live_ttl: float) -> ChunkInfo:
         async with self._read() as conn:
             found = await queries.chunk_infos(conn, [chunk_id], self._cutoff(live_ttl))

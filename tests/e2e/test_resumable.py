@@ -205,3 +205,22 @@ def test_get_errors_are_clear(bad: str, tmp_path: Path) -> None:
 def _stats(cluster: Cluster) -> dict[str, Any]:
     result: dict[str, Any] = http("GET", f"{cluster.url}/stats").json()
     return result
+
+
+def test_batch_claims_record_only_what_the_fleet_holds(cluster: Cluster) -> None:
+    held = os.urandom(CHUNK)
+    cluster.upload(held)
+    fresh = os.urandom(CHUNK)
+    upload = create(cluster, 2 * CHUNK)
+    claims = {
+        "chunks": [
+            {"index": 0, "sha256": hashlib.sha256(held).hexdigest()},
+            {"index": 1, "sha256": hashlib.sha256(fresh).hexdigest()},
+        ]
+    }
+    answer = api(cluster, "POST", f"/uploads/{upload['id']}/claims", claims)
+    assert answer.status == 200 and answer.json()["claimed"] == [0]
+    assert api(cluster, "GET", f"/uploads/{upload['id']}").json()["missing"] == [1]
+    bad = {"chunks": [{"index": 2, "sha256": "0" * 64}]}
+    refused = api(cluster, "POST", f"/uploads/{upload['id']}/claims", bad)
+    assert refused.status == 400 and "out of range" in refused.json()["error"]
