@@ -53,6 +53,8 @@ from filefleet.frontend.download import Downloader
 from filefleet.frontend.models import UploadStatus
 from filefleet.frontend.nodes import NodeDirectory
 from filefleet.frontend.options import UploadOptions
+from filefleet.frontend.ranges import ByteRange
+from filefleet.frontend.running_hash import RunningHash
 from filefleet.frontend.writer import (
     Bytes,
     ChunkWriter,
@@ -76,6 +78,7 @@ class ResumableCounters:
     chunks_claimed: int = 0
     bytes_claimed: int = 0
     claims_refused: int = 0
+    chunks_read_back: int = 0  # at completion, for the whole-file check
 
 
 SESSION_REFRESH = 5.0  # seconds between re-reads of an upload's record
@@ -89,6 +92,7 @@ class _Session:
     loaded: float
     assigned: dict[str, int]
     appender: ChunkAppender
+    running: RunningHash
 
 
 class ResumableUploads:
@@ -143,6 +147,7 @@ class ResumableUploads:
             raise InvalidInput(f"chunk {index} does not hash to {chunk_id}; nothing was stored")
         placement = await self.writer.placement(fresh=False, assigned=session.assigned)
         await self.writer.write(chunk_id, index, data, placement, session.appender.append)
+        await session.running.add(index, data)  # recorded: fold it into the whole-file hash
         self.counters.chunks_received += 1
         self.counters.bytes_received += len(data)
 
@@ -208,7 +213,8 @@ class ResumableUploads:
         missing = self._missing(info)
         if missing:
             raise InvalidInput(f"{len(missing)} chunk(s) missing, first: {missing[:10]}")
-        actual = await self._stored_hash(info, sha256)
+        session = self._sessions.get(upload_id)
+        actual = await self._stored_hash(info, sha256, session.running if session else None)
         if actual != sha256:
             raise InvalidInput(f"the stored chunks hash to {actual}, not to {sha256}")
         lifetime = info.expires_at - info.uploaded_at
@@ -216,7 +222,7 @@ class ResumableUploads:
         update = FileUpdate(state="active", size=size, sha256=sha256, expires_at=expires_at)
         await self.controller.update_file(upload_id, update)
         await publish_replicate(self.queue, upload_id, [c.id for c in info.chunks])
-        self._sessions.pop(upload_id, None)
+        self._forget(upload_id)
         self.counters.completed += 1
         return upload_result(
             public_url, upload_id, delete_token,
@@ -229,6 +235,7 @@ class ResumableUploads:
         await self._uploading(upload_id)
         token_hash = hashlib.sha256(delete_token.encode()).hexdigest()
         await self.controller.mark_deleting(upload_id, token_hash)
+        self._forget(upload_id)
 
     # -- helpers -------------------------------------------------------------------------
 
@@ -301,28 +308,41 @@ class ResumableUploads:
             upload = await self._uploading(upload_id)
             if session is None:
                 appender = ChunkAppender(self.controller, upload_id, linger=CHUNK_API_LINGER)
-                session = _Session(upload, now, {}, appender)
+                session = _Session(upload, now, {}, appender, RunningHash())
             session.upload, session.loaded = upload, now
             self._sessions[upload_id] = session
         self._sessions.move_to_end(upload_id)
         while len(self._sessions) > MAX_SESSIONS:
-            self._sessions.popitem(last=False)
+            self._sessions.popitem(last=False)[1].running.discard()
         return session
 
-    async def _stored_hash(self, info: FileInfo, expected: str) -> str:
-        """The SHA-256 of the stored chunks, read back in order.
+    async def _stored_hash(self, info: FileInfo, expected: str, running: RunningHash | None) -> str:
+        """The SHA-256 of the upload's bytes: the prefix this frontend folded in as chunks
+        arrived (``running_hash.py``), then the rest read back from the nodes in order.
 
-        First without checking each chunk against its id (one hash per byte instead of
-        two); only if the result differs from ``expected`` is the file read again with every
-        chunk verified, so that a corrupt replica is skipped rather than blamed on the client.
+        The read-back skips checking each chunk against its id (one hash per byte, not
+        two); only if the result differs from ``expected`` is the whole file read again
+        with every chunk verified, so a corrupt replica is skipped rather than blamed on
+        the client.
         """
-        actual = await self._hash_chunks(info, verify=False)
+        folded, digest = running.prefix() if running else (0, hashlib.sha256())
+        self.counters.chunks_read_back += chunk_count(info.size or 0, self.chunk_size) - folded
+        actual = await self._hash_chunks(info, digest, folded, verify=False)
         if actual != expected:
-            actual = await self._hash_chunks(info, verify=True)
+            actual = await self._hash_chunks(info, hashlib.sha256(), 0, verify=True)
         return actual
 
-    async def _hash_chunks(self, info: FileInfo, *, verify: bool) -> str:
-        digest = hashlib.sha256()
-        async for data in self.downloader.stream(info, None, verify=verify):
-            await asyncio.to_thread(digest.update, data)
+    async def _hash_chunks(
+        self, info: FileInfo, digest: hashlib._Hash, first: int, *, verify: bool
+    ) -> str:
+        size = info.size or 0
+        if first * self.chunk_size < size:
+            rest = ByteRange(first * self.chunk_size, size - 1)
+            async for data in self.downloader.stream(info, rest, verify=verify):
+                await asyncio.to_thread(digest.update, data)
         return digest.hexdigest()
+
+    def _forget(self, upload_id: str) -> None:
+        session = self._sessions.pop(upload_id, None)
+        if session is not None:
+            session.running.discard()
