@@ -1,12 +1,11 @@
 """`filefleet share FILE...`: upload files through the resumable chunk API, print links.
 
 Per file: create an upload (or find the one an interrupted run left, from the state file);
-1. read the file once, hashing each chunk and the whole file;
-2. claim, in one request per 1,000 chunks, the missing chunks the fleet already holds
-   (dedup: no byte sent for those);
-3. send the remaining missing chunks, a few in flight;
-4. complete (the server checks the whole file's SHA-256).
-Chunks the upload already has (an interrupted run sent them) are skipped.
+then read the file once, hashing each chunk and the whole file, and for every window of
+32 chunks, while the next window is being hashed: claim the missing ones the fleet
+already holds in one request (dedup: no byte sent for those), and send the others, a few
+in flight. Chunks the upload already has (an interrupted run sent them) are skipped.
+Finally complete: the server checks the whole file's SHA-256.
 """
 
 from __future__ import annotations
@@ -14,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import json
+from collections.abc import Callable, Coroutine
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -27,6 +27,7 @@ from filefleet.core.errors import Forbidden, Gone, NotFound
 from filefleet.http.client import HttpClient
 
 INFLIGHT = 4
+WINDOW = 32  # chunks hashed, then claimed in one request, while earlier ones are sent
 
 
 @dataclass
@@ -66,21 +67,29 @@ class Share:
         upload_id, chunk_size = status["id"], int(status["chunk_size"])
         missing = sorted(status["missing"])
         counters.skipped_chunks = int(status["chunk_count"]) - len(missing)
-        task = self.progress.add_task(path.name[:30], total=size, note="hashing")
-        # 1. Hash every chunk and the whole file (the server checks the whole at the end).
-        chunk_hashes, file_sha = await hash_file(path, chunk_size)
+        task = self.progress.add_task(path.name[:30], total=size, note="")
         have = set(range(int(status["chunk_count"]))) - set(missing)
         self.progress.advance(task, sum(_length(i, size, chunk_size) for i in have))
-        # 2. Claim what the fleet already holds: no bytes sent for those.
-        claimed = await self._claim(upload_id, [(i, chunk_hashes[i]) for i in missing])
-        counters.claimed_chunks = len(claimed)
-        if claimed:
-            self.progress.advance(task, sum(_length(i, size, chunk_size) for i in claimed))
-        note = f"dedup: {len(claimed)} chunks" if claimed else ""
-        self.progress.update(task, note=note)
-        # 3. Send the rest, a few chunks in flight.
-        to_send = [i for i in missing if i not in claimed]
-        await self._send_all(path, upload_id, to_send, chunk_hashes, chunk_size, counters, task)
+        wanted = set(missing)
+        sends = _Bounded(INFLIGHT)
+
+        async def handle(window: list[tuple[int, str]]) -> None:
+            """A window of hashed chunks: claim the missing ones, send what is not claimed."""
+            todo = [(i, sha) for i, sha in window if i in wanted]
+            claimed = await self._claim(upload_id, todo)
+            counters.claimed_chunks += len(claimed)
+            if claimed:
+                self.progress.advance(task, sum(_length(i, size, chunk_size) for i in claimed))
+                self.progress.update(task, note=f"dedup: {counters.claimed_chunks} chunks")
+            for index, sha in todo:
+                if index not in claimed:
+                    sends.start(self._send(path, upload_id, index, sha, chunk_size, counters, task))
+
+        # Hashing runs ahead while earlier windows are claimed and sent (both cores work).
+        windows = _Bounded(2)
+        file_sha = await hash_file(path, chunk_size, lambda w: windows.start(handle(w)))
+        await windows.wait()
+        await sends.wait()
         body = {"sha256": file_sha, "delete_token": token["delete_token"]}
         result = (await self.http.request(
             "POST", self.server, f"/uploads/{status['id']}/complete", json=body,
@@ -136,28 +145,39 @@ class Share:
             claimed.update(int(i) for i in answer["claimed"])
         return claimed
 
-    async def _send_all(
-        self, path: Path, upload_id: str, indexes: list[int], hashes: list[str],
-        chunk_size: int, counters: ShareCounters, task: Any,
+    async def _send(
+        self, path: Path, upload_id: str, index: int, sha: str, chunk_size: int,
+        counters: ShareCounters, task: Any,
     ) -> None:  # fmt: skip
-        slots = asyncio.Semaphore(INFLIGHT)
+        data = await asyncio.to_thread(_read_at, path, index * chunk_size, chunk_size)
+        await self.http.request(
+            "PUT", self.server, f"/uploads/{upload_id}/chunks/{index}",
+            params={"sha256": sha}, data=data,
+        )  # fmt: skip
+        counters.sent_chunks += 1
+        counters.sent_bytes += len(data)
+        self.progress.advance(task, len(data))
 
-        async def send(index: int) -> None:
-            async with slots:  # bounds the chunks held in memory
-                data = await asyncio.to_thread(_read_at, path, index * chunk_size, chunk_size)
-                await self.http.request(
-                    "PUT", self.server, f"/uploads/{upload_id}/chunks/{index}",
-                    params={"sha256": hashes[index]}, data=data,
-                )  # fmt: skip
-                counters.sent_chunks += 1
-                counters.sent_bytes += len(data)
-                self.progress.advance(task, len(data))
 
-        tasks = [asyncio.create_task(send(i)) for i in indexes]
+class _Bounded:
+    """Coroutines run at most ``limit`` at a time; ``wait`` raises the first failure."""
+
+    def __init__(self, limit: int) -> None:
+        self.slots = asyncio.Semaphore(limit)
+        self.tasks: list[asyncio.Task[None]] = []
+
+    def start(self, work: Coroutine[Any, Any, None]) -> None:
+        async def bounded() -> None:
+            async with self.slots:
+                await work
+
+        self.tasks.append(asyncio.create_task(bounded()))
+
+    async def wait(self) -> None:
         try:
-            await asyncio.gather(*tasks)
+            await asyncio.gather(*self.tasks)
         finally:
-            for pending in tasks:
+            for pending in self.tasks:
                 pending.cancel()
 
 
@@ -171,14 +191,18 @@ def _read_at(path: Path, offset: int, length: int) -> bytes:
         return f.read(length)
 
 
-async def hash_file(path: Path, chunk_size: int) -> tuple[list[str], str]:
-    """Each chunk's SHA-256 and the whole file's, reading the file once: chunk hashes run in
-    worker threads while one ordered thread feeds the whole-file hash (both cores work;
-    hashlib releases the GIL). At most a few chunks are held at once."""
+async def hash_file(
+    path: Path, chunk_size: int, on_window: Callable[[list[tuple[int, str]]], None]
+) -> str:
+    """The whole file's SHA-256, reading it once; each chunk's SHA-256 is handed to
+    ``on_window`` in order, ``WINDOW`` chunks at a time. Chunk hashes run in worker threads
+    while one ordered thread feeds the whole-file hash (hashlib releases the GIL, so both
+    cores work). At most a few chunks are held at once."""
     loop = asyncio.get_running_loop()
     file_hash = hashlib.sha256()
     slots = asyncio.Semaphore(INFLIGHT)
-    pending: list[asyncio.Task[str]] = []
+    window: list[asyncio.Task[str]] = []
+    index = 0
 
     async def chunk_sha(data: bytes, whole: asyncio.Future[None]) -> str:
         try:
@@ -186,6 +210,12 @@ async def hash_file(path: Path, chunk_size: int) -> tuple[list[str], str]:
         finally:
             await asyncio.shield(whole)
             slots.release()
+
+    async def flush() -> None:
+        hashes = await asyncio.gather(*window)
+        first = index - len(window)
+        on_window([(first + n, sha) for n, sha in enumerate(hashes)])
+        window.clear()
 
     with path.open("rb") as f:
         while True:
@@ -195,9 +225,13 @@ async def hash_file(path: Path, chunk_size: int) -> tuple[list[str], str]:
                 slots.release()
                 break
             whole = loop.run_in_executor(_ordered, file_hash.update, data)
-            pending.append(asyncio.create_task(chunk_sha(data, whole)))
-    hashes = list(await asyncio.gather(*pending))
-    return hashes, await loop.run_in_executor(_ordered, file_hash.hexdigest)
+            window.append(asyncio.create_task(chunk_sha(data, whole)))
+            index += 1
+            if len(window) == WINDOW:
+                await flush()
+    if window:
+        await flush()
+    return await loop.run_in_executor(_ordered, file_hash.hexdigest)
 
 
 def share(
