@@ -74,14 +74,14 @@ class Downloader:
 
     async def stream(
         self, info: FileInfo, byte_range: ByteRange | None, *, verify: bool = True
-    ) -> AsyncIterator[bytes]:
+    ) -> AsyncIterator[bytes | bytearray]:
         """The bytes of ``info`` (or of ``byte_range`` of it), verified chunk by chunk."""
         size = info.size or 0
         wanted = byte_range or ByteRange(0, size - 1)
         if size == 0 or wanted.length <= 0:
             return
         parts = chunks_in_range(info.chunks, wanted)
-        pending: deque[asyncio.Task[bytes]] = deque()
+        pending: deque[asyncio.Task[bytes | bytearray]] = deque()
         fetched = 0
 
         def fetch_ahead() -> None:
@@ -102,7 +102,7 @@ class Downloader:
             for task in pending:
                 task.cancel()
 
-    async def fetch(self, chunk: ChunkRef, verify: bool = True) -> bytes:
+    async def fetch(self, chunk: ChunkRef, verify: bool = True) -> bytes | bytearray:
         """One chunk from the first replica that answers with the right bytes."""
         active = await self.directory.active()
         replicas = _ordered_replicas(chunk.locations, active)

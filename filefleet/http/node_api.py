@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from typing import Any
 
+import aiohttp
+
 from filefleet.core.errors import NotFound, Unavailable, UpstreamError
 from filefleet.core.hashing import sha256_hex_async
 from filefleet.http.client import HttpClient, RetryPolicy
@@ -39,14 +41,14 @@ class NodeClient:
         )
         return resp.status == 201
 
-    async def get_chunk(self, url: str, chunk_id: str, *, verify: bool = True) -> bytes:
+    async def get_chunk(self, url: str, chunk_id: str, *, verify: bool = True) -> bytearray:
         """The chunk's bytes, verified against its id (CorruptChunk otherwise) unless the
         caller checks them another way (``verify=False``)."""
         async with self.http.stream(
             "GET", f"{url}/chunk/{chunk_id}", timeout=self.chunk_timeout
         ) as r:
             try:
-                data = await r.read()
+                data = await _read_body(r)
             except Exception as exc:
                 raise Unavailable(f"reading chunk {chunk_id} from {url}: {exc}") from exc
         if verify and await sha256_hex_async(data) != chunk_id:
@@ -74,3 +76,23 @@ class NodeClient:
         if after:
             params["after"] = after
         return await self.http.get_json(url, "/chunks", params=params, retry=READ_RETRY)
+
+
+async def _read_body(response: aiohttp.ClientResponse) -> bytearray:
+    """The body, copied once into a buffer of its announced size as it arrives (reading it
+    whole would hold the pieces and their joined copy at once: twice the chunk)."""
+    size = response.content_length
+    if size is None:
+        return bytearray(await response.read())
+    body = bytearray(size)
+    view = memoryview(body)
+    filled = 0
+    async for piece in response.content.iter_any():
+        end = filled + len(piece)
+        if end > size:
+            raise Unavailable(f"body longer than its Content-Length of {size}")
+        view[filled:end] = piece
+        filled = end
+    if filled != size:
+        raise Unavailable(f"body of {filled} bytes, {size} announced")
+    return body
