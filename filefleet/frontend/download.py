@@ -2,7 +2,7 @@
 
 For each chunk the replicas are tried in turn (active nodes first); a replica that fails
 or returns bytes that do not hash to the chunk id is skipped and reported, so a corrupt
-byte is never served. Up to ``inflight`` chunks are fetched ahead of the one being sent.
+byte is never served. While one chunk is sent, the next ``inflight - 1`` are fetched.
 If every replica of a chunk is gone, the caller gets Unavailable: before the first byte
 that is a 503, after it the connection is aborted (never a silently truncated file).
 """
@@ -92,9 +92,9 @@ class Downloader:
 
         try:
             for _chunk, lo, hi in parts:
+                # At most `inflight` chunks in memory: the one being sent and those behind it.
                 fetch_ahead()
                 data = await pending.popleft()
-                fetch_ahead()
                 self.counters.chunks_served += 1
                 yield data if lo == 0 and hi == len(data) else data[lo:hi]
             self.counters.downloads += 1
