@@ -4,8 +4,9 @@
     python bench/throughput.py --rss 256MiB,1GiB,4GiB   # frontend peak RSS vs file size
 
 Upload time is until the link is returned; download reads the whole body (every chunk is
-verified by the frontend against its SHA-256 before it is sent). Prints MiB/s and the peak
-RSS (VmHWM) of the frontend and each node.
+verified by the frontend against its SHA-256 before it is sent). Between the two the
+replicator is left to finish its copies, so that each phase is measured alone. Prints MiB/s
+and the peak RSS (VmHWM) of the frontend and each node.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from pathlib import Path
 
 import aiohttp
 
-from bench.cluster import BenchCluster, local_cluster
+from bench.cluster import BenchCluster, local_cluster, wait_replicated
 from filefleet.core.units import parse_size
 
 MiB = 1024 * 1024
@@ -74,6 +75,7 @@ async def single(cluster: BenchCluster, path: Path, size: int) -> tuple[float, f
     timeout = aiohttp.ClientTimeout(total=3600)
     async with aiohttp.ClientSession(timeout=timeout) as session:
         file_id, up = await upload(session, cluster.url, path)
+        await asyncio.to_thread(wait_replicated, cluster)  # measure the download alone
         received, down = await download(session, cluster.url, file_id)
     assert received == size
     return size / MiB / up, size / MiB / down
@@ -85,6 +87,7 @@ async def concurrent(cluster: BenchCluster, paths: list[Path], size: int) -> tup
         start = time.perf_counter()
         results = await asyncio.gather(*(upload(session, cluster.url, p) for p in paths))
         up = time.perf_counter() - start
+        await asyncio.to_thread(wait_replicated, cluster)
         start = time.perf_counter()
         got = await asyncio.gather(*(download(session, cluster.url, r[0]) for r in results))
         down = time.perf_counter() - start
