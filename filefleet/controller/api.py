@@ -25,6 +25,8 @@ from filefleet.core.models import (
     Removed,
 )
 from filefleet.http.server import Api, json_model, make_app, read_model
+from filefleet.queue.base import EventQueue
+from filefleet.queue.factory import open_queue
 from filefleet.runtime.settings import ControllerSettings
 from filefleet.store.base import MetadataStore
 
@@ -32,6 +34,7 @@ from . import chunks, files, nodes, params
 
 STORE = web.AppKey("store", MetadataStore)
 SETTINGS = web.AppKey("settings", ControllerSettings)
+QUEUE = web.AppKey("queue", EventQueue)  # only to read dead letters, when --queue is given
 
 api = Api("controller")
 
@@ -193,9 +196,14 @@ def build_app(
     app = make_app(api, service_id=service_id, secret=settings.secret)
     app[STORE] = store
     app[SETTINGS] = settings
+    queue = open_queue(settings.queue) if settings.queue else None
+    if queue is not None:
+        app[QUEUE] = queue
 
     async def close_store(_: web.Application) -> None:
         await store.close()
+        if queue is not None:
+            await queue.close()
 
     app.on_cleanup.append(close_store)
     return app

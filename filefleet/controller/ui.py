@@ -9,24 +9,31 @@ one read (``store/totals.py``); the verdict from ``core/health.py``.
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import hashlib
 import html
 import importlib.resources
+import logging
 from datetime import UTC, datetime
 from string import Template
 
 from aiohttp import web
 
-from filefleet.core.health import FILE_STATES, ClusterStatus, cluster_status
+from filefleet.core.errors import FilefleetError
+from filefleet.core.health import FILE_STATES, ClusterStatus, DeadLetterView, cluster_status
 from filefleet.core.models import NodeStatus
 from filefleet.core.units import format_size
 from filefleet.http.server import json_model
+from filefleet.queue.base import EventQueue
 from filefleet.store.base import MetadataStore
 
-from .api import SETTINGS, STORE, api
+from .api import QUEUE, SETTINGS, STORE, api
+
+log = logging.getLogger(__name__)
 
 BELOW_SHOWN = 20
+DEAD_SHOWN = 20
 REFRESH_SECONDS = 5
 _TEXT = importlib.resources.files("filefleet.controller").joinpath("templates/status.html")
 _TEMPLATE = Template(_TEXT.read_text("utf-8"))
@@ -40,26 +47,50 @@ PAGE_CSP = (
 )
 
 
-async def read_status(store: MetadataStore, replicas: int, node_ttl: float) -> ClusterStatus:
-    """Nodes, the first chunks below R, the store's totals and the verdict."""
+async def read_status(
+    store: MetadataStore, replicas: int, node_ttl: float, queue: EventQueue | None = None
+) -> ClusterStatus:
+    """Nodes, the first chunks below R, the store's totals, the dead letters (when the
+    controller was given the queue) and the verdict."""
     nodes = await store.all_nodes(node_ttl)
     below = await store.chunks_below(replicas, node_ttl, BELOW_SHOWN)
     totals = await store.totals(replicas, node_ttl)
-    return cluster_status(replicas, nodes, below, totals)
+    return cluster_status(replicas, nodes, below, totals, await _dead_letters(queue))
+
+
+async def _dead_letters(queue: EventQueue | None) -> list[DeadLetterView] | None:
+    if queue is None:
+        return None
+    try:
+        letters = await asyncio.wait_for(queue.dead_letters(DEAD_SHOWN), timeout=5)
+    except (FilefleetError, TimeoutError) as exc:
+        log.warning("cannot read dead letters: %s", exc)
+        return None
+    return [
+        DeadLetterView(
+            chunk=d.event.chunk, attempts=d.attempts, failed_at=d.failed_at, reason=d.reason
+        )
+        for d in letters
+    ]
 
 
 @api.route("GET", "/status", summary="The fleet at a glance: nodes, chunks below R, totals",
            response=ClusterStatus)  # fmt: skip
 async def status(request: web.Request) -> web.Response:
     settings = request.app[SETTINGS]
-    return json_model(await read_status(request.app[STORE], settings.replicas, settings.node_ttl))
+    report = await read_status(
+        request.app[STORE], settings.replicas, settings.node_ttl, request.app.get(QUEUE)
+    )
+    return json_model(report)
 
 
 @api.route("GET", "/ui", summary="The status page (HTML; basic auth, password = secret)",
            basic_auth=True)  # fmt: skip
 async def status_page(request: web.Request) -> web.Response:
     settings = request.app[SETTINGS]
-    report = await read_status(request.app[STORE], settings.replicas, settings.node_ttl)
+    report = await read_status(
+        request.app[STORE], settings.replicas, settings.node_ttl, request.app.get(QUEUE)
+    )
     return web.Response(
         text=render_page(report, datetime.now(UTC)),
         content_type="text/html",
@@ -99,8 +130,21 @@ def render_page(report: ClusterStatus, now: datetime) -> str:
         collecting_bytes=_e(format_size(totals.collecting_bytes)),
         deleting_bytes=_e(format_size(totals.files["deleting"].bytes)),
         reclaimed_bytes=_e(format_size(totals.reclaimed_bytes)),
+        dead_count="?" if report.dead_letters is None else len(report.dead_letters),
+        dead_rows=_dead_rows(report.dead_letters),
         generated=_e(now.strftime("%Y-%m-%d %H:%M:%S UTC")),
     )
+
+
+def _dead_rows(letters: list[DeadLetterView] | None) -> str:
+    if letters is None:
+        return _empty(4, "not read: start the controller with --queue, or run filefleet status")
+    return "\n".join(
+        f"<tr><td><code>{_e(d.chunk[:16])}</code></td><td>{d.attempts}</td>"
+        f"<td>{_e(datetime.fromtimestamp(d.failed_at, UTC).strftime('%Y-%m-%d %H:%M:%S'))}</td>"
+        f"<td>{_e(d.reason[:200])}</td></tr>"
+        for d in letters
+    ) or _empty(4, "none")
 
 
 def _node_row(node: NodeStatus, now: datetime) -> str:

@@ -34,6 +34,15 @@ class StoreTotals(BaseModel):
     reclaimed_bytes: int = Field(0, description="Replica bytes the GC has deleted, ever.")
 
 
+class DeadLetterView(BaseModel):
+    """A replicate event given up on (after at least 5 tries over at least a minute)."""
+
+    chunk: str
+    attempts: int
+    failed_at: float = Field(description="Unix time of the last failure.")
+    reason: str
+
+
 class ClusterStatus(BaseModel):
     """``GET /status``: nodes, chunks below R (fewest replicas first), totals, verdict."""
 
@@ -43,7 +52,10 @@ class ClusterStatus(BaseModel):
     totals: StoreTotals
     replicated_share: float = Field(description="Share of live chunks at full replication.")
     healthy: bool
-    verdict: str = Field(description="One line; dead letters are not known to the controller.")
+    verdict: str = Field(description="One line.")
+    dead_letters: list[DeadLetterView] | None = Field(
+        None, description="The newest dead letters; null when the controller has no --queue."
+    )
 
 
 def replicated_share(totals: StoreTotals) -> float:
@@ -62,7 +74,7 @@ def verdict(totals: StoreTotals, nodes: list[NodeStatus], dead_letters: int | No
     active = sum(n.active for n in nodes)
     word = "healthy" if is_healthy(totals, nodes, dead_letters) else "degraded"
     letters = (
-        "dead letters: see `filefleet status`"
+        "dead letters: not read (controller without --queue; see `filefleet status`)"
         if dead_letters is None
         else f"{dead_letters} dead letters"
     )
@@ -73,14 +85,20 @@ def verdict(totals: StoreTotals, nodes: list[NodeStatus], dead_letters: int | No
 
 
 def cluster_status(
-    replicas: int, nodes: list[NodeStatus], below: list[ChunkInfo], totals: StoreTotals
+    replicas: int,
+    nodes: list[NodeStatus],
+    below: list[ChunkInfo],
+    totals: StoreTotals,
+    dead_letters: list[DeadLetterView] | None = None,
 ) -> ClusterStatus:
+    dead = None if dead_letters is None else len(dead_letters)
     return ClusterStatus(
         replicas=replicas,
         nodes=nodes,
         below=below,
         totals=totals,
         replicated_share=replicated_share(totals),
-        healthy=is_healthy(totals, nodes, None),
-        verdict=verdict(totals, nodes, None),
+        healthy=is_healthy(totals, nodes, dead),
+        verdict=verdict(totals, nodes, dead),
+        dead_letters=dead_letters,
     )

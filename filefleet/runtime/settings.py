@@ -89,6 +89,9 @@ class ControllerSettings(ServiceSettings):
     )
     node_ttl: Duration = Field(10.0, description="A node is active while its last ping is younger.")
     replicas: int = Field(2, ge=1, description="Replication factor R.")
+    queue: str | None = Field(
+        None, description="Event queue URL, read only to show dead letters in GET /status and /ui."
+    )
 
 
 class NodeSettings(ControllerClientSettings):

@@ -129,6 +129,8 @@ class LocalCluster:
                 self.db,
                 "--replicas",
                 str(s.replicas),
+                "--queue",  # to show dead letters on its status view
+                self.queue,
                 *_knobs(s, ["node_ttl"]),
                 *common,
             ],

@@ -7,7 +7,18 @@ from collections.abc import Collection, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, Row, and_, exists, func, select, union
+from sqlalchemy import (
+    ColumnElement,
+    Row,
+    and_,
+    case,
+    exists,
+    func,
+    literal,
+    select,
+    union,
+    union_all,
+)
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from filefleet.core.models import ChunkInfo, ChunkRef, FileInfo, FileSummary
@@ -113,6 +124,25 @@ def repair_candidates(replicas: int, cutoff: datetime) -> Any:
         select(chunks.c.id.label("id")).where(chunks.c.location_count < replicas),
         select(chunk_locations.c.chunk_id.label("id")).where(chunk_locations.c.node_id.in_(silent)),
     )
+
+
+def below_by_live(replicas: int, cutoff: datetime, limit: int, offset: int) -> Any:
+    """Ids of chunks with fewer than ``replicas`` locations on nodes pinged since
+    ``cutoff``, fewest first then by id: the repair candidates' locations counted in one
+    grouped pass, plus the chunks with no location left at all (they count 0)."""
+    live = func.sum(case((nodes.c.last_ping >= cutoff, 1), else_=0))
+    located = (
+        select(chunk_locations.c.chunk_id.label("id"), live.label("live"))
+        .select_from(chunk_locations.join(nodes, nodes.c.id == chunk_locations.c.node_id))
+        .where(chunk_locations.c.chunk_id.in_(repair_candidates(replicas, cutoff)))
+        .group_by(chunk_locations.c.chunk_id)
+        .having(live < replicas)
+    )
+    unlocated = select(chunks.c.id.label("id"), literal(0).label("live")).where(
+        chunks.c.location_count == 0
+    )
+    both = union_all(located, unlocated).subquery()
+    return select(both.c.id).order_by(both.c.live, both.c.id).limit(limit).offset(offset)
 
 
 def referenced_per_row(file_condition: ColumnElement[bool]) -> ColumnElement[bool]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import json
 import os
 import signal
@@ -23,6 +24,10 @@ def _pid_alive(pid: int) -> bool:
     except FileNotFoundError:
         return False
     return state != "Z"
+
+
+def _basic(secret: str) -> dict[str, str]:
+    return {"Authorization": "Basic " + base64.b64encode(f"admin:{secret}".encode()).decode()}
 
 
 def _gone(pid: int) -> Callable[[], bool]:
@@ -60,6 +65,13 @@ def test_up_serves_a_round_trip_and_stops_everything(procs: ProcessGroup, tmp_pa
     link = http("PUT", f"http://127.0.0.1:{port}/upload/hello.bin", payload)
     assert link.status == 201
     assert http("GET", link.body.decode().strip()).body == payload
+    # The controller reads the embedded queue for the status view's dead letters.
+    controller = manifest["services"]["controller"]["url"]
+    bearer = {"Authorization": f"Bearer {manifest['secret']}"}
+    status = http("GET", f"{controller}/status", headers=bearer).json()
+    assert status["dead_letters"] == [] and "0 dead letters" in status["verdict"]
+    page = http("GET", f"{controller}/ui", headers=_basic(manifest["secret"]))
+    assert page.status == 200 and b"Dead letters (0)" in page.body
     # The secret is not on any command line.
     for service in manifest["services"].values():
         cmdline = Path(f"/proc/{service['pid']}/cmdline").read_bytes()

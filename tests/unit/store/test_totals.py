@@ -70,4 +70,6 @@ def test_the_verdict_line() -> None:
     )
     status = cluster_status(2, [node(True)], [], totals(4, 0))
     assert status.healthy and status.verdict.startswith("healthy: 100.0% of 4 chunks")
-    assert status.verdict.endswith("dead letters: see `filefleet status`")
+    assert status.verdict.endswith(
+        "dead letters: not read (controller without --queue; see `filefleet status`)"
+    )
