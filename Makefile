@@ -38,7 +38,7 @@ test: lint types
 	$(BIN)/pytest -q $(PYTEST_ARGS)
 
 bench: $(VENV)/.installed
-	$(BIN)/python bench/throughput.py
+	$(BIN)/python -m bench.throughput
 
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache .mypy_cache .ruff_cache
