@@ -1,7 +1,7 @@
 """Upload and download throughput through the frontend of a local 3-node cluster.
 
-    python bench/throughput.py                      # 1 GiB, then 8 clients x 64 MiB
-    python bench/throughput.py --rss 256MiB,1GiB,4GiB   # frontend peak RSS vs file size
+    python -m bench.throughput                      # 1 GiB, then 8 clients x 64 MiB
+    python -m bench.throughput --rss 256MiB,1GiB,4GiB   # frontend peak RSS vs file size
 
 Upload time is until the link is returned; download reads the whole body (every chunk is
 verified by the frontend against its SHA-256 before it is sent). Between the two the
