@@ -18,7 +18,7 @@ from contextlib import asynccontextmanager
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import delete, exists, insert, or_, select, update
+from sqlalchemy import and_, delete, exists, func, insert, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
@@ -406,26 +406,42 @@ class SqlStore(MetadataStore):
         return found[0]
 
     async def chunks_below(self, replicas: int, live_ttl: float, limit: int) -> list[ChunkInfo]:
-        """Pages of candidates below R, fewest live replicas first (counted in one grouped
-        pass, not one subquery per candidate: a silent node may hold a third of all chunks),
-        each page then filtered to chunks of live files that the GC is not collecting."""
+        """Chunks of live files, not being collected, with fewer than ``replicas`` live
+        replicas, fewest first. Two plans, by what the fleet looks like:
+
+        - every node alive: the candidates are the few chunks with fewer than R locations
+          (an index); each is checked with index lookups;
+        - a node silent: it may hold a third of all chunks, all candidates; their live
+          replicas are counted in one grouped pass, in pages, each page then filtered.
+        """
         cutoff = self._cutoff(live_ttl)
-        page = max(2 * limit, 100)
-        wanted = queries.referenced_per_row(files.c.state.in_(queries.LIVE_STATES))
-        found: list[str] = []
+        wanted = and_(
+            chunks.c.collecting_since.is_(None),
+            queries.referenced_per_row(files.c.state.in_(queries.LIVE_STATES)),
+        )
         async with self._read() as conn:
+            silent = await conn.scalar(
+                select(func.count()).select_from(nodes).where(nodes.c.last_ping < cutoff)
+            )
+            if not silent:
+                live = queries.live_replicas(cutoff)
+                query = (
+                    select(chunks.c.id)
+                    .where(chunks.c.location_count < replicas, wanted, live < replicas)
+                    .order_by(live, chunks.c.id)
+                    .limit(limit)
+                )
+                return await queries.chunk_infos(conn, list(await conn.scalars(query)), cutoff)
+            page = max(2 * limit, 100)
+            found: list[str] = []
             for offset in itertools.count(0, page):
                 ids = list(
                     await conn.scalars(queries.below_by_live(replicas, cutoff, page, offset))
                 )
-                kept = set(
-                    await conn.scalars(
-                        select(chunks.c.id).where(
-                            chunks.c.id.in_(ids), chunks.c.collecting_since.is_(None), wanted
-                        )
-                    )
+                keep = set(
+                    await conn.scalars(select(chunks.c.id).where(chunks.c.id.in_(ids), wanted))
                 )
-                found += [i for i in ids if i in kept][: limit - len(found)]
+                found += [i for i in ids if i in keep][: limit - len(found)]
                 if len(found) >= limit or len(ids) < page:
                     break
             return await queries.chunk_infos(conn, found, cutoff)
