@@ -26,7 +26,7 @@ from filefleet.cli.transfer import ShareState, client, progress_bar, run_command
 from filefleet.core.errors import Forbidden, Gone, NotFound
 from filefleet.http.client import HttpClient
 
-INFLIGHT = 4
+INFLIGHT = 8
 WINDOW = 32  # chunks hashed, then claimed in one request, while earlier ones are sent
 
 

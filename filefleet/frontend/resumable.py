@@ -83,7 +83,7 @@ class ResumableCounters:
 
 SESSION_REFRESH = 5.0  # seconds between re-reads of an upload's record
 MAX_SESSIONS = 1024
-CHUNK_API_LINGER = 0.01  # concurrent chunk requests of one upload share an append
+CHUNK_API_LINGER = 0.03  # concurrent chunk requests of one upload share an append
 
 
 @dataclass
