@@ -9,7 +9,8 @@ that sent everything to this frontend, all of them after a frontend restart, a c
 that arrived through another frontend, or chunks claimed by dedup (their bytes never
 reach the frontend).
 
-Memory is bounded: at most ``max_held`` early chunks per upload, and at most
+Memory is bounded: at most ``max_held`` early chunks per upload (``filefleet share`` keeps
+8 in flight, so at most 7 arrive early), and at most
 ``HELD_BUDGET`` bytes held over all uploads of the process; a chunk that does not fit is
 simply not folded (the read-back covers it).
 """
@@ -27,7 +28,7 @@ class RunningHash:
     HELD_BUDGET: ClassVar[int] = 64 * 1024 * 1024
     _held_total: ClassVar[int] = 0
 
-    def __init__(self, max_held: int = 4) -> None:
+    def __init__(self, max_held: int = 8) -> None:
         self.max_held = max_held
         self._digest = hashlib.sha256()
         self._next = 0  # chunks 0 .. _next-1 are folded in
