@@ -128,8 +128,15 @@ def repair_candidates(replicas: int, cutoff: datetime) -> Any:
 
 def below_by_live(replicas: int, cutoff: datetime, limit: int, offset: int) -> Any:
     """Ids of chunks with fewer than ``replicas`` locations on nodes pinged since
-    ``cutoff``, fewest first then by id: the repair candidates' locations counted in one
-    grouped pass, plus the chunks with no location left at all (they count 0)."""
+    ``cutoff``, fewest first then by id (see ``below``)."""
+    both = below(replicas, cutoff)
+    return select(both.c.id).order_by(both.c.live, both.c.id).limit(limit).offset(offset)
+
+
+def below(replicas: int, cutoff: datetime) -> Any:
+    """(id, live) of the chunks with fewer than ``replicas`` locations on nodes pinged since
+    ``cutoff``: the repair candidates' locations counted in one grouped pass, plus the
+    chunks with no location left at all (they count 0)."""
     live = func.sum(case((nodes.c.last_ping >= cutoff, 1), else_=0))
     located = (
         select(chunk_locations.c.chunk_id.label("id"), live.label("live"))
@@ -141,8 +148,7 @@ def below_by_live(replicas: int, cutoff: datetime, limit: int, offset: int) -> A
     unlocated = select(chunks.c.id.label("id"), literal(0).label("live")).where(
         chunks.c.location_count == 0
     )
-    both = union_all(located, unlocated).subquery()
-    return select(both.c.id).order_by(both.c.live, both.c.id).limit(limit).offset(offset)
+    return union_all(located, unlocated).subquery()
 
 
 def referenced_per_row(file_condition: ColumnElement[bool]) -> ColumnElement[bool]:

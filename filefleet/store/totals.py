@@ -19,7 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from filefleet.core.health import FILE_STATES, StateTotals, StoreTotals
 from filefleet.store import queries
-from filefleet.store.schema import chunks, counters, files
+from filefleet.store.schema import chunks, counters, files, nodes
 
 
 async def store_totals(conn: AsyncConnection, replicas: int, cutoff: datetime) -> StoreTotals:
@@ -52,15 +52,17 @@ async def store_totals(conn: AsyncConnection, replicas: int, cutoff: datetime) -
         files.c.state.in_(queries.LIVE_STATES)
     )
     live_chunks = await conn.scalar(select(func.count()).select_from(chunks).where(live))
-    below = await conn.scalar(
-        select(func.count())
-        .select_from(chunks)
-        .where(
-            chunks.c.id.in_(queries.repair_candidates(replicas, cutoff)),
-            live,
-            queries.live_replicas(cutoff) < replicas,
-        )
+    # The two plans of SqlStore.chunks_below: with every node alive, live replicas are
+    # the locations; with a node silent, one grouped count over the candidates.
+    silent = await conn.scalar(
+        select(func.count()).select_from(nodes).where(nodes.c.last_ping < cutoff)
     )
+    short = (
+        chunks.c.id.in_(select(queries.below(replicas, cutoff).c.id))
+        if silent
+        else chunks.c.location_count < replicas
+    )
+    below = await conn.scalar(select(func.count()).select_from(chunks).where(short, live))
     reclaimed = await conn.scalar(
         select(counters.c.value).where(counters.c.name == "reclaimed_bytes")
     )
