@@ -177,20 +177,25 @@ class SqlStore(MetadataStore):
     async def _reference_chunks(
         self, conn: AsyncConnection, refs: list[ChunkRef], now: datetime
     ) -> list[str]:
-        """Upsert the chunk rows (locking them, in id order); return those the GC marked."""
+        """Upsert the chunk rows in one statement (rows locked in id order, the order of the
+        VALUES); return those the GC marked."""
+        given = dict(sorted({(c.id, c.size) for c in refs}))
+        if len(given) < len({c.id for c in refs}):
+            raise InvalidInput("one chunk id given with two sizes")
+        if not given:
+            return []
+        stmt = (
+            self._upsert(chunks)
+            .values([{"id": i, "size": size, "last_referenced": now} for i, size in given.items()])
+            .on_conflict_do_update(index_elements=["id"], set_={"last_referenced": now})
+            .returning(chunks.c.id, chunks.c.size, chunks.c.collecting_since)
+        )
         marked: list[str] = []
-        for chunk_id, size in sorted({(c.id, c.size) for c in refs}):
-            stmt = (
-                self._upsert(chunks)
-                .values(id=chunk_id, size=size, last_referenced=now)
-                .on_conflict_do_update(index_elements=["id"], set_={"last_referenced": now})
-                .returning(chunks.c.size, chunks.c.collecting_since)
-            )
-            stored = (await conn.execute(stmt)).one()
-            if stored.size != size:
-                raise Conflict(f"chunk {chunk_id} has {stored.size} bytes, not {size}")
+        for stored in sorted(await conn.execute(stmt), key=lambda row: row.id):
+            if stored.size != given[stored.id]:
+                raise Conflict(f"chunk {stored.id} has {stored.size} bytes, not {given[stored.id]}")
             if stored.collecting_since is not None:
-                marked.append(chunk_id)
+                marked.append(stored.id)
         return marked
 
     async def _append(
@@ -208,9 +213,17 @@ class SqlStore(MetadataStore):
             stmt = self._upsert(chunk_locations).values(rows).on_conflict_do_nothing()
             added = list(await conn.scalars(stmt.returning(chunk_locations.c.chunk_id)))
             # Count only the rows this statement inserted (a location already listed is
-            # not a new replica); the chunk rows are locked (_reference_chunks).
+            # not a new replica); the chunk rows are locked (_reference_chunks). One UPDATE
+            # per distinct increment, usually one in all.
+            by_delta: dict[int, list[str]] = {}
             for chunk_id in sorted(set(added)):
-                await self._count_locations(conn, chunk_id, added.count(chunk_id))
+                by_delta.setdefault(added.count(chunk_id), []).append(chunk_id)
+            for delta, chunk_ids in by_delta.items():
+                await conn.execute(
+                    update(chunks)
+                    .where(chunks.c.id.in_(chunk_ids))
+                    .values(location_count=chunks.c.location_count + delta)
+                )
 
     async def _count_locations(self, conn: AsyncConnection, chunk_id: str, delta: int) -> None:
         """Keep ``chunks.location_count``: an increment (evaluated on the newest row version
