@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from filefleet.cli.common import settings_command
+from filefleet.cli.settings_command import settings_command
 from filefleet.runtime.settings import GCSettings
 
 

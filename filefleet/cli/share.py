@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import io
 import json
 from collections.abc import Callable, Coroutine
 from concurrent.futures import ThreadPoolExecutor
@@ -23,6 +24,7 @@ import typer
 
 from filefleet.cli.common import fail
 from filefleet.cli.transfer import ShareState, client, progress_bar, run_command, server_url
+from filefleet.core.buffers import BufferPool
 from filefleet.core.errors import Forbidden, Gone, NotFound
 from filefleet.http.client import HttpClient
 
@@ -43,7 +45,7 @@ class ShareCounters:
 _ordered = ThreadPoolExecutor(max_workers=1, thread_name_prefix="file-sha256")
 
 
-def _chunk_hash(data: bytes) -> str:
+def _chunk_hash(data: memoryview) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
@@ -72,6 +74,9 @@ class Share:
         self.progress.advance(task, sum(_length(i, size, chunk_size) for i in have))
         wanted = set(missing)
         sends = _Bounded(INFLIGHT)
+        # Chunks are read into reused buffers: no fresh 4 MiB allocation (and its page
+        # faults) per chunk, and memory bounded by the chunks in flight.
+        buffers = BufferPool(chunk_size, INFLIGHT)
 
         async def handle(window: list[tuple[int, str]]) -> None:
             """A window of hashed chunks: claim the missing ones, send what is not claimed."""
@@ -83,7 +88,7 @@ class Share:
                 self.progress.update(task, note=f"dedup: {counters.claimed_chunks} chunks")
             for index, sha in todo:
                 if index not in claimed:
-                    sends.start(self._send(path, upload_id, index, sha, chunk_size, counters, task))
+                    sends.start(self._send(path, upload_id, index, sha, buffers, counters, task))
 
         # Hashing runs ahead while earlier windows are claimed and sent (both cores work).
         windows = _Bounded(2)
@@ -146,17 +151,21 @@ class Share:
         return claimed
 
     async def _send(
-        self, path: Path, upload_id: str, index: int, sha: str, chunk_size: int,
+        self, path: Path, upload_id: str, index: int, sha: str, buffers: BufferPool,
         counters: ShareCounters, task: Any,
     ) -> None:  # fmt: skip
-        data = await asyncio.to_thread(_read_at, path, index * chunk_size, chunk_size)
-        await self.http.request(
-            "PUT", self.server, f"/uploads/{upload_id}/chunks/{index}",
-            params={"sha256": sha}, data=data,
-        )  # fmt: skip
+        buffer = await buffers.acquire()
+        try:
+            length = await asyncio.to_thread(_read_at, path, index * buffers.size, buffer)
+            await self.http.request(
+                "PUT", self.server, f"/uploads/{upload_id}/chunks/{index}",
+                params={"sha256": sha}, data=memoryview(buffer)[:length],
+            )  # fmt: skip
+        finally:
+            buffers.release(buffer)
         counters.sent_chunks += 1
-        counters.sent_bytes += len(data)
-        self.progress.advance(task, len(data))
+        counters.sent_bytes += length
+        self.progress.advance(task, length)
 
 
 class _Bounded:
@@ -185,10 +194,19 @@ def _length(index: int, size: int, chunk_size: int) -> int:
     return min(chunk_size, size - index * chunk_size)
 
 
-def _read_at(path: Path, offset: int, length: int) -> bytes:
-    with path.open("rb") as f:
+def _read_at(path: Path, offset: int, buffer: bytearray) -> int:
+    """Fill ``buffer`` from ``offset`` (less only at the end of the file); the length read."""
+    with path.open("rb", buffering=0) as f:
         f.seek(offset)
-        return f.read(length)
+        return _fill(f, buffer)
+
+
+def _fill(f: io.RawIOBase, buffer: bytearray) -> int:
+    view = memoryview(buffer)
+    filled = 0
+    while filled < len(buffer) and (got := f.readinto(view[filled:])):
+        filled += got
+    return filled
 
 
 async def hash_file(
@@ -200,16 +218,16 @@ async def hash_file(
     cores work). At most a few chunks are held at once."""
     loop = asyncio.get_running_loop()
     file_hash = hashlib.sha256()
-    slots = asyncio.Semaphore(INFLIGHT)
+    buffers = BufferPool(chunk_size, INFLIGHT)
     window: list[asyncio.Task[str]] = []
     index = 0
 
-    async def chunk_sha(data: bytes, whole: asyncio.Future[None]) -> str:
+    async def chunk_sha(buffer: bytearray, data: memoryview, whole: asyncio.Future[None]) -> str:
         try:
             return await asyncio.to_thread(_chunk_hash, data)
         finally:
             await asyncio.shield(whole)
-            slots.release()
+            buffers.release(buffer)
 
     async def flush() -> None:
         hashes = await asyncio.gather(*window)
@@ -217,15 +235,16 @@ async def hash_file(
         on_window([(first + n, sha) for n, sha in enumerate(hashes)])
         window.clear()
 
-    with path.open("rb") as f:
+    with path.open("rb", buffering=0) as f:
         while True:
-            await slots.acquire()
-            data: bytes = await asyncio.to_thread(f.read, chunk_size)
-            if not data:
-                slots.release()
+            buffer = await buffers.acquire()
+            length = await asyncio.to_thread(_fill, f, buffer)
+            if not length:
+                buffers.release(buffer)
                 break
+            data = memoryview(buffer)[:length]
             whole = loop.run_in_executor(_ordered, file_hash.update, data)
-            window.append(asyncio.create_task(chunk_sha(data, whole)))
+            window.append(asyncio.create_task(chunk_sha(buffer, data, whole)))
             index += 1
             if len(window) == WINDOW:
                 await flush()

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from filefleet.cli.common import fail
 from filefleet.core.errors import FilefleetError
 from filefleet.http.client import HttpClient, RetryPolicy
+from filefleet.runtime.eventloop import install_uvloop
 
 if TYPE_CHECKING:
     from rich.progress import Progress
@@ -61,6 +62,7 @@ def progress_bar(enabled: bool) -> Progress:
 
 def run_command(work: Callable[[], Awaitable[T]]) -> T:
     """Run a client command: a FilefleetError or Ctrl-C ends it with a message, no traceback."""
+    install_uvloop()
     try:
         return asyncio.run(_closing(work))
     except FilefleetError as exc:

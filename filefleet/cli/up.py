@@ -8,7 +8,8 @@ from types import FrameType
 
 import typer
 
-from filefleet.cli.common import fail, settings_command
+from filefleet.cli.common import fail
+from filefleet.cli.settings_command import settings_command
 from filefleet.core.errors import FilefleetError
 from filefleet.runtime.logging import setup_logging
 from filefleet.runtime.settings import UpSettings

@@ -7,6 +7,7 @@ into the same class. ``retryable`` tells a caller whether trying again can help.
     FilefleetError
     ├── RequestError                (not retryable: the request itself is wrong)
     │   ├── InvalidInput          400
+    │   │   └── HashMismatch      400  (code "hash_mismatch": bytes differ from their hash)
     │   ├── Unauthorized          401
     │   ├── Forbidden             403
     │   ├── NotFound              404
@@ -46,6 +47,14 @@ class RequestError(FilefleetError):
 
 class InvalidInput(RequestError):
     status = 400
+
+
+class HashMismatch(InvalidInput):
+    """A chunk's bytes do not hash to the id they were sent with; nothing was stored. The
+    frontend's chunk API leaves this check to the node (one SHA-256 pass, not two) and
+    tells its client which chunk was wrong."""
+
+    code = "hash_mismatch"
 
 
 class Unauthorized(RequestError):
@@ -119,7 +128,9 @@ _BY_STATUS: dict[int, type[FilefleetError]] = {
 }
 
 
-_BY_CODE: dict[str, type[FilefleetError]] = {ChunkCollecting.code: ChunkCollecting}
+_BY_CODE: dict[str, type[FilefleetError]] = {
+    cls.code: cls for cls in (ChunkCollecting, HashMismatch) if cls.code is not None
+}
 
 
 def error_for_status(status: int, message: str, code: str | None = None) -> FilefleetError:

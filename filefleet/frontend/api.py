@@ -12,10 +12,11 @@ from filefleet.core import ids
 from filefleet.core.errors import PayloadTooLarge, RangeNotSatisfiable
 from filefleet.core.models import FileInfo, UploadResult
 from filefleet.frontend.context import FRONTEND, FrontendContext
-from filefleet.frontend.forms import file_part_pieces, raw_pieces, read_form_fields
+from filefleet.frontend.forms import file_part_pieces, read_form_fields
 from filefleet.frontend.options import parse_options
 from filefleet.frontend.page import index_page
 from filefleet.frontend.ranges import ByteRange, content_disposition, parse_range
+from filefleet.http.bodies import body_pieces
 from filefleet.http.server import Api
 
 api = Api("frontend")
@@ -99,7 +100,7 @@ async def _upload(request: web.Request, *, name: str | None) -> web.Response:
             default_expiry=settings.default_expiry,
             max_expiry=settings.max_expiry,
         )
-        pieces = raw_pieces(request)
+        pieces = body_pieces(request)  # as the parser hands them over: no joined copies
     result = await ctx.uploader.upload(pieces, options, ctx.public_url(request))
     return upload_answer(request, ctx, result)
 

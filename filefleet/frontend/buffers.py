@@ -10,23 +10,10 @@ buffer is the upload's back-pressure: the body is read no faster than chunks are
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import AsyncIterable, AsyncIterator
 from dataclasses import dataclass
 
-
-class BufferPool:
-    def __init__(self, size: int, count: int) -> None:
-        self.size = size
-        self._free: asyncio.Queue[bytearray] = asyncio.Queue()
-        for _ in range(count):
-            self._free.put_nowait(bytearray(size))
-
-    async def acquire(self) -> bytearray:
-        return await self._free.get()
-
-    def release(self, buffer: bytearray) -> None:
-        self._free.put_nowait(buffer)
+from filefleet.core.buffers import BufferPool
 
 
 @dataclass

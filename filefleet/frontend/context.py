@@ -9,6 +9,7 @@ from aiohttp import web
 from filefleet.frontend.download import Downloader
 from filefleet.frontend.resumable import ResumableUploads
 from filefleet.frontend.upload import Uploader
+from filefleet.http.bodies import Buffers
 from filefleet.http.client import HttpClient
 from filefleet.http.controller_api import ControllerClient
 from filefleet.queue.base import EventQueue
@@ -25,6 +26,8 @@ class FrontendContext:
     resumable: ResumableUploads
     queue: EventQueue | None
     pages: dict[str, str]
+    # Chunk bodies of the chunk API are read into these (reused, not allocated per chunk).
+    chunk_bodies: Buffers[bytearray]
 
     def public_url(self, request: web.Request) -> str:
         if self.settings.public_url:

@@ -1,5 +1,6 @@
-"""Reading an upload body: raw (``POST``/``PUT`` with the bytes as body) or
-``multipart/form-data`` (an HTML form, ``curl -F``), as a stream of byte pieces."""
+"""Reading a multipart/form-data upload body (an HTML form, ``curl -F``): the fields
+before the file, then the file's bytes as a stream of pieces. (A raw body is read with
+``http.bodies.body_pieces``.)"""
 
 from __future__ import annotations
 
@@ -11,11 +12,6 @@ from filefleet.core.errors import InvalidInput
 
 PIECE = 1024 * 1024
 MAX_FIELD = 4096
-
-
-async def raw_pieces(request: web.Request) -> AsyncIterator[bytes]:
-    async for piece in request.content.iter_any():
-        yield piece
 
 
 async def read_form_fields(

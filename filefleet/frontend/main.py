@@ -16,6 +16,7 @@ from filefleet.frontend.nodes import NodeDirectory
 from filefleet.frontend.resumable import ResumableUploads
 from filefleet.frontend.upload import Uploader
 from filefleet.frontend.writer import ChunkWriter
+from filefleet.http.bodies import byte_buffers
 from filefleet.http.client import HttpClient
 from filefleet.http.controller_api import ControllerClient
 from filefleet.http.node_api import NodeClient
@@ -26,6 +27,9 @@ from filefleet.runtime.logging import setup_logging
 from filefleet.runtime.settings import FrontendSettings
 
 log = logging.getLogger(__name__)
+
+# Chunk API bodies kept for reuse: `filefleet share` keeps 8 chunks in flight.
+CHUNK_BODIES_KEPT = 8
 
 PACKAGE = importlib.resources.files("filefleet.frontend")
 
@@ -71,6 +75,7 @@ async def build_app(settings: FrontendSettings) -> web.Application:
         ),
         queue=queue,
         pages=load_pages(),
+        chunk_bodies=byte_buffers(settings.chunk_size, keep=CHUNK_BODIES_KEPT),
     )
     # The frontend is public: no cluster secret on its own routes.
     app = make_app(api, service_id="frontend", secret=None)

@@ -9,7 +9,8 @@ longer than the GC grace is collected like an expired file.
 What each step writes, and what a crash leaves:
 - create: the record (``uploading``, declared size). Crash after it: an empty upload the
   client may continue, or that the GC collects after the grace.
-- send chunk i: hash check, store on a node, append at order i (``writer.py``). Crash
+- send chunk i: store on a node, which checks the hash first (a mismatch stores nothing),
+  then append at order i (``writer.py``). Crash
   between store and append: an orphan chunk (orphan sweep); the client sends it again.
 - claim chunk i: append a chunk the fleet already holds (checked on a node) without bytes.
 - complete: every chunk present, the whole-file SHA-256 recomputed from the stored chunks
@@ -34,11 +35,11 @@ from filefleet.core.errors import (
     FilefleetError,
     Forbidden,
     Gone,
+    HashMismatch,
     InvalidInput,
     NotFound,
     PayloadTooLarge,
 )
-from filefleet.core.hashing import sha256_hex_async
 from filefleet.core.models import (
     ChunkInfo,
     ChunkRef,
@@ -143,10 +144,15 @@ class ResumableUploads:
         chunk_id = ids.chunk_id(sha256)
         session = await self._session(upload_id)
         self._check_chunk(session.upload.size or 0, index, len(data))
-        if await sha256_hex_async(data) != chunk_id:
-            raise InvalidInput(f"chunk {index} does not hash to {chunk_id}; nothing was stored")
         placement = await self.writer.placement(fresh=False, assigned=session.assigned)
-        await self.writer.write(chunk_id, index, data, placement, session.appender.append)
+        try:
+            # The node verifies the bytes against the hash before it keeps them or answers,
+            # so the frontend does not hash them a second time.
+            await self.writer.write(chunk_id, index, data, placement, session.appender.append)
+        except HashMismatch:
+            raise InvalidInput(
+                f"chunk {index} does not hash to {chunk_id}; nothing was stored"
+            ) from None
         await session.running.add(index, data)  # recorded: fold it into the whole-file hash
         self.counters.chunks_received += 1
         self.counters.bytes_received += len(data)

@@ -18,7 +18,8 @@ from filefleet.frontend.models import (
     UploadStatus,
 )
 from filefleet.frontend.options import parse_options
-from filefleet.http.server import json_model, read_body, read_model
+from filefleet.http.bodies import chunk_body
+from filefleet.http.server import json_model, read_model
 
 
 @api.route("POST", "/uploads", summary="Start a resumable upload.", body=UploadCreate,
@@ -47,8 +48,8 @@ async def put_chunk(request: web.Request) -> web.Response:
     ctx = request.app[FRONTEND]
     upload_id, index = request.match_info["id"], _index(request)
     sha256 = ids.chunk_id(request.query.get("sha256", ""))
-    data = await read_body(request, ctx.settings.chunk_size)
-    await ctx.resumable.put_chunk(upload_id, index, sha256, data)
+    async with chunk_body(request, ctx.settings.chunk_size, ctx.chunk_bodies) as (data, _):
+        await ctx.resumable.put_chunk(upload_id, index, sha256, data)
     return json_model(ChunkAnswer(index=index, id=sha256, stored=True, claimed=False), status=201)
 
 

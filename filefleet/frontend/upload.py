@@ -25,11 +25,12 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 
+from filefleet.core.buffers import BufferPool
 from filefleet.core.errors import PayloadTooLarge
 from filefleet.core.models import FileUpdate, UploadResult, utcnow
 from filefleet.core.placement import Placement
 from filefleet.frontend.appender import ChunkAppender
-from filefleet.frontend.buffers import BufferPool, PooledChunk, pooled_chunks
+from filefleet.frontend.buffers import PooledChunk, pooled_chunks
 from filefleet.frontend.options import UploadOptions
 from filefleet.frontend.writer import ChunkWriter, new_record, publish_replicate, upload_result
 from filefleet.http.controller_api import ControllerClient

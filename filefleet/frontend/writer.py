@@ -97,9 +97,9 @@ class ChunkWriter:
                 await self.nodes.put_chunk(node.url, chunk_id, data)
                 return node
             except FilefleetError as exc:
+                placement.release(node.id, len(data))
                 if not exc.retryable:
                     raise
-                placement.release(node.id, len(data))
                 tried.append(node.id)
                 last = exc
                 self.counters.store_retries += 1

@@ -18,6 +18,7 @@ from filefleet.http.controller_api import ControllerClient
 from filefleet.http.node_api import NodeClient
 from filefleet.http.server import Api, make_app
 from filefleet.runtime import service
+from filefleet.runtime.eventloop import install_uvloop
 from filefleet.runtime.logging import setup_logging
 from filefleet.runtime.service import run_beside
 from filefleet.runtime.settings import GCSettings
@@ -68,7 +69,7 @@ async def run_one_pass(settings: GCSettings) -> dict[str, int]:
 def main(settings: GCSettings) -> None:
     setup_logging("gc", json_lines=settings.log_json, level=settings.log_level)
     if settings.once:
-        service.install_uvloop()
+        install_uvloop()
         try:
             counts = asyncio.run(run_one_pass(settings))
         except Exception as exc:

@@ -8,7 +8,6 @@ errors become 400; anything unexpected is logged and answered 500.
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import hmac
 import json
@@ -22,7 +21,7 @@ from aiohttp import web
 from pydantic import BaseModel, ValidationError
 
 from filefleet import __version__
-from filefleet.core.errors import FilefleetError, InvalidInput, PayloadTooLarge, Unauthorized
+from filefleet.core.errors import FilefleetError, InvalidInput, Unauthorized
 from filefleet.core.models import ErrorBody, Health
 from filefleet.runtime.logging import request_id
 
@@ -265,22 +264,3 @@ def json_model(model: BaseModel | list[Any], status: int = 200) -> web.Response:
     else:
         text = "[" + ",".join(m.model_dump_json() for m in model) + "]"
     return web.Response(text=text, status=status, content_type="application/json")
-
-
-async def read_body(request: web.Request, limit: int) -> bytes | bytearray:
-    """The raw request body, refused (413) as soon as it is known to exceed ``limit`` bytes:
-    from Content-Length before reading, or while reading a chunked body."""
-    length = request.content_length
-    if length is not None:
-        if length > limit:
-            raise PayloadTooLarge(f"body of {length} bytes exceeds the limit of {limit} bytes")
-        try:
-            return await request.content.readexactly(length)  # one copy: join of the reads
-        except asyncio.IncompleteReadError as exc:
-            raise InvalidInput("request body ended before its Content-Length") from exc
-    body = bytearray()
-    async for block in request.content.iter_any():
-        body += block
-        if len(body) > limit:
-            raise PayloadTooLarge(f"body exceeds the limit of {limit} bytes")
-    return body

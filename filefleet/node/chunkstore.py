@@ -39,7 +39,13 @@ from pathlib import Path
 from typing import IO
 
 from filefleet.core import ids
-from filefleet.core.errors import Conflict, InsufficientStorage, InvalidInput, NotFound
+from filefleet.core.errors import (
+    Conflict,
+    HashMismatch,
+    InsufficientStorage,
+    InvalidInput,
+    NotFound,
+)
 from filefleet.core.hashing import sha256_hex_async
 from filefleet.node.durable import write_durably
 
@@ -163,7 +169,7 @@ class ChunkStore:
     # -- put ------------------------------------------------------------------------------
 
     async def put(self, chunk_id: str, data: bytes | bytearray | memoryview) -> PutResult:
-        """Verify ``data`` against ``chunk_id`` and store it; InvalidInput on a mismatch
+        """Verify ``data`` against ``chunk_id`` and store it; HashMismatch on a mismatch
         (nothing is kept, nothing touched), InsufficientStorage when it would eat into the
         reserve. Hashing runs in one thread while the temp file is written in another."""
         cid = ids.chunk_id(chunk_id)
@@ -175,7 +181,7 @@ class ChunkStore:
         if actual != cid:
             if staged is not None:
                 await asyncio.to_thread(_unlink_quietly, staged)
-            raise InvalidInput(f"chunk body hashes to {actual}, not to the given hash {cid}")
+            raise HashMismatch(f"chunk body hashes to {actual}, not to the given hash {cid}")
         return await asyncio.to_thread(self._commit, cid, staged, data)
 
     def _stage(self, cid: str, data: bytes | bytearray | memoryview) -> Path | None:

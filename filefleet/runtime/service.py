@@ -16,6 +16,8 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequenc
 
 from aiohttp import web
 
+from filefleet.runtime.eventloop import install_uvloop
+
 log = logging.getLogger(__name__)
 
 READ_BUFSIZE = 1024 * 1024
@@ -84,13 +86,6 @@ def run_beside(
             await close()
 
     app.cleanup_ctx.append(lifecycle)
-
-
-def install_uvloop() -> None:
-    with contextlib.suppress(ImportError):
-        import uvloop
-
-        asyncio.set_event_loop_policy(uvloop.EventLoopPolicy())
 
 
 async def serve_until_signal(

@@ -7,8 +7,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from filefleet.core.buffers import BufferPool
 from filefleet.core.chunking import chunk_count, chunk_span, split_bytes
-from filefleet.frontend.buffers import BufferPool, pooled_chunks
+from filefleet.frontend.buffers import pooled_chunks
 
 
 async def _pieces(pieces: list[bytes]) -> AsyncIterator[bytes]:

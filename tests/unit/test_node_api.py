@@ -11,6 +11,7 @@ import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 
+from filefleet.core.errors import HashMismatch, error_for_status
 from filefleet.node.api import make_node_app
 from filefleet.node.chunkstore import ChunkStore
 from filefleet.node.scrub import Scrubber
@@ -105,6 +106,9 @@ async def test_bad_input_is_400(
 async def test_mismatch_is_400_and_keeps_nothing(client: Client) -> None:
     resp = await client.post("/chunk", params={"hash": cid(b"a")}, data=b"b", headers=AUTH)
     assert resp.status == 400
+    # The code lets the frontend's chunk API tell its client which chunk was wrong.
+    assert (await resp.json())["code"] == "hash_mismatch"
+    assert isinstance(error_for_status(400, "x", "hash_mismatch"), HashMismatch)
     resp = await client.get("/chunks", headers=AUTH)
     assert (await resp.json()) == {"chunks": [], "next": None}
 

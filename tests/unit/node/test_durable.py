@@ -1,4 +1,5 @@
 import errno
+import mmap
 import os
 from pathlib import Path
 
@@ -15,6 +16,21 @@ def test_any_size_round_trips(tmp_path: Path, size: int) -> None:
     path = tmp_path / "chunk"
     durable.write_durably(path, data)
     assert path.read_bytes() == data
+
+
+@pytest.mark.parametrize("size", [4096, 4 * 1024 * 1024, 4 * 1024 * 1024 + 7])
+def test_writable_buffers_aligned_or_not_round_trip(tmp_path: Path, size: int) -> None:
+    data = os.urandom(size)
+    page = mmap.mmap(-1, size + 4096)  # page-aligned: written as it is
+    page[:size] = data
+    shifted = bytearray(size + 1)  # one byte past a boundary: copied first
+    shifted[1:] = data
+    aligned_view, shifted_view = memoryview(page)[:size], memoryview(shifted)[1:]
+    assert durable._page_aligned(aligned_view)
+    assert not durable._page_aligned(shifted_view)
+    for name, view in (("aligned", aligned_view), ("shifted", shifted_view)):
+        durable.write_durably(tmp_path / name, view)
+        assert (tmp_path / name).read_bytes() == data
 
 
 def test_empty(tmp_path: Path) -> None:
