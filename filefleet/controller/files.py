@@ -34,6 +34,7 @@ async def list_files(store: MetadataStore, query: FileQuery) -> FileList:
         expired=query.expired,
         exhausted=query.exhausted,
         idle=query.idle,
+        sha256=query.sha256,
         after=query.after,
         limit=query.limit,
         with_chunks=query.with_chunks,

@@ -18,12 +18,13 @@ _STATES: tuple[str, ...] = get_args(FileState)
 
 @dataclass(frozen=True)
 class FileQuery:
-    """``GET /files?state=&expired=true&exhausted=true&idle=&after=&limit=&chunks=``."""
+    """``GET /files?state=&expired=true&exhausted=true&idle=&sha256=&after=&limit=&chunks=``."""
 
     state: FileState | None = None
     expired: bool = False
     exhausted: bool = False
     idle: float | None = None
+    sha256: str | None = None
     after: str | None = None
     limit: int = DEFAULT_LIMIT
     with_chunks: bool = True
@@ -64,7 +65,7 @@ def bounded_int(name: str, value: str, low: int, high: int) -> int:
 
 
 def file_query(query: Mapping[str, str]) -> FileQuery:
-    _only(query, {"state", "expired", "exhausted", "idle", "after", "limit", "chunks"})
+    _only(query, {"state", "expired", "exhausted", "idle", "sha256", "after", "limit", "chunks"})
     state = query.get("state")
     if state is not None and state not in _STATES:
         raise InvalidInput(f"state must be one of {list(_STATES)}")
@@ -73,6 +74,7 @@ def file_query(query: Mapping[str, str]) -> FileQuery:
         expired=flag("expired", query["expired"]) if "expired" in query else False,
         exhausted=flag("exhausted", query["exhausted"]) if "exhausted" in query else False,
         idle=parse_duration(query["idle"]) if "idle" in query else None,
+        sha256=ids.chunk_id(query["sha256"]) if "sha256" in query else None,  # same format
         after=ids.file_id(query["after"]) if "after" in query else None,
         limit=bounded_int("limit", query["limit"], 1, MAX_LIMIT) if "limit" in query else 100,
         with_chunks=flag("chunks", query["chunks"]) if "chunks" in query else True,

@@ -82,6 +82,7 @@ class ControllerClient:
         expired: bool = False,
         exhausted: bool = False,
         idle: float | None = None,
+        sha256: str | None = None,
         after: str | None = None,
         limit: int = 100,
         chunks: bool = True,
@@ -96,6 +97,8 @@ class ControllerClient:
             params["exhausted"] = "true"
         if idle is not None:
             params["idle"] = f"{idle}s"
+        if sha256 is not None:
+            params["sha256"] = sha256
         if after is not None:
             params["after"] = after
         return FileList.model_validate(await self._get("/files", params=params))

@@ -61,12 +61,14 @@ class MetadataStore(abc.ABC):
         expired: bool = False,
         exhausted: bool = False,
         idle: float | None = None,
+        sha256: str | None = None,
         after: str | None = None,
         limit: int = 100,
         with_chunks: bool = True,
     ) -> FileList:
         """One page of files ordered by id: ``expired`` keeps those past ``expires_at``,
-        ``idle`` those untouched for that many seconds; ``after`` is the last id seen."""
+        ``idle`` those untouched for that many seconds, ``sha256`` those with that whole-file
+        hash; ``after`` is the last id seen."""
 
     @abc.abstractmethod
     async def mark_deleting(self, file_id: str, token_sha256: str | None = None) -> FileInfo:

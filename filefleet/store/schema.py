@@ -21,7 +21,9 @@ chunks): ``files (state, expires_at)`` and ``(state, id)`` for the GC's pages of
 and deleting files, ``(state, updated_at)`` for abandoned uploads; ``chunks
 (location_count)`` and ``chunk_locations (node_id)`` for repair (chunks with too few
 locations, and those with a location on a silent node); ``file_chunks (chunk_id)`` for
-"does a live file reference this chunk" (GC mark); ``nodes (last_ping)`` for /active-nodes.
+"does a live file reference this chunk" (GC mark); ``nodes (last_ping)`` for /active-nodes;
+``files (sha256)`` for "is this content already a verified file" (the chunk API's
+completion of a re-upload).
 
 The Alembic revisions in ``migrations/versions`` create exactly these tables; a test
 compares the migrated database with this module.
@@ -95,6 +97,7 @@ files = Table(
     Index("ix_files_state_updated_at", "state", "updated_at"),
     Index("ix_files_state_expires_at", "state", "expires_at"),
     Index("ix_files_state_id", "state", "id"),
+    Index("ix_files_sha256", "sha256"),
 )
 
 chunks = Table(

@@ -271,6 +271,7 @@ class SqlStore(MetadataStore):
         expired: bool = False,
         exhausted: bool = False,
         idle: float | None = None,
+        sha256: str | None = None,
         after: str | None = None,
         limit: int = 100,
         with_chunks: bool = True,
@@ -286,6 +287,8 @@ class SqlStore(MetadataStore):
             )
         if idle is not None:
             query = query.where(files.c.updated_at <= self._cutoff(idle))
+        if sha256 is not None:
+            query = query.where(files.c.sha256 == sha256)
         if after is not None:
             query = query.where(files.c.id > after)
         async with self._read() as conn:

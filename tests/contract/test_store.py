@@ -221,6 +221,9 @@ async def test_list_files_pages_and_filters(store: SqlStore, clock: Clock) -> No
     await store.update_file(new_file(clock, 4).id, FileUpdate(chunks=[ref(7, 0)]))  # touch
     idle = await store.list_files(state="uploading", idle=3600)
     assert new_file(clock, 4).id not in [f.id for f in idle.files] and len(idle.files) == 4
+    same_content = await store.list_files(sha256="cd" * 32)  # active_file's whole-file hash
+    assert [f.id for f in same_content.files] == [new_file(clock, 9).id]
+    assert (await store.list_files(sha256="ab" * 32)).files == []
 
 
 async def test_mark_deleting_checks_the_token_and_freezes_the_file(

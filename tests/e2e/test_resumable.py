@@ -157,6 +157,18 @@ def test_second_file_sends_only_its_new_half(cluster: Cluster, tmp_path: Path) -
     assert result["sent_bytes"] == 4 * CHUNK
     assert cluster.download(result["id"]).body == second.read_bytes()
 
+    # The first file again: every chunk is claimed, and its content is that of an active
+    # file with the very same chunks, so completion reads nothing back from the nodes.
+    read_back = _stats(cluster)["resumable"]["chunks_read_back"]
+    again = cli("share", str(first), "--json", env=env)
+    assert again.returncode == 0, again.stderr
+    result = json.loads(again.stdout)
+    assert (result["claimed_chunks"], result["sent_bytes"]) == (8, 0)
+    stats = _stats(cluster)["resumable"]
+    assert stats["known_content"] == 1 and stats["chunks_read_back"] == read_back
+    assert result["sha256"] == hashlib.sha256(first.read_bytes()).hexdigest()
+    assert cluster.download(result["id"]).body == first.read_bytes()
+
 
 def test_no_dedup_refuses_every_claim(procs: ProcessGroup, tmp_path: Path) -> None:
     cluster = Cluster(procs, tmp_path, frontend_args=["--no-dedup"]).start(nodes=2)
