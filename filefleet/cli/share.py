@@ -2,10 +2,11 @@
 
 Per file: create an upload (or find the one an interrupted run left, from the state file);
 then read the file once, hashing each chunk and the whole file, and for every window of
-32 chunks, while the next window is being hashed: claim the missing ones the fleet
-already holds in one request (dedup: no byte sent for those), and send the others, a few
-in flight. Chunks the upload already has (an interrupted run sent them) are skipped.
-Finally complete: the server checks the whole file's SHA-256.
+8 chunks, while the next window is being hashed: claim the missing ones the fleet
+already holds in one request (dedup: no byte sent for those), and send the others from
+the buffers they were read into, a few in flight. Chunks the upload already has (an
+interrupted run sent them) are skipped. Finally complete: the server checks the whole
+file's SHA-256.
 """
 
 from __future__ import annotations
@@ -29,7 +30,10 @@ from filefleet.core.errors import Forbidden, Gone, NotFound
 from filefleet.http.client import HttpClient
 
 INFLIGHT = 8
-WINDOW = 32  # chunks hashed, then claimed in one request, while earlier ones are sent
+WINDOW = 8  # chunks hashed, then claimed in one request, while earlier ones are sent
+# Chunks held at once: a window being read and hashed, one waiting for its claim, and the
+# chunks being sent. Each is read from the file once and sent from the same buffer.
+BUFFERS = 2 * WINDOW + INFLIGHT
 
 
 @dataclass
@@ -75,24 +79,29 @@ class Share:
         wanted = set(missing)
         sends = _Bounded(INFLIGHT)
         # Chunks are read into reused buffers: no fresh 4 MiB allocation (and its page
-        # faults) per chunk, and memory bounded by the chunks in flight.
-        buffers = BufferPool(chunk_size, INFLIGHT)
+        # faults) per chunk, and memory bounded by BUFFERS chunks.
+        buffers = BufferPool(chunk_size, BUFFERS)
 
-        async def handle(window: list[tuple[int, str]]) -> None:
+        async def handle(window: list[Chunk]) -> None:
             """A window of hashed chunks: claim the missing ones, send what is not claimed."""
-            todo = [(i, sha) for i, sha in window if i in wanted]
-            claimed = await self._claim(upload_id, todo)
+            todo = [c for c in window if c.index in wanted]
+            for chunk in window:
+                if chunk.index not in wanted:  # an interrupted run sent it already
+                    buffers.release(chunk.buffer)
+            claimed = await self._claim(upload_id, [(c.index, c.sha256) for c in todo])
             counters.claimed_chunks += len(claimed)
             if claimed:
                 self.progress.advance(task, sum(_length(i, size, chunk_size) for i in claimed))
                 self.progress.update(task, note=f"dedup: {counters.claimed_chunks} chunks")
-            for index, sha in todo:
-                if index not in claimed:
-                    sends.start(self._send(path, upload_id, index, sha, buffers, counters, task))
+            for chunk in todo:
+                if chunk.index in claimed:
+                    buffers.release(chunk.buffer)
+                else:
+                    sends.start(self._send(upload_id, chunk, buffers, counters, task))
 
         # Hashing runs ahead while earlier windows are claimed and sent (both cores work).
         windows = _Bounded(2)
-        file_sha = await hash_file(path, chunk_size, lambda w: windows.start(handle(w)))
+        file_sha = await hash_file(path, buffers, lambda w: windows.start(handle(w)))
         await windows.wait()
         await sends.wait()
         body = {"sha256": file_sha, "delete_token": token["delete_token"]}
@@ -151,21 +160,19 @@ class Share:
         return claimed
 
     async def _send(
-        self, path: Path, upload_id: str, index: int, sha: str, buffers: BufferPool,
-        counters: ShareCounters, task: Any,
+        self, upload_id: str, chunk: Chunk, buffers: BufferPool, counters: ShareCounters,
+        task: Any,
     ) -> None:  # fmt: skip
-        buffer = await buffers.acquire()
         try:
-            length = await asyncio.to_thread(_read_at, path, index * buffers.size, buffer)
             await self.http.request(
-                "PUT", self.server, f"/uploads/{upload_id}/chunks/{index}",
-                params={"sha256": sha}, data=memoryview(buffer)[:length],
+                "PUT", self.server, f"/uploads/{upload_id}/chunks/{chunk.index}",
+                params={"sha256": chunk.sha256}, data=chunk.data,
             )  # fmt: skip
         finally:
-            buffers.release(buffer)
+            buffers.release(chunk.buffer)
         counters.sent_chunks += 1
-        counters.sent_bytes += length
-        self.progress.advance(task, length)
+        counters.sent_bytes += len(chunk.data)
+        self.progress.advance(task, len(chunk.data))
 
 
 class _Bounded:
@@ -194,13 +201,6 @@ def _length(index: int, size: int, chunk_size: int) -> int:
     return min(chunk_size, size - index * chunk_size)
 
 
-def _read_at(path: Path, offset: int, buffer: bytearray) -> int:
-    """Fill ``buffer`` from ``offset`` (less only at the end of the file); the length read."""
-    with path.open("rb", buffering=0) as f:
-        f.seek(offset)
-        return _fill(f, buffer)
-
-
 def _fill(f: io.RawIOBase, buffer: bytearray) -> int:
     view = memoryview(buffer)
     filled = 0
@@ -209,30 +209,38 @@ def _fill(f: io.RawIOBase, buffer: bytearray) -> int:
     return filled
 
 
+@dataclass
+class Chunk:
+    """A chunk read from the file: its bytes in a pooled buffer, and their SHA-256."""
+
+    index: int
+    sha256: str
+    data: memoryview
+    buffer: bytearray
+
+
 async def hash_file(
-    path: Path, chunk_size: int, on_window: Callable[[list[tuple[int, str]]], None]
+    path: Path, buffers: BufferPool, on_window: Callable[[list[Chunk]], None]
 ) -> str:
-    """The whole file's SHA-256, reading it once; each chunk's SHA-256 is handed to
-    ``on_window`` in order, ``WINDOW`` chunks at a time. Chunk hashes run in worker threads
-    while one ordered thread feeds the whole-file hash (hashlib releases the GIL, so both
-    cores work). At most a few chunks are held at once."""
+    """The whole file's SHA-256, reading it once into ``buffers``; the hashed chunks are
+    handed to ``on_window`` in order, ``WINDOW`` at a time, each in its buffer, which the
+    receiver releases once it is done with it (sent, claimed or already there). Chunk
+    hashes run in worker threads while one ordered thread feeds the whole-file hash
+    (hashlib releases the GIL, so both cores work)."""
     loop = asyncio.get_running_loop()
     file_hash = hashlib.sha256()
-    buffers = BufferPool(chunk_size, INFLIGHT)
-    window: list[asyncio.Task[str]] = []
+    window: list[asyncio.Task[Chunk]] = []
     index = 0
 
-    async def chunk_sha(buffer: bytearray, data: memoryview, whole: asyncio.Future[None]) -> str:
+    async def hashed(chunk: Chunk, whole: asyncio.Future[None]) -> Chunk:
         try:
-            return await asyncio.to_thread(_chunk_hash, data)
+            chunk.sha256 = await asyncio.to_thread(_chunk_hash, chunk.data)
+            return chunk
         finally:
-            await asyncio.shield(whole)
-            buffers.release(buffer)
+            await asyncio.shield(whole)  # the whole-file hash is done reading it too
 
     async def flush() -> None:
-        hashes = await asyncio.gather(*window)
-        first = index - len(window)
-        on_window([(first + n, sha) for n, sha in enumerate(hashes)])
+        on_window(list(await asyncio.gather(*window)))
         window.clear()
 
     with path.open("rb", buffering=0) as f:
@@ -242,9 +250,9 @@ async def hash_file(
             if not length:
                 buffers.release(buffer)
                 break
-            data = memoryview(buffer)[:length]
-            whole = loop.run_in_executor(_ordered, file_hash.update, data)
-            window.append(asyncio.create_task(chunk_sha(buffer, data, whole)))
+            chunk = Chunk(index, "", memoryview(buffer)[:length], buffer)
+            whole = loop.run_in_executor(_ordered, file_hash.update, chunk.data)
+            window.append(asyncio.create_task(hashed(chunk, whole)))
             index += 1
             if len(window) == WINDOW:
                 await flush()
