@@ -67,6 +67,9 @@ def run_command(work: Callable[[], Awaitable[T]]) -> T:
         return asyncio.run(_closing(work))
     except FilefleetError as exc:
         fail(exc.message, code=1)
+    except OSError as exc:  # a local file: unreadable, not writable, disk full
+        where = f"{exc.filename}: " if exc.filename else ""
+        fail(f"{where}{exc.strerror or exc}", code=1)
     except KeyboardInterrupt:
         fail("interrupted; run the same command again to resume", code=130)
 

@@ -211,16 +211,25 @@ class HttpClient:
         headers: Mapping[str, str] | None = None,
         timeout: float | None = None,
     ) -> AsyncIterator[aiohttp.ClientResponse]:
-        """One attempt, the body left to the caller to read (downloads, large bodies)."""
+        """One attempt, the body left to the caller to read (downloads, large bodies).
+
+        Failures of the request and of reading its body are Unavailable; an error of the
+        caller's own (say, a full disk while saving the body) passes through unchanged."""
         per_request = aiohttp.ClientTimeout(total=timeout) if timeout else None
+        in_callers_block = False
         try:
             async with self.session.request(
                 method, url, params=params, headers=self.headers(headers), timeout=per_request
             ) as resp:
                 if resp.status >= 400:
                     raise _error(await resp.read(), resp.status)
+                in_callers_block = True
                 yield resp
-        except (aiohttp.ClientError, TimeoutError, OSError) as exc:
+        except (aiohttp.ClientError, TimeoutError) as exc:  # body reads raise these too
+            raise Unavailable(f"{method} {url}: {type(exc).__name__}: {exc}") from exc
+        except OSError as exc:
+            if in_callers_block:
+                raise
             raise Unavailable(f"{method} {url}: {type(exc).__name__}: {exc}") from exc
 
 

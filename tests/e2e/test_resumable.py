@@ -198,6 +198,9 @@ def test_get_resumes_and_delete_works_once(cluster: Cluster, tmp_path: Path) -> 
     assert target.read_bytes() == data
     exists = cli("get", link, "-o", str(target), env=env)
     assert exists.returncode == 1 and "exists" in exists.stderr and "Traceback" not in exists.stderr
+    nowhere = cli("get", link, "-o", str(tmp_path / "no-such-dir" / "out.bin"), env=env)
+    assert nowhere.returncode == 1 and "No such file" in nowhere.stderr, nowhere.stderr
+    assert "Traceback" not in nowhere.stderr
 
     tampered = cli("delete", uploaded["delete_url"][:-3] + "AAA", env=env)
     assert tampered.returncode == 1 and "Traceback" not in tampered.stderr

@@ -73,3 +73,18 @@ async def test_5xx_fails_over_and_4xx_does_not(servers: list[tuple[Counting, str
         assert (missing.hits, good.hits) == (1, 1)
         with pytest.raises(Unavailable):
             await http.get_json([f"http://127.0.0.1:{free_port()}"], "/x")
+
+
+async def test_stream_passes_the_callers_own_errors_through(
+    servers: list[tuple[Counting, str]],
+) -> None:
+    """A full disk while saving a download is the caller's error, not a network one."""
+    (_, good), _, _ = servers
+    async with HttpClient(retry=FAST) as http:
+        with pytest.raises(OSError, match="No space left"):
+            async with http.stream("GET", f"{good}/x") as resp:
+                await resp.read()
+                raise OSError(28, "No space left on device")
+        with pytest.raises(Unavailable):  # nothing listens there: that one is the network's
+            async with http.stream("GET", f"http://127.0.0.1:{free_port()}/x"):
+                pass
