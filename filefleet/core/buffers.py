@@ -1,14 +1,23 @@
-"""A fixed set of reusable byte buffers, handed out and returned.
+"""Reusable chunk-sized buffers, handed out and given back.
 
 Reusing chunk-sized buffers instead of allocating a fresh 4 MiB object per chunk saves the
-page faults of new memory and keeps a process's memory flat whatever the file size; waiting
-for a free buffer is the back-pressure that bounds the chunks in flight. The frontend cuts
-upload bodies into them (``frontend/buffers.py``); ``filefleet share`` reads files into them.
+page faults of new memory and keeps a process's memory flat whatever the file size. Two
+kinds, for two situations:
+
+- ``BufferPool``: a fixed number; waiting for a free one is the back-pressure that bounds
+  the chunks in flight. The frontend cuts upload bodies into them (``frontend/buffers.py``);
+  ``filefleet share`` reads files into them.
+- ``Buffers``: made on demand, a few kept for reuse; taking never waits, so a burst of
+  requests to a server is never held up by a slow one (``http/bodies.py``).
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import mmap
+from collections.abc import Callable
+from typing import Generic, TypeVar
 
 
 class BufferPool:
@@ -23,3 +32,38 @@ class BufferPool:
 
     def release(self, buffer: bytearray) -> None:
         self._free.put_nowait(buffer)
+
+
+B = TypeVar("B", bytearray, mmap.mmap)
+
+
+class Buffers(Generic[B]):
+    """Buffers of at least ``size`` bytes, made on demand and kept (up to ``keep``) for reuse.
+
+    Taking never waits: a burst of requests gets new buffers, and only ``keep`` of them
+    stay allocated afterwards."""
+
+    def __init__(self, size: int, keep: int, make: Callable[[int], B]) -> None:
+        self.size = size
+        self.keep = keep
+        self._make: Callable[[int], B] = make
+        self._idle: list[B] = []
+
+    def take(self) -> B:
+        return self._idle.pop() if self._idle else self._make(self.size)
+
+    def give(self, buffer: B) -> None:
+        if len(self._idle) < self.keep:
+            self._idle.append(buffer)
+        elif isinstance(buffer, mmap.mmap):
+            with contextlib.suppress(BufferError):  # still viewed somewhere: the GC frees it
+                buffer.close()
+
+
+def aligned_buffers(size: int, keep: int) -> Buffers[mmap.mmap]:
+    """Page-aligned buffers (anonymous maps): what ``O_DIRECT`` writes need."""
+    return Buffers(size, keep, lambda n: mmap.mmap(-1, n))
+
+
+def byte_buffers(size: int, keep: int) -> Buffers[bytearray]:
+    return Buffers(size, keep, bytearray)

@@ -6,10 +6,10 @@ from dataclasses import dataclass
 
 from aiohttp import web
 
+from filefleet.core.buffers import Buffers
 from filefleet.frontend.download import Downloader
 from filefleet.frontend.resumable import ResumableUploads
 from filefleet.frontend.upload import Uploader
-from filefleet.http.bodies import Buffers
 from filefleet.http.client import HttpClient
 from filefleet.http.controller_api import ControllerClient
 from filefleet.queue.base import EventQueue

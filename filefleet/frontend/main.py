@@ -9,6 +9,7 @@ from pathlib import Path
 
 from aiohttp import web
 
+from filefleet.core.buffers import byte_buffers
 from filefleet.frontend.api import api
 from filefleet.frontend.context import FRONTEND, FrontendContext
 from filefleet.frontend.download import Downloader
@@ -16,7 +17,6 @@ from filefleet.frontend.nodes import NodeDirectory
 from filefleet.frontend.resumable import ResumableUploads
 from filefleet.frontend.upload import Uploader
 from filefleet.frontend.writer import ChunkWriter
-from filefleet.http.bodies import byte_buffers
 from filefleet.http.client import HttpClient
 from filefleet.http.controller_api import ControllerClient
 from filefleet.http.node_api import NodeClient

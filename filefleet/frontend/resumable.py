@@ -352,14 +352,12 @@ class ResumableUploads:
         sequence of chunk ids is the same content, and has the same whole-file hash: a
         re-upload whose chunks were all claimed (dedup) completes without reading the
         file back from the nodes."""
-        wanted = [(c.id, c.size) for c in sorted(info.chunks, key=lambda c: c.order)]
+        wanted = [(c.id, c.size) for c in info.chunks]  # the controller lists them in order
         page = await self.controller.list_files(sha256=sha256, state="active", limit=KNOWN_PAGE)
-        for other in page.files:
-            if other.id != info.id and other.size == info.size:
-                chunks = sorted(other.chunks, key=lambda c: c.order)
-                if [(c.id, c.size) for c in chunks] == wanted:
-                    return True
-        return False
+        return any(
+            other.id != info.id and [(c.id, c.size) for c in other.chunks] == wanted
+            for other in page.files
+        )
 
     async def _hash_chunks(
         self, info: FileInfo, digest: hashlib._Hash, first: int, *, verify: bool

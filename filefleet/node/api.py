@@ -18,9 +18,10 @@ import mmap
 from aiohttp import web
 
 from filefleet.core import ids
+from filefleet.core.buffers import Buffers, aligned_buffers
 from filefleet.core.errors import InvalidInput
 from filefleet.core.units import parse_duration
-from filefleet.http.bodies import Buffers, aligned_buffers, chunk_body
+from filefleet.http.bodies import chunk_body
 from filefleet.http.server import Api, json_model, make_app
 from filefleet.node.chunkstore import ChunkStore
 from filefleet.node.models import ChunkDeleted, ChunkPage, ChunkStored, NodeStats
@@ -42,7 +43,7 @@ api = Api("node")
 async def post_chunk(request: web.Request) -> web.Response:
     chunk_id = ids.chunk_id(request.query.get("hash", ""))
     # Read straight into a page-aligned buffer: hashed and written (O_DIRECT) from there.
-    async with chunk_body(request, request.app[MAX_CHUNK], request.app[BODIES]) as (data, _):
+    async with chunk_body(request, request.app[MAX_CHUNK], request.app[BODIES]) as data:
         result = await request.app[STORE].put(chunk_id, data)
     body = ChunkStored(id=result.id, size=result.size, created=result.created)
     return json_model(body, status=201 if result.created else 200)

@@ -11,8 +11,9 @@ import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 
+from filefleet.core.buffers import Buffers, aligned_buffers, byte_buffers
 from filefleet.core.errors import FilefleetError
-from filefleet.http.bodies import Buffers, aligned_buffers, byte_buffers, chunk_body
+from filefleet.http.bodies import chunk_body
 
 LIMIT = 1024 * 1024
 
@@ -43,8 +44,9 @@ async def client() -> AsyncIterator[TestClient[web.Request, web.Application]]:
 
     async def handler(request: web.Request) -> web.Response:
         try:
-            async with chunk_body(request, LIMIT, buffers) as (data, pooled):
+            async with chunk_body(request, LIMIT, buffers) as data:
                 digest = hashlib.sha256(data).hexdigest()
+                pooled = isinstance(data.obj, bytearray) and len(data.obj) == LIMIT
                 return web.json_response({"sha256": digest, "size": len(data), "pooled": pooled})
         except FilefleetError as exc:
             return web.json_response({"error": exc.message}, status=exc.status)
