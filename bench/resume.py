@@ -1,6 +1,7 @@
 """The resumable chunk API (`filefleet share`) against the plain `POST /upload`.
 
     python -m bench.resume                 # 1 GiB each
+    python -m bench.resume --runs 3        # medians of 3 POST/share pairs
 
 1. `POST /upload` of a 1 GiB random file (time until the link is returned);
 2. `filefleet share` of another 1 GiB random file (hashing, claims, chunk PUTs, complete);
@@ -15,10 +16,12 @@ import argparse
 import asyncio
 import json
 import os
+import statistics
 import subprocess
 import sys
 import tempfile
 import time
+import urllib.request
 from pathlib import Path
 
 import aiohttp
@@ -45,24 +48,39 @@ async def post(server: str, path: Path) -> float:
         return (await upload(session, server, path))[1]
 
 
+def read_back(server: str) -> int:
+    """Chunks the frontend read back from the nodes to check whole-file hashes, so far."""
+    with urllib.request.urlopen(f"{server}/stats", timeout=10) as resp:
+        return int(json.loads(resp.read())["resumable"]["chunks_read_back"])
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--size", default="1GiB")
+    parser.add_argument("--runs", type=int, default=1, help="POST/share pairs (medians)")
     args = parser.parse_args()
     size = parse_size(args.size)
     with tempfile.TemporaryDirectory(prefix="filefleet-bench-") as tmp:
         root = Path(tmp)
-        plain, chunked = root / "plain.bin", root / "chunked.bin"
-        make_file(plain, size)
-        make_file(chunked, size)
         with local_cluster(root / "cluster") as cluster:
-            seconds = asyncio.run(post(cluster.url, plain))
-            print(f"POST /upload, {args.size}: {size / MiB / seconds:.0f} MiB/s ({seconds:.2f} s)")
-            wait_replicated(cluster)
-            result, seconds = share(chunked, cluster.url, root / "cache")
-            print(f"filefleet share, {args.size}: {size / MiB / seconds:.0f} MiB/s "
-                  f"({seconds:.2f} s, {result['sent_chunks']} chunks sent)")  # fmt: skip
-            wait_replicated(cluster)
+            posts, shares = [], []
+            for run in range(args.runs):  # fresh files each time: nothing is deduplicated
+                plain, chunked = root / f"plain-{run}.bin", root / f"chunked-{run}.bin"
+                make_file(plain, size)
+                make_file(chunked, size)
+                posts.append(size / MiB / asyncio.run(post(cluster.url, plain)))
+                wait_replicated(cluster)
+                result, seconds = share(chunked, cluster.url, root / "cache")
+                shares.append(size / MiB / seconds)
+                wait_replicated(cluster)
+                print(f"run {run + 1}: POST /upload {posts[-1]:.0f} MiB/s, filefleet share "
+                      f"{shares[-1]:.0f} MiB/s ({result['sent_chunks']} chunks sent, "
+                      f"{read_back(cluster.url)} read back at completion so far)")  # fmt: skip
+                plain.unlink()
+            post_mib, share_mib = statistics.median(posts), statistics.median(shares)
+            print(f"{args.size}, median of {args.runs}: POST /upload {post_mib:.0f} MiB/s, "
+                  f"filefleet share {share_mib:.0f} MiB/s "
+                  f"({(1 - share_mib / post_mib) * 100:.0f} % slower)")  # fmt: skip
             result, seconds = share(chunked, cluster.url, root / "cache")
             print(
                 f"filefleet share again (dedup), {args.size}: link in {seconds:.2f} s "

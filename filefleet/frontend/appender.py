@@ -10,12 +10,18 @@ upload is made active only after every append is confirmed.
 A batch is all or nothing on the controller: if any chunk in it is being collected, the
 controller clears the mark, appends nothing and answers 409 (``ChunkCollecting``), and
 every chunk task of the batch stores its chunk again and appends again (DESIGN §8).
+
+When the callers are requests that each wait for their append before they answer (the
+chunk API), lingering past the moment every one of them is waiting gains nothing: no
+other chunk can arrive until one of them is answered. Such callers wrap their work in
+``taking_part()``, and the batch goes out as soon as all of them are waiting.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+from collections.abc import Iterator
 
 from filefleet.core.models import ChunkRef
 from filefleet.http.controller_api import ControllerClient
@@ -40,13 +46,29 @@ class ChunkAppender:
         self._waiting: list[tuple[ChunkRef, asyncio.Future[None]]] = []
         self._full = asyncio.Event()
         self._flusher: asyncio.Task[None] | None = None
+        self._taking_part = 0  # callers inside taking_part(): each will append or leave
         self.calls = 0  # counter: controller calls made
+
+    @contextlib.contextmanager
+    def taking_part(self) -> Iterator[None]:
+        """Around a caller that may append and waits for it: once every such caller is
+        waiting, the batch is sent without lingering."""
+        self._taking_part += 1
+        try:
+            yield
+        finally:
+            self._taking_part -= 1
+            self._check_full()
+
+    def _check_full(self) -> None:
+        waiting = len(self._waiting)
+        if waiting >= self.max_batch or (waiting and waiting >= self._taking_part > 0):
+            self._full.set()
 
     async def append(self, ref: ChunkRef) -> None:
         done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         self._waiting.append((ref, done))
-        if len(self._waiting) >= self.max_batch:
-            self._full.set()
+        self._check_full()
         if self._flusher is None or self._flusher.done():
             self._flusher = asyncio.create_task(self._flush())
         await done
@@ -57,8 +79,8 @@ class ChunkAppender:
                 await asyncio.wait_for(self._full.wait(), self.linger)
             batch = self._waiting[: self.max_batch]
             self._waiting = self._waiting[self.max_batch :]
-            if len(self._waiting) < self.max_batch:
-                self._full.clear()
+            self._full.clear()
+            self._check_full()
             await self._send(batch)
 
     async def _send(self, batch: list[tuple[ChunkRef, asyncio.Future[None]]]) -> None:

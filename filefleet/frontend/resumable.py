@@ -151,7 +151,8 @@ class ResumableUploads:
         try:
             # The node verifies the bytes against the hash before it keeps them or answers,
             # so the frontend does not hash them a second time.
-            await self.writer.write(chunk_id, index, data, placement, session.appender.append)
+            with session.appender.taking_part():
+                await self.writer.write(chunk_id, index, data, placement, session.appender.append)
         except HashMismatch:
             raise InvalidInput(
                 f"chunk {index} does not hash to {chunk_id}; nothing was stored"
