@@ -39,6 +39,8 @@ def make_file(path: Path, size: int) -> str:
             digest.update(block)
             out.write(block)
             left -= len(block)
+        out.flush()
+        os.fsync(out.fileno())  # on disk now: its writeback must not compete with the runs
     return digest.hexdigest()
 
 
