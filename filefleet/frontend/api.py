@@ -17,6 +17,7 @@ from filefleet.frontend.options import parse_options
 from filefleet.frontend.page import index_page
 from filefleet.frontend.ranges import ByteRange, content_disposition, parse_range
 from filefleet.http.bodies import body_pieces
+from filefleet.http.sending import released, wait_for_kernel
 from filefleet.http.server import Api
 
 api = Api("frontend")
@@ -150,7 +151,10 @@ async def download(request: web.Request) -> web.StreamResponse:
     if wanted is None or wanted.start == 0:
         # A read from byte 0 counts as a download; later ranges (a resumed download) do not.
         info = await ctx.downloader.take_download(info)
-    chunks = ctx.downloader.stream(info, wanted)
+    # Chunks are sent from reused buffers: each write returns once the kernel has all of
+    # it, and a buffer is reused only when the transport holds none of its bytes.
+    wait_for_kernel(request)
+    chunks = ctx.downloader.stream(info, wanted, released=lambda: released(request))
     # Fetch the first chunk before answering: if every replica is gone, that is a clean 503.
     first = await anext(chunks, None)
     response = web.StreamResponse(status=status, headers=headers)

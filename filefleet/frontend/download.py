@@ -2,9 +2,11 @@
 
 For each chunk the replicas are tried in turn (active nodes first); a replica that fails
 or returns bytes that do not hash to the chunk id is skipped and reported, so a corrupt
-byte is never served. While one chunk is sent, the next ``inflight - 1`` are fetched.
-If every replica of a chunk is gone, the caller gets Unavailable: before the first byte
-that is a 503, after it the connection is aborted (never a silently truncated file).
+byte is never served. While one chunk is sent, the next ``inflight - 1`` are fetched,
+each into a reused buffer (no 4 MiB allocation and its page faults per chunk); a buffer
+goes back for reuse once the caller says its bytes have left (``released``). If every
+replica of a chunk is gone, the caller gets Unavailable: before the first byte that is a
+503, after it the connection is aborted (never a silently truncated file).
 """
 
 from __future__ import annotations
@@ -12,9 +14,10 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections import deque
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass
 
+from filefleet.core.buffers import byte_buffers
 from filefleet.core.errors import FilefleetError, Gone, NotFound, Unavailable
 from filefleet.core.models import ChunkRef, FileInfo, NodeInfo, utcnow
 from filefleet.frontend.nodes import NodeDirectory
@@ -23,6 +26,9 @@ from filefleet.http.controller_api import ControllerClient
 from filefleet.http.node_api import CorruptChunk, NodeClient
 
 log = logging.getLogger(__name__)
+
+# A fetched chunk: the reusable buffer holding it (None if it did not fit one), its bytes.
+Fetched = tuple[bytearray | None, bytearray | memoryview]
 
 
 @dataclass
@@ -42,12 +48,16 @@ class Downloader:
         directory: NodeDirectory,
         *,
         inflight: int,
+        chunk_size: int,
+        keep_buffers: int = 8,
     ) -> None:
         self.controller = controller
         self.nodes = nodes
         self.directory = directory
         self.inflight = inflight
         self.counters = DownloadCounters()
+        # Shared by every download; each holds at most `inflight` + 1 at a time.
+        self.buffers = byte_buffers(chunk_size, keep_buffers)
 
     async def live_file(self, file_id: str) -> FileInfo:
         """The file's metadata if it may be served: 404 unknown, 410 expired or deleted."""
@@ -73,15 +83,24 @@ class Downloader:
         return await self.controller.take_download(info.id)
 
     async def stream(
-        self, info: FileInfo, byte_range: ByteRange | None, *, verify: bool = True
-    ) -> AsyncIterator[bytes | bytearray]:
-        """The bytes of ``info`` (or of ``byte_range`` of it), verified chunk by chunk."""
+        self,
+        info: FileInfo,
+        byte_range: ByteRange | None,
+        *,
+        verify: bool = True,
+        released: Callable[[], bool] = lambda: True,
+    ) -> AsyncIterator[bytes | bytearray | memoryview]:
+        """The bytes of ``info`` (or of ``byte_range`` of it), verified chunk by chunk.
+
+        A yielded view is valid until the next step of the iteration; then its buffer is
+        reused if ``released()`` says nothing holds its bytes any more (a transport may
+        still be sending them: see ``http/sending.py``)."""
         size = info.size or 0
         wanted = byte_range or ByteRange(0, size - 1)
         if size == 0 or wanted.length <= 0:
             return
         parts = chunks_in_range(info.chunks, wanted)
-        pending: deque[asyncio.Task[bytes | bytearray]] = deque()
+        pending: deque[asyncio.Task[Fetched]] = deque()
         fetched = 0
 
         def fetch_ahead() -> None:
@@ -94,16 +113,30 @@ class Downloader:
             for _chunk, lo, hi in parts:
                 # At most `inflight` chunks in memory: the one being sent and those behind it.
                 fetch_ahead()
-                data = await pending.popleft()
+                buffer, data = await pending.popleft()
                 self.counters.chunks_served += 1
                 yield data if lo == 0 and hi == len(data) else data[lo:hi]
+                if buffer is not None and released():
+                    self.buffers.give(buffer)
             self.counters.downloads += 1
         finally:
-            for task in pending:
+            for task in pending:  # their buffers are not reused: the GC frees them
                 task.cancel()
 
-    async def fetch(self, chunk: ChunkRef, verify: bool = True) -> bytes | bytearray:
-        """One chunk from the first replica that answers with the right bytes."""
+    async def fetch(self, chunk: ChunkRef, verify: bool = True) -> Fetched:
+        """One chunk from the first replica that answers with the right bytes, and the
+        reusable buffer that holds them (None when the chunk did not fit one)."""
+        buffer = self.buffers.take() if chunk.size <= self.buffers.size else None
+        try:
+            return buffer, await self._fetch(chunk, buffer, verify)
+        except BaseException:
+            if buffer is not None:  # nothing else saw it: safe to reuse
+                self.buffers.give(buffer)
+            raise
+
+    async def _fetch(
+        self, chunk: ChunkRef, buffer: bytearray | None, verify: bool
+    ) -> bytearray | memoryview:
         active = await self.directory.active()
         replicas = _ordered_replicas(chunk.locations, active)
         if not replicas:
@@ -111,7 +144,7 @@ class Downloader:
             replicas = _ordered_replicas(chunk.locations, await self.directory.active(fresh=True))
         for node in replicas:
             try:
-                return await self.nodes.get_chunk(node.url, chunk.id, verify=verify)
+                return await self.nodes.get_chunk(node.url, chunk.id, verify=verify, into=buffer)
             except CorruptChunk as exc:
                 self.counters.corrupt_replicas += 1
                 log.warning("%s; trying the next replica", exc.message)

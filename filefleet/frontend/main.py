@@ -45,7 +45,9 @@ async def build_app(settings: FrontendSettings) -> web.Application:
     nodes = NodeClient(http)
     directory = NodeDirectory(controller)
     writer = ChunkWriter(nodes, directory)
-    downloader = Downloader(controller, nodes, directory, inflight=settings.inflight)
+    downloader = Downloader(
+        controller, nodes, directory, inflight=settings.inflight, chunk_size=settings.chunk_size
+    )
     queue = open_queue(settings.queue) if settings.queue else None
     if queue is None:
         log.warning("no --queue: no replicate events; chunks reach R replicas by periodic repair")

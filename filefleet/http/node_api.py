@@ -41,14 +41,17 @@ class NodeClient:
         )
         return resp.status == 201
 
-    async def get_chunk(self, url: str, chunk_id: str, *, verify: bool = True) -> bytearray:
+    async def get_chunk(
+        self, url: str, chunk_id: str, *, verify: bool = True, into: bytearray | None = None
+    ) -> bytearray | memoryview:
         """The chunk's bytes, verified against its id (CorruptChunk otherwise) unless the
-        caller checks them another way (``verify=False``)."""
+        caller checks them another way (``verify=False``). Read into ``into`` when given
+        and large enough (a view of it is returned), else into a new buffer."""
         async with self.http.stream(
             "GET", f"{url}/chunk/{chunk_id}", timeout=self.chunk_timeout
         ) as r:
             try:
-                data = await _read_body(r)
+                data = await _read_body(r, into)
             except Exception as exc:
                 raise Unavailable(f"reading chunk {chunk_id} from {url}: {exc}") from exc
         if verify and await sha256_hex_async(data) != chunk_id:
@@ -78,13 +81,16 @@ class NodeClient:
         return await self.http.get_json(url, "/chunks", params=params, retry=READ_RETRY)
 
 
-async def _read_body(response: aiohttp.ClientResponse) -> bytearray:
+async def _read_body(
+    response: aiohttp.ClientResponse, into: bytearray | None = None
+) -> bytearray | memoryview:
     """The body, copied once into a buffer of its announced size as it arrives (reading it
-    whole would hold the pieces and their joined copy at once: twice the chunk)."""
+    whole would hold the pieces and their joined copy at once: twice the chunk): ``into``
+    when it is large enough, else a new one."""
     size = response.content_length
     if size is None:
         return bytearray(await response.read())
-    body = bytearray(size)
+    body = into if into is not None and len(into) >= size else bytearray(size)
     view = memoryview(body)
     filled = 0
     async for piece in response.content.iter_any():
@@ -95,4 +101,4 @@ async def _read_body(response: aiohttp.ClientResponse) -> bytearray:
         filled = end
     if filled != size:
         raise Unavailable(f"body of {filled} bytes, {size} announced")
-    return body
+    return body if body is not into else view[:size]

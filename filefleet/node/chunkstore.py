@@ -28,6 +28,7 @@ import fcntl
 import hashlib
 import itertools
 import logging
+import mmap
 import os
 import secrets
 import shutil
@@ -48,6 +49,7 @@ from filefleet.core.errors import (
 )
 from filefleet.core.hashing import sha256_hex_async
 from filefleet.node.durable import write_durably
+from filefleet.node.reading import read_into
 
 log = logging.getLogger(__name__)
 
@@ -275,8 +277,17 @@ class ChunkStore:
         except FileNotFoundError:
             raise NotFound(f"chunk {chunk_id} is not on this node") from None
 
+    async def read_into(self, chunk_id: str, buffer: mmap.mmap) -> int | None:
+        """Read the chunk into ``buffer`` (page-aligned; ``O_DIRECT`` where allowed): its
+        size, or None when it is larger than the buffer. NotFound if it is not here."""
+        path = self.path(chunk_id)
+        try:
+            return await asyncio.to_thread(read_into, path, buffer)
+        except FileNotFoundError:
+            raise NotFound(f"chunk {chunk_id} is not on this node") from None
+
     async def read(self, chunk_id: str) -> bytes:
-        """The chunk's bytes (tests and tools; the API streams with sendfile instead)."""
+        """The chunk's bytes, read in one call (chunks are at most a few MiB)."""
         path = self.path(chunk_id)
         try:
             return await asyncio.to_thread(path.read_bytes)

@@ -144,7 +144,9 @@ class ChunkCopier:
             return Outcome(False, copied, why)
         return Outcome(True, copied)
 
-    async def _read(self, chunk_id: str, sources: list[NodeInfo]) -> bytes | bytearray | None:
+    async def _read(
+        self, chunk_id: str, sources: list[NodeInfo]
+    ) -> bytes | bytearray | memoryview | None:
         for source in sources:
             try:
                 return await self.nodes.get_chunk(source.url, chunk_id)
@@ -164,7 +166,9 @@ class ChunkCopier:
         except FilefleetError as exc:
             log.warning("could not report bad replica %s on %s: %s", chunk_id, node_id, exc)
 
-    async def _store(self, chunk_id: str, data: bytes | bytearray, target: NodeCandidate) -> int:
+    async def _store(
+        self, chunk_id: str, data: bytes | bytearray | memoryview, target: NodeCandidate
+    ) -> int:
         """1 if the target now holds the chunk and the controller lists it, else 0."""
         try:
             await self.nodes.put_chunk(target.url, chunk_id, data)

@@ -139,3 +139,18 @@ async def test_listing_and_stats(client: Client) -> None:
     stats = await (await client.get("/stats", headers=AUTH)).json()
     assert (stats["chunks"], stats["bytes"], stats["quarantined"]) == (5, 500, 0)
     assert stats["free"] > 0 and stats["scrub"]["scanned"] == 0
+
+
+async def test_reads_through_reused_buffers_never_mix_chunks(client: Client) -> None:
+    """Chunks are read into reused buffers: alternating reads of chunks of other sizes each
+    get exactly their own bytes (a buffer is reused only once its bytes were sent)."""
+    chunks = [os.urandom(MAX), os.urandom(MAX // 2 + 1), os.urandom(1)]
+    for data in chunks:
+        resp = await client.post("/chunk", params={"hash": cid(data)}, data=data, headers=AUTH)
+        assert resp.status == 201
+    for _ in range(4):
+        for data in chunks:
+            resp = await client.get(f"/chunk/{cid(data)}", headers=AUTH)
+            assert resp.status == 200
+            assert resp.headers["Content-Length"] == str(len(data))
+            assert await resp.read() == data

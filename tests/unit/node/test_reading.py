@@ -1,0 +1,49 @@
+import mmap
+import os
+from pathlib import Path
+
+import pytest
+
+from filefleet.node import durable, reading
+
+MiB = 1024 * 1024
+
+
+@pytest.mark.parametrize("size", [0, 1, 4095, 4096, 4097, 4 * MiB - 1, 4 * MiB])
+def test_reads_any_size_into_an_aligned_buffer(tmp_path: Path, size: int) -> None:
+    data = os.urandom(size)
+    durable.write_durably(tmp_path / "chunk", data)
+    buffer = mmap.mmap(-1, 4 * MiB)
+    buffer[:] = b"\xff" * len(buffer)  # leftovers of an earlier chunk must not leak in
+    assert reading.read_into(tmp_path / "chunk", buffer) == size
+    assert buffer[:size] == data
+
+
+def test_a_chunk_larger_than_the_buffer_is_left_to_the_caller(tmp_path: Path) -> None:
+    (tmp_path / "big").write_bytes(os.urandom(8192 + 1))
+    assert reading.read_into(tmp_path / "big", mmap.mmap(-1, 8192)) is None
+
+
+def test_missing_file(tmp_path: Path) -> None:
+    with pytest.raises(FileNotFoundError):
+        reading.read_into(tmp_path / "absent", mmap.mmap(-1, 4096))
+
+
+def test_file_systems_refusing_o_direct_get_plain_reads(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    data = os.urandom(10_000)
+    (tmp_path / "chunk").write_bytes(data)
+    real_open = os.open
+
+    def refuse_direct(path: str, flags: int, *args: int) -> int:
+        if flags & os.O_DIRECT:
+            raise OSError(22, "Invalid argument")
+        return real_open(path, flags, *args)
+
+    monkeypatch.setattr(reading, "_direct_supported", True)
+    monkeypatch.setattr(os, "open", refuse_direct)
+    buffer = mmap.mmap(-1, 16384)
+    assert reading.read_into(tmp_path / "chunk", buffer) == len(data)
+    assert buffer[: len(data)] == data
+    assert reading._direct_supported is False
