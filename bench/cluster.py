@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -82,10 +83,36 @@ def controller_get(cluster: BenchCluster, path: str) -> Any:
 
 
 def wait_replicated(cluster: BenchCluster, timeout: float = 600) -> float:
-    """Seconds until no chunk of a live file is below R (replication settled)."""
+    """Seconds until no chunk of a live file is below R (replication settled) and the
+    services have gone quiet (the replicator may still be acknowledging events whose chunks
+    are already at R: that work must not be measured as part of what comes next)."""
     start = time.monotonic()
     while controller_get(cluster, "/chunks/under-replicated?limit=1")["chunks"]:
         if time.monotonic() - start > timeout:
             raise RuntimeError("replication did not settle")
         time.sleep(0.1)
+    wait_quiet(cluster, deadline=start + timeout)
     return time.monotonic() - start
+
+
+_TICKS = os.sysconf("SC_CLK_TCK")
+
+
+def _cpu_seconds(pids: list[int]) -> float:
+    total = 0
+    for pid in pids:
+        with contextlib.suppress(OSError):
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+            total += int(fields[11]) + int(fields[12])  # utime + stime
+    return total / _TICKS
+
+
+def wait_quiet(cluster: BenchCluster, *, deadline: float, busy: float = 0.05) -> None:
+    """Until the cluster's processes together use under ``busy`` of a core for 1 s."""
+    pids = [int(svc["pid"]) for svc in cluster.manifest["services"].values() if "pid" in svc]
+    while time.monotonic() < deadline:
+        before = _cpu_seconds(pids)
+        time.sleep(1.0)
+        if _cpu_seconds(pids) - before < busy:
+            return
+    raise RuntimeError("the cluster did not go quiet")

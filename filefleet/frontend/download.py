@@ -49,15 +49,15 @@ class Downloader:
         *,
         inflight: int,
         chunk_size: int,
-        keep_buffers: int = 8,
     ) -> None:
         self.controller = controller
         self.nodes = nodes
         self.directory = directory
         self.inflight = inflight
         self.counters = DownloadCounters()
-        # Shared by every download; each holds at most `inflight` + 1 at a time.
-        self.buffers = byte_buffers(chunk_size, keep_buffers)
+        # Shared by every download, each holding at most `inflight` + 1 at a time; as many
+        # stay allocated between downloads (more are made while several run at once).
+        self.buffers = byte_buffers(chunk_size, inflight + 1)
 
     async def live_file(self, file_id: str) -> FileInfo:
         """The file's metadata if it may be served: 404 unknown, 410 expired or deleted."""

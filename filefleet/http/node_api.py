@@ -8,7 +8,7 @@ from typing import Any
 import aiohttp
 
 from filefleet.core.errors import NotFound, Unavailable, UpstreamError
-from filefleet.core.hashing import sha256_hex_async
+from filefleet.core.hashing import ArrivingDigest, sha256_hex_async
 from filefleet.http.client import HttpClient, RetryPolicy
 
 # Store: the same node once more after a short pause; then the caller picks another node.
@@ -51,10 +51,10 @@ class NodeClient:
             "GET", f"{url}/chunk/{chunk_id}", timeout=self.chunk_timeout
         ) as r:
             try:
-                data = await _read_body(r, into)
+                data, digest = await _read_body(r, into, hashing=verify)
             except Exception as exc:
                 raise Unavailable(f"reading chunk {chunk_id} from {url}: {exc}") from exc
-        if verify and await sha256_hex_async(data) != chunk_id:
+        if verify and digest != chunk_id:
             raise CorruptChunk(f"node {url} returned corrupt bytes for chunk {chunk_id}")
         return data
 
@@ -82,23 +82,34 @@ class NodeClient:
 
 
 async def _read_body(
-    response: aiohttp.ClientResponse, into: bytearray | None = None
-) -> bytearray | memoryview:
-    """The body, copied once into a buffer of its announced size as it arrives (reading it
-    whole would hold the pieces and their joined copy at once: twice the chunk): ``into``
-    when it is large enough, else a new one."""
+    response: aiohttp.ClientResponse, into: bytearray | None = None, *, hashing: bool = False
+) -> tuple[bytearray | memoryview, str | None]:
+    """The body and, if ``hashing``, its SHA-256. The body is copied once into a buffer of
+    its announced size as it arrives (reading it whole would hold the pieces and their
+    joined copy at once: twice the chunk): ``into`` when it is large enough, else a new one.
+    It is hashed in a thread while it arrives (``ArrivingDigest``)."""
     size = response.content_length
     if size is None:
-        return bytearray(await response.read())
+        whole = bytearray(await response.read())
+        return whole, (await sha256_hex_async(whole)) if hashing else None
     body = into if into is not None and len(into) >= size else bytearray(size)
     view = memoryview(body)
+    digest = ArrivingDigest(view) if hashing else None
     filled = 0
-    async for piece in response.content.iter_any():
-        end = filled + len(piece)
-        if end > size:
-            raise Unavailable(f"body longer than its Content-Length of {size}")
-        view[filled:end] = piece
-        filled = end
-    if filled != size:
-        raise Unavailable(f"body of {filled} bytes, {size} announced")
-    return body if body is not into else view[:size]
+    try:
+        async for piece in response.content.iter_any():
+            end = filled + len(piece)
+            if end > size:
+                raise Unavailable(f"body longer than its Content-Length of {size}")
+            view[filled:end] = piece
+            filled = end
+            if digest is not None:
+                digest.arrived(filled)
+        if filled != size:
+            raise Unavailable(f"body of {filled} bytes, {size} announced")
+        hexdigest = (await digest.hexdigest(size)) if digest is not None else None
+    except BaseException:
+        if digest is not None:
+            await digest.settle()  # the buffer may be reused: no thread may still read it
+        raise
+    return (body if body is not into else view[:size]), hexdigest

@@ -1,0 +1,36 @@
+"""ArrivingDigest: the SHA-256 of a buffer filled piece by piece, hashed while it fills."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+
+import pytest
+
+from filefleet.core.hashing import ArrivingDigest
+
+
+@pytest.mark.parametrize("pieces", [[1], [7, 3, 100], [4096] * 9, [300_000, 1, 2_000_000, 5]])
+async def test_digest_equals_sha256_of_the_bytes_whatever_the_pieces(pieces: list[int]) -> None:
+    data = os.urandom(sum(pieces))
+    buffer = bytearray(len(data) + 10)
+    digest = ArrivingDigest(memoryview(buffer), block=4096)
+    filled = 0
+    for n in pieces:
+        buffer[filled : filled + n] = data[filled : filled + n]
+        filled += n
+        digest.arrived(filled)
+    assert await digest.hexdigest(filled) == hashlib.sha256(data).hexdigest()
+
+
+async def test_nothing_arrived_is_the_empty_digest() -> None:
+    digest = ArrivingDigest(memoryview(bytearray(16)))
+    assert await digest.hexdigest(0) == hashlib.sha256(b"").hexdigest()
+
+
+async def test_settle_waits_for_blocks_handed_over() -> None:
+    buffer = bytearray(os.urandom(64 * 1024))
+    digest = ArrivingDigest(memoryview(buffer), block=1024)
+    digest.arrived(len(buffer))
+    await digest.settle()  # afterwards no thread reads the buffer: it may be reused
+    assert await digest.hexdigest(len(buffer)) == hashlib.sha256(buffer).hexdigest()
