@@ -37,7 +37,7 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass, field, fields
 
 from filefleet.core.errors import Conflict, FilefleetError, NotFound
-from filefleet.core.models import FileInfo, FileState
+from filefleet.core.models import ChunkInfo, FileInfo, FileState
 from filefleet.http.controller_api import ControllerClient
 from filefleet.http.node_api import NodeClient
 
@@ -247,22 +247,31 @@ async def sweep_node(fleet: Fleet, node_id: str, counts: GCCounts) -> None:
     append, or a replica whose record went): the node deletes it if it is older than the
     grace, by its own clock. A chunk with a record but no file is a pending delete (its node
     was away during collection): it is collected like a file's chunk.
+
+    The records of a page of the node's chunks are asked for in one request (a pass costs
+    a request per page, not one per chunk held). A record read here may be stale by the
+    time it is acted on, which is safe: an orphan is deleted only by the node's own
+    grace check, and an unreferenced chunk only through the collecting mark, which the
+    controller refuses for a chunk a file references by then.
     """
     url = fleet.urls[node_id]
     after: str | None = None
     while True:
         page = await fleet.nodes.list_chunks(url, after=after, limit=NODE_PAGE)
-        for chunk_id in page["chunks"]:
-            await sweep_chunk(fleet, node_id, chunk_id, counts)
+        ids: list[str] = page["chunks"]
+        known = {c.id: c for c in await fleet.controller.lookup_chunks(ids)}
+        for chunk_id in ids:
+            await sweep_chunk(fleet, node_id, chunk_id, known.get(chunk_id), counts)
         after = page.get("next")
         if not after:
             return
 
 
-async def sweep_chunk(fleet: Fleet, node_id: str, chunk_id: str, counts: GCCounts) -> None:
-    try:
-        chunk = await fleet.controller.get_chunk(chunk_id)
-    except NotFound:
+async def sweep_chunk(
+    fleet: Fleet, node_id: str, chunk_id: str, chunk: ChunkInfo | None, counts: GCCounts
+) -> None:
+    """One chunk on a node, given its record (None: the metadata does not know it)."""
+    if chunk is None:
         await delete_orphan(fleet, node_id, chunk_id, counts)
         return
     if chunk.references:

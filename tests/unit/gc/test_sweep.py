@@ -16,6 +16,7 @@ from filefleet.gc.sweep import (
     collect_file,
     delete_replica,
     sweep_chunk,
+    sweep_node,
 )
 from filefleet.http.controller_api import ControllerClient
 from filefleet.http.node_api import NodeClient
@@ -57,6 +58,10 @@ class FakeController:
             collecting=chunk_id in self.marked,
         )
 
+    async def lookup_chunks(self, chunk_ids: list[str]) -> list[ChunkInfo]:
+        self.calls.append(("lookup", ",".join(chunk_ids)))
+        return [await self.get_chunk(c) for c in chunk_ids if c in self.locations]
+
     async def remove_location(
         self, chunk_id: str, node_id: str, *, reclaimed: bool = False
     ) -> None:
@@ -81,6 +86,13 @@ class FakeNodes:
     refuse: set[str] = field(default_factory=set)  # node urls answering 409
     down: set[str] = field(default_factory=set)
     deletes: list[tuple[str, str, float]] = field(default_factory=list)
+    held: list[str] = field(default_factory=list)  # chunk ids every node lists
+    page: int = 2
+
+    async def list_chunks(self, url: str, after: str | None = None, limit: int = 1000) -> Any:
+        rest = [c for c in self.held if after is None or c > after]
+        chunks = rest[: self.page]
+        return {"chunks": chunks, "next": chunks[-1] if len(rest) > self.page else None}
 
     async def delete_chunk(self, url: str, chunk_id: str, grace: float) -> bool:
         if url in self.down:
@@ -170,8 +182,8 @@ async def test_sweep_deletes_unknown_chunks_with_the_grace_and_skips_referenced(
     nodes = FakeNodes()
     counts = GCCounts()
     f = fleet(controller, nodes, {N1})
-    await sweep_chunk(f, N1, C1, counts)  # no record: an orphan
-    await sweep_chunk(f, N1, C2, counts)  # a file uses it
+    await sweep_chunk(f, N1, C1, None, counts)  # no record: an orphan
+    await sweep_chunk(f, N1, C2, await controller.get_chunk(C2), counts)  # a file uses it
     assert nodes.deletes == [("http://n1", C1, GRACE)]
     assert counts.orphans_deleted == 1
 
@@ -180,10 +192,26 @@ async def test_sweep_collects_a_pending_delete_when_its_node_is_back() -> None:
     controller = FakeController(locations={C1: [N1]})
     nodes = FakeNodes()
     counts = GCCounts()
-    await sweep_chunk(fleet(controller, nodes, {N1}), N1, C1, counts)
+    await sweep_chunk(
+        fleet(controller, nodes, {N1}), N1, C1, await controller.get_chunk(C1), counts
+    )
     assert nodes.deletes == [("http://n1", C1, GRACE)]
     assert ("delete_chunk", C1) in controller.calls
     assert counts.chunks_deleted == 1
+
+
+async def test_sweeping_a_node_asks_for_the_records_of_a_page_at_once() -> None:
+    """One lookup per page of the node's listing, not one request per chunk held."""
+    c3, c4, c5 = "3" * 64, "4" * 64, "5" * 64
+    controller = FakeController(locations={C2: [N1], c3: [N1], c5: [N1]}, references={C2: 1})
+    nodes = FakeNodes(held=[C1, C2, c3, c4, c5], page=2)
+    counts = GCCounts()
+    await sweep_node(fleet(controller, nodes, {N1}), N1, counts)
+    lookups = [ids for call, ids in controller.calls if call == "lookup"]
+    assert lookups == [f"{C1},{C2}", f"{c3},{c4}", c5]  # 3 pages of at most 2
+    deleted = [chunk for _, chunk, _ in nodes.deletes]
+    assert deleted == [C1, c3, c4, c5]  # orphans C1, c4; unreferenced c3, c5; C2 kept
+    assert counts.orphans_deleted == 2 and counts.chunks_deleted == 2
 
 
 def test_counts_add_up() -> None:
