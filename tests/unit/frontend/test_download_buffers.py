@@ -1,0 +1,93 @@
+"""The downloader's reused chunk buffers: a buffer whose bytes may still be queued for
+sending is never filled again, and every chunk comes out as its own bytes."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from datetime import UTC, datetime
+from typing import cast
+
+from filefleet.core.models import ChunkRef, FileInfo, NodeInfo
+from filefleet.frontend.download import Downloader
+from filefleet.frontend.nodes import NodeDirectory
+from filefleet.http.controller_api import ControllerClient
+from filefleet.http.node_api import NodeClient
+
+NODE = "a" * 32
+SIZE = 64 * 1024
+
+
+class FakeNodes:
+    """Serves chunks from memory the way NodeClient does: into ``into`` when it fits."""
+
+    def __init__(self, chunks: dict[str, bytes]) -> None:
+        self.chunks = chunks
+        self.filled: list[int] = []  # id() of each buffer read into
+
+    async def get_chunk(
+        self, url: str, chunk_id: str, *, verify: bool = True, into: bytearray | None = None
+    ) -> bytearray | memoryview:
+        data = self.chunks[chunk_id]
+        if into is None or len(into) < len(data):
+            return bytearray(data)
+        self.filled.append(id(into))
+        into[: len(data)] = data
+        return memoryview(into)[: len(data)]
+
+
+class FakeDirectory:
+    async def active(self, *, fresh: bool = False) -> dict[str, NodeInfo]:
+        now = datetime.now(UTC)
+        return {
+            NODE: NodeInfo(id=NODE, url="http://n", last_ping=now, capacity=1, free=1, chunks=0)
+        }
+
+
+def file_of(blobs: list[bytes]) -> tuple[FileInfo, dict[str, bytes]]:
+    refs = [
+        ChunkRef(id=hashlib.sha256(b).hexdigest(), order=i, size=len(b), locations=[NODE])
+        for i, b in enumerate(blobs)
+    ]
+    now = datetime.now(UTC)
+    info = FileInfo(
+        id="F" * 24, name="f", size=sum(map(len, blobs)), sha256="c" * 64,
+        content_type="application/octet-stream", uploaded_at=now, expires_at=now,
+        state="active", max_downloads=None, downloads=0, chunks=refs,
+    )  # fmt: skip
+    return info, {r.id: b for r, b in zip(refs, blobs, strict=True)}
+
+
+def downloader(nodes: FakeNodes) -> Downloader:
+    return Downloader(
+        cast(ControllerClient, None), cast(NodeClient, nodes),
+        cast(NodeDirectory, FakeDirectory()), inflight=2, chunk_size=SIZE,
+    )  # fmt: skip
+
+
+async def test_buffers_are_reused_once_released_and_chunks_stay_their_own() -> None:
+    blobs = [os.urandom(SIZE), os.urandom(SIZE // 2), os.urandom(SIZE), os.urandom(1)] * 3
+    info, chunks = file_of(blobs)
+    nodes = FakeNodes(chunks)
+    got = [bytes(data) async for data in downloader(nodes).stream(info, None)]
+    assert got == blobs
+    assert len(set(nodes.filled)) <= 3  # inflight + 1 buffers for 12 chunks
+
+
+async def test_a_buffer_still_queued_for_sending_is_never_filled_again() -> None:
+    blobs = [os.urandom(SIZE) for _ in range(8)]
+    info, chunks = file_of(blobs)
+    nodes = FakeNodes(chunks)
+    held: list[tuple[memoryview | bytes | bytearray, bytes]] = []
+    async for data in downloader(nodes).stream(info, None, released=lambda: False):
+        held.append((data, bytes(data)))  # as a transport would: keeps the view
+    assert all(bytes(view) == copy for view, copy in held)  # none was overwritten
+    assert len(set(nodes.filled)) == len(blobs)  # each chunk went into a buffer of its own
+
+
+async def test_a_chunk_larger_than_the_buffers_is_read_into_its_own() -> None:
+    blobs = [os.urandom(SIZE + 1), os.urandom(10)]
+    info, chunks = file_of(blobs)
+    nodes = FakeNodes(chunks)
+    assert [bytes(d) async for d in downloader(nodes).stream(info, None)] == blobs
+    assert len(nodes.filled) == 1
