@@ -28,15 +28,15 @@ def read_into(path: Path, buffer: mmap.mmap) -> int | None:
     if _direct_supported:
         try:
             fd = os.open(path, os.O_RDONLY | os.O_DIRECT)
-        except OSError as exc:
-            if exc.errno != errno.EINVAL:
-                raise
-            _direct_supported = False  # this file system refuses O_DIRECT: stop trying
-        else:
             try:
                 return _read_all(fd, buffer)
             finally:
                 os.close(fd)
+        except OSError as exc:
+            if exc.errno != errno.EINVAL:
+                raise
+            # This file system refuses O_DIRECT (at open, or at the first read): stop trying.
+            _direct_supported = False
     fd = os.open(path, os.O_RDONLY)
     try:
         return _read_all(fd, buffer)

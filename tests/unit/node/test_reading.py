@@ -1,3 +1,4 @@
+import fcntl
 import mmap
 import os
 from pathlib import Path
@@ -47,3 +48,28 @@ def test_file_systems_refusing_o_direct_get_plain_reads(
     assert reading.read_into(tmp_path / "chunk", buffer) == len(data)
     assert buffer[: len(data)] == data
     assert reading._direct_supported is False
+
+
+def test_a_refused_direct_read_falls_back_to_a_plain_one(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Some file systems open with O_DIRECT and refuse the read itself."""
+    data = os.urandom(5000)
+    (tmp_path / "chunk").write_bytes(data)
+    real_readv = os.readv
+
+    def refuse_direct_reads(fd: int, buffers: list[memoryview]) -> int:
+        if _is_direct(fd):
+            raise OSError(22, "Invalid argument")
+        return real_readv(fd, buffers)
+
+    monkeypatch.setattr(reading, "_direct_supported", True)
+    monkeypatch.setattr(os, "readv", refuse_direct_reads)
+    buffer = mmap.mmap(-1, 8192)
+    assert reading.read_into(tmp_path / "chunk", buffer) == len(data)
+    assert buffer[: len(data)] == data
+    assert reading._direct_supported is False
+
+
+def _is_direct(fd: int) -> bool:
+    return bool(fcntl.fcntl(fd, fcntl.F_GETFL) & os.O_DIRECT)
