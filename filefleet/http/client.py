@@ -42,11 +42,6 @@ class RetryPolicy:
 
 NO_RETRY = RetryPolicy(attempts=1)
 
-# How much of a response body may wait unread before reading from the socket pauses (twice
-# this). aiohttp's default of 64 KiB pauses and resumes the socket every 128 KiB of a 4 MiB
-# chunk: two epoll changes each time, on the frontend's busiest path (docs/benchmarks.md).
-READ_BUFSIZE = 64 * 1024
-
 
 @dataclass(frozen=True)
 class Response:
@@ -98,10 +93,7 @@ class HttpClient:
         if self._session is None or self._session.closed:
             connector = aiohttp.TCPConnector(limit=self._limit, limit_per_host=0)
             self._session = aiohttp.ClientSession(
-                connector=connector,
-                timeout=self.timeout,
-                auto_decompress=False,
-                read_bufsize=READ_BUFSIZE,
+                connector=connector, timeout=self.timeout, auto_decompress=False
             )
         return self._session
 
