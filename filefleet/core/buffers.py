@@ -61,8 +61,10 @@ class Buffers(Generic[B]):
 
 
 def aligned_buffers(size: int, keep: int) -> Buffers[mmap.mmap]:
-    """Page-aligned buffers (anonymous maps): what ``O_DIRECT`` writes need."""
-    return Buffers(size, keep, lambda n: mmap.mmap(-1, n))
+    """Page-aligned buffers (anonymous maps) a whole number of pages long: what ``O_DIRECT``
+    reads and writes need."""
+    pages = -(-size // mmap.PAGESIZE)
+    return Buffers(size, keep, lambda n: mmap.mmap(-1, max(pages, 1) * mmap.PAGESIZE))
 
 
 def byte_buffers(size: int, keep: int) -> Buffers[bytearray]:

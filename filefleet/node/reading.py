@@ -15,14 +15,13 @@ import mmap
 import os
 from pathlib import Path
 
-from filefleet.node.durable import BLOCK
-
 _direct_supported = hasattr(os, "O_DIRECT")
 
 
 def read_into(path: Path, buffer: mmap.mmap) -> int | None:
-    """Read the file at ``path`` into ``buffer`` (page-aligned, a multiple of the block size
-    long); its size, or None when it does not fit (the caller reads it another way).
+    """Read the file at ``path`` into ``buffer`` (page-aligned and a whole number of pages
+    long, as ``aligned_buffers`` makes them); its size, or None when it does not fit (the
+    caller reads it another way).
     FileNotFoundError when it is not there."""
     global _direct_supported
     if _direct_supported:
@@ -46,7 +45,7 @@ def read_into(path: Path, buffer: mmap.mmap) -> int | None:
 
 def _read_all(fd: int, buffer: mmap.mmap) -> int | None:
     size = os.fstat(fd).st_size
-    if size > len(buffer) or len(buffer) % BLOCK:
+    if size > len(buffer):
         return None
     view = memoryview(buffer)
     filled = 0

@@ -36,6 +36,9 @@ def test_buffers_are_reused_and_only_keep_are_kept() -> None:
 def test_aligned_buffers_are_maps() -> None:
     buffer = aligned_buffers(4096, keep=1).take()
     assert isinstance(buffer, mmap.mmap) and len(buffer) == 4096
+    odd = aligned_buffers(4096 + 5, keep=1)  # whole pages, as O_DIRECT reads need
+    length = len(odd.take())
+    assert odd.size == 4096 + 5 and length >= 4096 + 5 and length % mmap.PAGESIZE == 0
 
 
 @pytest.fixture
