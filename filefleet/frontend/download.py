@@ -27,8 +27,9 @@ from filefleet.http.node_api import CorruptChunk, NodeClient
 
 log = logging.getLogger(__name__)
 
-# A fetched chunk: the reusable buffer holding it (None if it did not fit one), its bytes.
-Fetched = tuple[bytearray | None, bytearray | memoryview]
+# A fetched chunk: the reusable buffer taken for it, and its bytes (in that buffer, or in
+# one of their own when the chunk is larger).
+Fetched = tuple[bytearray, bytearray | memoryview]
 
 
 @dataclass
@@ -116,7 +117,7 @@ class Downloader:
                 buffer, data = await pending.popleft()
                 self.counters.chunks_served += 1
                 yield data if lo == 0 and hi == len(data) else data[lo:hi]
-                if buffer is not None and released():
+                if released():
                     self.buffers.give(buffer)
             self.counters.downloads += 1
         finally:
@@ -125,17 +126,16 @@ class Downloader:
 
     async def fetch(self, chunk: ChunkRef, verify: bool = True) -> Fetched:
         """One chunk from the first replica that answers with the right bytes, and the
-        reusable buffer that holds them (None when the chunk did not fit one)."""
-        buffer = self.buffers.take() if chunk.size <= self.buffers.size else None
+        reusable buffer taken for it."""
+        buffer = self.buffers.take()
         try:
             return buffer, await self._fetch(chunk, buffer, verify)
         except BaseException:
-            if buffer is not None:  # nothing else saw it: safe to reuse
-                self.buffers.give(buffer)
+            self.buffers.give(buffer)  # nothing else saw it: safe to reuse
             raise
 
     async def _fetch(
-        self, chunk: ChunkRef, buffer: bytearray | None, verify: bool
+        self, chunk: ChunkRef, buffer: bytearray, verify: bool
     ) -> bytearray | memoryview:
         active = await self.directory.active()
         replicas = _ordered_replicas(chunk.locations, active)
