@@ -30,46 +30,29 @@ def test_missing_file(tmp_path: Path) -> None:
         reading.read_into(tmp_path / "absent", mmap.mmap(-1, 4096))
 
 
+@pytest.mark.parametrize("refused_at", ["open", "read"])
 def test_file_systems_refusing_o_direct_get_plain_reads(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, refused_at: str
 ) -> None:
+    """Some file systems refuse O_DIRECT when the file is opened, some only at the read."""
     data = os.urandom(10_000)
     (tmp_path / "chunk").write_bytes(data)
-    real_open = os.open
+    real_open, real_readv = os.open, os.readv
 
-    def refuse_direct(path: str, flags: int, *args: int) -> int:
-        if flags & os.O_DIRECT:
+    def open_(path: str, flags: int, *args: int) -> int:
+        if refused_at == "open" and flags & os.O_DIRECT:
             raise OSError(22, "Invalid argument")
         return real_open(path, flags, *args)
 
-    monkeypatch.setattr(reading, "_direct_supported", True)
-    monkeypatch.setattr(os, "open", refuse_direct)
-    buffer = mmap.mmap(-1, 16384)
-    assert reading.read_into(tmp_path / "chunk", buffer) == len(data)
-    assert buffer[: len(data)] == data
-    assert reading._direct_supported is False
-
-
-def test_a_refused_direct_read_falls_back_to_a_plain_one(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """Some file systems open with O_DIRECT and refuse the read itself."""
-    data = os.urandom(5000)
-    (tmp_path / "chunk").write_bytes(data)
-    real_readv = os.readv
-
-    def refuse_direct_reads(fd: int, buffers: list[memoryview]) -> int:
-        if _is_direct(fd):
+    def readv(fd: int, buffers: list[memoryview]) -> int:
+        if refused_at == "read" and fcntl.fcntl(fd, fcntl.F_GETFL) & os.O_DIRECT:
             raise OSError(22, "Invalid argument")
         return real_readv(fd, buffers)
 
     monkeypatch.setattr(reading, "_direct_supported", True)
-    monkeypatch.setattr(os, "readv", refuse_direct_reads)
-    buffer = mmap.mmap(-1, 8192)
+    monkeypatch.setattr(os, "open", open_)
+    monkeypatch.setattr(os, "readv", readv)
+    buffer = mmap.mmap(-1, 16384)
     assert reading.read_into(tmp_path / "chunk", buffer) == len(data)
     assert buffer[: len(data)] == data
     assert reading._direct_supported is False
-
-
-def _is_direct(fd: int) -> bool:
-    return bool(fcntl.fcntl(fd, fcntl.F_GETFL) & os.O_DIRECT)
