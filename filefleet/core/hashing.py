@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import hashlib
+import threading
 
 # Below this size a thread hop costs more than the hash itself.
 THREAD_THRESHOLD = 256 * 1024
@@ -23,8 +24,13 @@ async def sha256_hex_async(data: bytes | bytearray | memoryview) -> str:
 
 class ArrivingDigest:
     """The SHA-256 of bytes that arrive in order into one buffer, hashed in a worker thread
-    a block at a time while the rest still arrives: once the last byte is in, only the last
-    block is left to hash (a 4 MiB chunk hashed after it arrived waits ~3 ms more).
+    while the rest still arrives: once the last byte is in, only what came since the
+    thread's last pass is left to hash.
+
+    One thread at a time hashes a digest, and it keeps going as long as a block or more has
+    arrived, without a trip through the event loop between blocks: a loop busy sending
+    another chunk does not hold the hashing up. It returns when it has caught up; the next
+    block to arrive starts it again.
 
     The buffer's first ``upto`` bytes must not change until ``hexdigest`` returns."""
 
@@ -32,34 +38,56 @@ class ArrivingDigest:
         self._buffer = buffer
         self._block = block
         self._digest = hashlib.sha256()
-        self._hashed = 0  # bytes handed to the thread so far
-        self._tail: asyncio.Future[None] | None = None
+        self._lock = threading.Lock()  # guards the four fields below
+        self._arrived = 0  # bytes in the buffer, as the loop last said
+        self._hashed = 0  # bytes the thread has hashed
+        self._finishing = False  # every byte has arrived: hash down to the last one
+        self._worker: asyncio.Future[None] | None = None  # the thread, while it runs
+
+    @property
+    def hashed(self) -> int:
+        """Bytes hashed so far."""
+        with self._lock:
+            return self._hashed
 
     def arrived(self, upto: int) -> None:
-        """The buffer now holds ``upto`` bytes; hand over a block if one is complete."""
-        if upto - self._hashed >= self._block:
-            self._hand_over(upto)
+        """The buffer now holds ``upto`` bytes; start the thread if a block is waiting."""
+        with self._lock:
+            self._arrived = upto
+            if self._worker is None and upto - self._hashed >= self._block:
+                self._start()
 
     async def hexdigest(self, upto: int) -> str:
         """The digest of the first ``upto`` bytes (all of them have arrived)."""
-        if upto > self._hashed:
-            self._hand_over(upto)
-        if self._tail is not None:
-            await self._tail
+        with self._lock:
+            self._arrived = upto
+            self._finishing = True
+            if self._worker is None and upto > self._hashed:
+                self._start()
+            worker = self._worker
+        if worker is not None:
+            await worker
         return self._digest.hexdigest()
 
     async def settle(self) -> None:
         """Wait for the thread to let go of the buffer (after a failed read)."""
-        if self._tail is not None:
+        with self._lock:
+            worker = self._worker
+        if worker is not None:
             with contextlib.suppress(Exception):
-                await self._tail
+                await worker
 
-    def _hand_over(self, upto: int) -> None:
-        piece = self._buffer[self._hashed : upto]
-        self._hashed = upto
-        self._tail = asyncio.ensure_future(self._update_after(self._tail, piece))
+    def _start(self) -> None:
+        self._worker = asyncio.get_running_loop().run_in_executor(None, self._hash_arrived)
 
-    async def _update_after(self, previous: asyncio.Future[None] | None, piece: memoryview) -> None:
-        if previous is not None:
-            await previous  # in order: SHA-256 is a chain
-        await asyncio.to_thread(self._digest.update, piece)
+    def _hash_arrived(self) -> None:
+        """In the thread: hash what has arrived until caught up."""
+        while True:
+            with self._lock:
+                start, end = self._hashed, self._arrived
+                if end == start or (end - start < self._block and not self._finishing):
+                    self._worker = None
+                    return
+            self._digest.update(self._buffer[start:end])
+            with self._lock:
+                self._hashed = end

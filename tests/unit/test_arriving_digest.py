@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import time
 
 import pytest
 
@@ -34,3 +35,25 @@ async def test_settle_waits_for_blocks_handed_over() -> None:
     digest.arrived(len(buffer))
     await digest.settle()  # afterwards no thread reads the buffer: it may be reused
     assert await digest.hexdigest(len(buffer)) == hashlib.sha256(buffer).hexdigest()
+
+
+async def test_the_thread_hashes_block_after_block_while_the_loop_is_busy() -> None:
+    """Blocks that arrived are hashed without the event loop's help: a loop busy sending
+    another chunk does not stall the hash."""
+    buffer = bytearray(os.urandom(64 * 1024))
+    digest = ArrivingDigest(memoryview(buffer), block=4096)
+    digest.arrived(len(buffer))
+    deadline = time.monotonic() + 10
+    while digest.hashed < len(buffer) and time.monotonic() < deadline:
+        time.sleep(0.001)  # noqa: ASYNC251 (the loop is blocked here on purpose)
+    assert digest.hashed == len(buffer)
+    assert await digest.hexdigest(len(buffer)) == hashlib.sha256(buffer).hexdigest()
+
+
+async def test_less_than_a_block_waits_for_the_end() -> None:
+    buffer = bytearray(os.urandom(10_000))
+    digest = ArrivingDigest(memoryview(buffer), block=4096 * 4)
+    digest.arrived(len(buffer))
+    assert digest.hashed == 0  # not worth a thread yet
+    assert await digest.hexdigest(len(buffer)) == hashlib.sha256(buffer).hexdigest()
+    assert digest.hashed == len(buffer)
