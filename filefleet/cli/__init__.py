@@ -13,6 +13,8 @@ import sys
 
 import typer
 
+from filefleet.runtime.memory import tune_allocator
+
 # Subcommand name -> module under filefleet.cli, in the order ``--help`` lists them.
 COMMANDS = {
     "up": "up",
@@ -49,4 +51,5 @@ def build_app(command: str | None = None) -> typer.Typer:
 
 
 def main() -> None:
+    tune_allocator()  # before the command allocates anything: see runtime/memory.py
     build_app(sys.argv[1] if len(sys.argv) > 1 else None)()
