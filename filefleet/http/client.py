@@ -57,10 +57,6 @@ class Response:
 LARGE_BODY = 64 * 1024
 
 
-def _large(body: bytes | bytearray | memoryview | None) -> bool:
-    return body is not None and len(body) >= LARGE_BODY
-
-
 class UncopiedBody(aiohttp.BytesPayload):
     """A request body sent from the caller's buffer as it is.
 
@@ -208,7 +204,7 @@ class HttpClient:
         timeout: aiohttp.ClientTimeout | None,
     ) -> Response:
         try:
-            payload = UncopiedBody(body) if _large(body) else body
+            payload = UncopiedBody(body) if body is not None and len(body) >= LARGE_BODY else body
             async with self.session.request(
                 method, url, params=params, data=payload, headers=headers, timeout=timeout
             ) as resp:
