@@ -4,8 +4,9 @@ Reusing chunk-sized buffers instead of allocating a fresh 4 MiB object per chunk
 page faults of new memory and keeps a process's memory flat whatever the file size. Two
 kinds, for two situations:
 
-- ``BufferPool``: a fixed number; waiting for a free one is the back-pressure that bounds
-  the chunks in flight. The frontend cuts upload bodies into them (``frontend/buffers.py``);
+- ``BufferPool``: a fixed number for one job; waiting for a free one is the back-pressure
+  that bounds the chunks in flight. The frontend cuts upload bodies into them
+  (``frontend/buffers.py``), drawing them from the stock its downloads use too;
   ``filefleet share`` reads files into them.
 - ``Buffers``: made on demand, a few kept for reuse; taking never waits, so a burst of
   requests to a server is never held up by a slow one (``http/bodies.py``).
@@ -21,17 +22,35 @@ from typing import Generic, TypeVar
 
 
 class BufferPool:
-    def __init__(self, size: int, count: int) -> None:
+    """At most ``count`` buffers of ``size`` bytes for one job (an upload); waiting for a
+    free one is that job's back-pressure.
+
+    The buffers are taken from ``stock`` as they are first needed and given back to it by
+    ``close()``, so jobs that follow one another (an upload, then a download) share the
+    same memory instead of each holding its own."""
+
+    def __init__(self, size: int, count: int, stock: Buffers[bytearray] | None = None) -> None:
         self.size = size
+        self._stock = stock if stock is not None else byte_buffers(size, keep=0)
+        self._count = count
+        self._taken = 0
         self._free: asyncio.Queue[bytearray] = asyncio.Queue()
-        for _ in range(count):
-            self._free.put_nowait(bytearray(size))
 
     async def acquire(self) -> bytearray:
+        if self._free.empty() and self._taken < self._count:
+            self._taken += 1
+            return self._stock.take()
         return await self._free.get()
 
     def release(self, buffer: bytearray) -> None:
+        """Back to the pool: nothing reads or writes ``buffer`` any more."""
         self._free.put_nowait(buffer)
+
+    def close(self) -> None:
+        """Give the released buffers back to the stock (one never released is not: the
+        garbage collector frees it)."""
+        while not self._free.empty():
+            self._stock.give(self._free.get_nowait())
 
 
 B = TypeVar("B", bytearray, mmap.mmap)

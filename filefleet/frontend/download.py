@@ -17,7 +17,7 @@ from collections import deque
 from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass
 
-from filefleet.core.buffers import byte_buffers
+from filefleet.core.buffers import Buffers
 from filefleet.core.errors import FilefleetError, Gone, NotFound, Unavailable
 from filefleet.core.models import ChunkRef, FileInfo, NodeInfo, utcnow
 from filefleet.frontend.nodes import NodeDirectory
@@ -49,16 +49,16 @@ class Downloader:
         directory: NodeDirectory,
         *,
         inflight: int,
-        chunk_size: int,
+        buffers: Buffers[bytearray],
     ) -> None:
         self.controller = controller
         self.nodes = nodes
         self.directory = directory
         self.inflight = inflight
         self.counters = DownloadCounters()
-        # Shared by every download, each holding at most `inflight` + 1 at a time; as many
-        # stay allocated between downloads (more are made while several run at once).
-        self.buffers = byte_buffers(chunk_size, inflight + 1)
+        # The frontend's chunk buffers, shared with uploads: a download holds at most
+        # `inflight` + 1 at a time (more are made while several run at once).
+        self.buffers = buffers
 
     async def live_file(self, file_id: str) -> FileInfo:
         """The file's metadata if it may be served: 404 unknown, 410 expired or deleted."""

@@ -28,9 +28,6 @@ from filefleet.runtime.settings import FrontendSettings
 
 log = logging.getLogger(__name__)
 
-# Chunk API bodies kept for reuse: `filefleet share` keeps 8 chunks in flight.
-CHUNK_BODIES_KEPT = 8
-
 PACKAGE = importlib.resources.files("filefleet.frontend")
 
 
@@ -45,8 +42,12 @@ async def build_app(settings: FrontendSettings) -> web.Application:
     nodes = NodeClient(http)
     directory = NodeDirectory(controller)
     writer = ChunkWriter(nodes, directory)
+    # One stock of chunk buffers for uploads, downloads and chunk API bodies: as many as one
+    # upload or download holds stay allocated between requests, so one job after another
+    # reuses the same memory.
+    buffers = byte_buffers(settings.chunk_size, keep=settings.inflight + 1)
     downloader = Downloader(
-        controller, nodes, directory, inflight=settings.inflight, chunk_size=settings.chunk_size
+        controller, nodes, directory, inflight=settings.inflight, buffers=buffers
     )
     queue = open_queue(settings.queue) if settings.queue else None
     if queue is None:
@@ -62,6 +63,7 @@ async def build_app(settings: FrontendSettings) -> web.Application:
             chunk_size=settings.chunk_size,
             inflight=settings.inflight,
             max_upload=settings.max_upload,
+            buffers=buffers,
         ),
         downloader=downloader,
         resumable=ResumableUploads(
@@ -77,7 +79,7 @@ async def build_app(settings: FrontendSettings) -> web.Application:
         ),
         queue=queue,
         pages=load_pages(),
-        chunk_bodies=byte_buffers(settings.chunk_size, keep=CHUNK_BODIES_KEPT),
+        chunk_bodies=buffers,
     )
     # The frontend is public: no cluster secret on its own routes.
     app = make_app(api, service_id="frontend", secret=None)

@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 
-from filefleet.core.buffers import BufferPool
+from filefleet.core.buffers import BufferPool, Buffers
 from filefleet.core.errors import PayloadTooLarge
 from filefleet.core.models import FileUpdate, UploadResult, utcnow
 from filefleet.core.placement import Placement
@@ -63,8 +63,10 @@ class Uploader:
         chunk_size: int,
         inflight: int,
         max_upload: int,
+        buffers: Buffers[bytearray],
     ) -> None:
         self.controller = controller
+        self.buffers = buffers  # the frontend's stock, shared with downloads
         self.writer = writer
         self.queue = queue
         self.chunk_size = chunk_size
@@ -97,7 +99,7 @@ class Uploader:
         run = _Run(placement, ChunkAppender(self.controller, file_id))
         # One buffer is filled from the body while up to `inflight` are hashed and stored;
         # waiting for a free buffer is the back-pressure that bounds memory.
-        pool = BufferPool(self.chunk_size, self.inflight + 1)
+        pool = BufferPool(self.chunk_size, self.inflight + 1, stock=self.buffers)
         file_hash = hashlib.sha256()
         loop = asyncio.get_running_loop()
         size = 0
@@ -115,6 +117,7 @@ class Uploader:
             await run.cancel()
             raise
         finally:
+            pool.close()  # the released buffers go back for the next upload or download
             run.appender.close()
             self.counters.append_calls += run.appender.calls
         digest = await loop.run_in_executor(_ordered_hashing, file_hash.hexdigest)

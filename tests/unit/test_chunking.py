@@ -7,7 +7,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from filefleet.core.buffers import BufferPool
+from filefleet.core.buffers import BufferPool, byte_buffers
 from filefleet.core.chunking import chunk_count, chunk_span, split_bytes
 from filefleet.frontend.buffers import pooled_chunks
 
@@ -75,3 +75,16 @@ def test_golden_chunk_ids_of_4mib_slices() -> None:
         "2b07811057df887086f06a67edc6ebf911de8b6741156e7a2eb1416a4b8b1b2e",
         "0c62f876ef1dea830de9f32c2f4b46dd6d74d50d15896e09ef5a2fcd4ac7e1d7",
     ]
+
+
+async def test_pool_takes_from_the_stock_and_gives_back_what_was_released() -> None:
+    """An upload's buffers come from the frontend's stock and go back to it: a download
+    (or the next upload) reuses the very same memory."""
+    stock = byte_buffers(8, keep=4)
+    first = BufferPool(8, 2, stock=stock)
+    a, b = await first.acquire(), await first.acquire()
+    first.release(a)
+    first.close()  # b was never released: it is not given back
+    second = BufferPool(8, 2, stock=stock)
+    assert await second.acquire() is a
+    assert await second.acquire() is not b

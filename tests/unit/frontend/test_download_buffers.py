@@ -8,6 +8,7 @@ import os
 from datetime import UTC, datetime
 from typing import cast
 
+from filefleet.core.buffers import byte_buffers
 from filefleet.core.models import ChunkRef, FileInfo, NodeInfo
 from filefleet.frontend.download import Downloader
 from filefleet.frontend.nodes import NodeDirectory
@@ -61,7 +62,7 @@ def file_of(blobs: list[bytes]) -> tuple[FileInfo, dict[str, bytes]]:
 def downloader(nodes: FakeNodes) -> Downloader:
     return Downloader(
         cast(ControllerClient, None), cast(NodeClient, nodes),
-        cast(NodeDirectory, FakeDirectory()), inflight=2, chunk_size=SIZE,
+        cast(NodeDirectory, FakeDirectory()), inflight=2, buffers=byte_buffers(SIZE, keep=3),
     )  # fmt: skip
 
 
