@@ -23,6 +23,7 @@ import aiohttp
 from aiohttp.abc import AbstractStreamWriter
 
 from filefleet.core.errors import FilefleetError, Unavailable, UpstreamError, error_for_status
+from filefleet.http.direct import Arrived, DirectGets
 from filefleet.runtime.logging import request_id
 
 log = logging.getLogger(__name__)
@@ -106,6 +107,7 @@ class HttpClient:
         self._session: aiohttp.ClientSession | None = None
         self._preferred: dict[tuple[str, ...], str] = {}  # URL list -> the one that answered
         self.retries = 0  # counter: attempts beyond the first
+        self._direct = DirectGets(connect_timeout)
 
     @property
     def session(self) -> aiohttp.ClientSession:
@@ -117,6 +119,7 @@ class HttpClient:
         return self._session
 
     async def close(self) -> None:
+        self._direct.close()
         if self._session is not None:
             await self._session.close()
             self._session = None
@@ -220,6 +223,27 @@ class HttpClient:
 
     async def post_json(self, base: str | Sequence[str], path: str, body: Any, **kw: Any) -> Any:
         return (await self.request("POST", base, path, json=body, **kw)).json()
+
+    async def get_into(
+        self,
+        url: str,
+        into: bytearray | None,
+        *,
+        timeout: float | None = None,
+        arrived: Arrived | None = None,
+    ) -> bytearray | memoryview:
+        """One GET whose body goes straight from the socket into ``into`` (a view of it is
+        returned) or, when it does not fit, into a new buffer; ``arrived(view, n)`` is
+        called as the body's first ``n`` bytes land (``direct.py``). One attempt: an error
+        answer raises its FilefleetError, anything else Unavailable."""
+        answer = await self._direct.get(
+            url, self.headers(), into, timeout or self.timeout.total or 30.0, arrived
+        )
+        if answer.status >= 400:
+            raise _error(bytes(answer.body), answer.status)
+        if not 200 <= answer.status < 300:
+            raise Unavailable(f"GET {url}: unexpected status {answer.status}")
+        return answer.body
 
     @contextlib.asynccontextmanager
     async def stream(

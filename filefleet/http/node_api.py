@@ -5,10 +5,8 @@ from __future__ import annotations
 
 from typing import Any
 
-import aiohttp
-
-from filefleet.core.errors import NotFound, Unavailable, UpstreamError
-from filefleet.core.hashing import ArrivingDigest, sha256_hex_async
+from filefleet.core.errors import NotFound, UpstreamError
+from filefleet.core.hashing import ArrivingDigest
 from filefleet.http.client import HttpClient, RetryPolicy
 
 # Store: the same node once more after a short pause; then the caller picks another node.
@@ -46,15 +44,29 @@ class NodeClient:
     ) -> bytearray | memoryview:
         """The chunk's bytes, verified against its id (CorruptChunk otherwise) unless the
         caller checks them another way (``verify=False``). Read into ``into`` when given
-        and large enough (a view of it is returned), else into a new buffer."""
-        async with self.http.stream(
-            "GET", f"{url}/chunk/{chunk_id}", timeout=self.chunk_timeout
-        ) as r:
-            try:
-                data, digest = await _read_body(r, into, hashing=verify)
-            except Exception as exc:
-                raise Unavailable(f"reading chunk {chunk_id} from {url}: {exc}") from exc
-        if verify and digest != chunk_id:
+        and large enough (a view of it is returned), else into a new buffer; hashed in a
+        thread while it arrives (``ArrivingDigest``)."""
+        digest: ArrivingDigest | None = None
+
+        def arrived(view: memoryview, filled: int) -> None:
+            nonlocal digest
+            if digest is None:
+                digest = ArrivingDigest(view)
+            digest.arrived(filled)
+
+        try:
+            data = await self.http.get_into(
+                f"{url}/chunk/{chunk_id}",
+                into,
+                timeout=self.chunk_timeout,
+                arrived=arrived if verify else None,
+            )
+            hexdigest = None if digest is None else await digest.hexdigest(len(data))
+        except BaseException:
+            if digest is not None:
+                await digest.settle()  # the buffer may be reused: no thread may still read it
+            raise
+        if verify and hexdigest != chunk_id:
             raise CorruptChunk(f"node {url} returned corrupt bytes for chunk {chunk_id}")
         return data
 
@@ -79,37 +91,3 @@ class NodeClient:
         if after:
             params["after"] = after
         return await self.http.get_json(url, "/chunks", params=params, retry=READ_RETRY)
-
-
-async def _read_body(
-    response: aiohttp.ClientResponse, into: bytearray | None = None, *, hashing: bool = False
-) -> tuple[bytearray | memoryview, str | None]:
-    """The body and, if ``hashing``, its SHA-256. The body is copied once into a buffer of
-    its announced size as it arrives (reading it whole would hold the pieces and their
-    joined copy at once: twice the chunk): ``into`` when it is large enough, else a new one.
-    It is hashed in a thread while it arrives (``ArrivingDigest``)."""
-    size = response.content_length
-    if size is None:
-        whole = bytearray(await response.read())
-        return whole, (await sha256_hex_async(whole)) if hashing else None
-    body = into if into is not None and len(into) >= size else bytearray(size)
-    view = memoryview(body)
-    digest = ArrivingDigest(view) if hashing else None
-    filled = 0
-    try:
-        async for piece in response.content.iter_any():
-            end = filled + len(piece)
-            if end > size:
-                raise Unavailable(f"body longer than its Content-Length of {size}")
-            view[filled:end] = piece
-            filled = end
-            if digest is not None:
-                digest.arrived(filled)
-        if filled != size:
-            raise Unavailable(f"body of {filled} bytes, {size} announced")
-        hexdigest = (await digest.hexdigest(size)) if digest is not None else None
-    except BaseException:
-        if digest is not None:
-            await digest.settle()  # the buffer may be reused: no thread may still read it
-        raise
-    return (body if body is not into else view[:size]), hexdigest
