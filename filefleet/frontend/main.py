@@ -28,6 +28,8 @@ from filefleet.runtime.settings import FrontendSettings
 
 log = logging.getLogger(__name__)
 
+CHUNK_API_INFLIGHT = 8  # chunks `filefleet share` sends at once
+
 PACKAGE = importlib.resources.files("filefleet.frontend")
 
 
@@ -43,9 +45,11 @@ async def build_app(settings: FrontendSettings) -> web.Application:
     directory = NodeDirectory(controller)
     writer = ChunkWriter(nodes, directory)
     # One stock of chunk buffers for uploads, downloads and chunk API bodies: as many as one
-    # upload or download holds stay allocated between requests, so one job after another
-    # reuses the same memory.
-    buffers = byte_buffers(settings.chunk_size, keep=settings.inflight + 1)
+    # of them holds at once stay allocated between requests, so one job after another
+    # reuses the same memory (an upload or a download holds `inflight` + 1; a chunk API
+    # client such as `filefleet share` sends 8 chunks at a time).
+    keep = max(settings.inflight + 1, CHUNK_API_INFLIGHT)
+    buffers = byte_buffers(settings.chunk_size, keep=keep)
     downloader = Downloader(
         controller, nodes, directory, inflight=settings.inflight, buffers=buffers
     )
