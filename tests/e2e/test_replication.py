@@ -197,6 +197,7 @@ def test_a_dead_node_is_healed_without_any_upload(make_cluster: MakeCluster) -> 
     victim = cluster.nodes[holder_of_most(cluster, locations)]
     victim_id = victim.node_id
     assert victim.process is not None
+    assert_downloads(cluster, files)  # the frontend now keeps connections to every node
     victim.process.kill()  # SIGKILL
 
     assert_downloads(cluster, files)  # every file still reads, from the other replica
