@@ -26,6 +26,7 @@ from urllib.parse import urlsplit
 from filefleet.core.errors import Unavailable
 
 HEAD_LIMIT = 16 * 1024  # a response head longer than this is refused
+ERROR_LIMIT = 1024 * 1024  # an error answer's body longer than this is refused
 IDLE_PER_HOST = 32  # kept connections per host:port
 
 # Called as bytes arrive: the body's view and how many of its bytes are in.
@@ -134,6 +135,8 @@ class DirectGets:
             except (ConnectionResetError, BrokenPipeError, _Stale) as exc:
                 raise _Stale() from exc
             status, length, keep = _parse_head(head)
+            if not 200 <= status < 300 and length > ERROR_LIMIT:
+                raise ValueError(f"a {status} answer of {length} bytes")
             fits = 200 <= status < 300 and into is not None and len(into) >= length
             buffer = into if fits and into is not None else bytearray(length)
             view = memoryview(buffer)[:length]

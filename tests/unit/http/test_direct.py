@@ -51,6 +51,9 @@ class Site:
         await asyncio.sleep(5)
         return web.Response(body=b"late")
 
+    async def huge_error(self, _: web.Request) -> web.Response:
+        return web.Response(status=500, body=b"e" * (2 * 1024 * 1024))
+
     async def close_after(self, request: web.Request) -> web.Response:
         return web.Response(body=b"bye", headers={"Connection": "close"})
 
@@ -61,7 +64,7 @@ async def site() -> AsyncIterator[tuple[Site, str]]:
     app = web.Application()
     for path, handler in [("/body", s.body), ("/missing", s.missing),
                           ("/chunked", s.chunked), ("/slow", s.slow),
-                          ("/close", s.close_after)]:  # fmt: skip
+                          ("/close", s.close_after), ("/huge-error", s.huge_error)]:  # fmt: skip
         app.router.add_get(path, handler)
     server = TestServer(app)
     await server.start_server()
@@ -142,6 +145,8 @@ async def test_what_it_does_not_read_is_unavailable(site: tuple[Site, str]) -> N
     async with HttpClient() as http:
         with pytest.raises(Unavailable, match="Transfer-Encoding"):
             await http.get_into(url + "/chunked", None)
+        with pytest.raises(Unavailable, match="a 500 answer of 2097152 bytes"):
+            await http.get_into(url + "/huge-error", None)
         with pytest.raises(Unavailable, match="only http://"):
             await http.get_into("https://127.0.0.1:1/x", None)
         with pytest.raises(Unavailable, match="TimeoutError"):
