@@ -6,6 +6,10 @@ Failover is sticky: of several base URLs, the one that answered last is tried fi
 What is retried: connection errors, timeouts and 5xx answers (the fleet may recover);
 never a 4xx (the request is wrong, repeating it gives the same answer). After the last
 attempt the caller gets ``Unavailable`` (or the 5xx's own error) and decides what to do.
+
+Requests go through one aiohttp session, except ``get_into``: a chunk read whose body
+goes from the socket straight into the caller's buffer, over the client's own kept
+connections (``direct.py``), with the same headers and error translation.
 """
 
 from __future__ import annotations
