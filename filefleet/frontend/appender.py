@@ -11,6 +11,9 @@ A batch is all or nothing on the controller: if any chunk in it is being collect
 controller clears the mark, appends nothing and answers 409 (``ChunkCollecting``), and
 every chunk task of the batch stores its chunk again and appends again (DESIGN §8).
 
+An upload whose body has ended says so (``last_ones``): its last chunks' appends then go
+out without lingering, so the answer is not held up at the end.
+
 When the callers are requests that each wait for their append before they answer (the
 chunk API), lingering past the moment every one of them is waiting gains nothing: no
 other chunk can arrive until one of them is answered. Such callers wrap their work in
@@ -27,7 +30,7 @@ from filefleet.core.models import ChunkRef
 from filefleet.http.controller_api import ControllerClient
 
 MAX_BATCH = 32
-LINGER = 0.05
+LINGER = 0.1
 
 
 class ChunkAppender:
@@ -47,6 +50,7 @@ class ChunkAppender:
         self._full = asyncio.Event()
         self._flusher: asyncio.Task[None] | None = None
         self._taking_part = 0  # callers inside taking_part(): each will append or leave
+        self._last = False  # no append will follow those waiting: no reason to linger
         self.calls = 0  # counter: controller calls made
 
     @contextlib.contextmanager
@@ -60,9 +64,17 @@ class ChunkAppender:
             self._taking_part -= 1
             self._check_full()
 
+    def last_ones(self) -> None:
+        """No chunk is left to append beyond those on their way: the rest go out as soon
+        as they are waiting (the end of an upload does not wait out a linger)."""
+        self._last = True
+        self._check_full()
+
     def _check_full(self) -> None:
         waiting = len(self._waiting)
-        if waiting >= self.max_batch or (waiting and waiting >= self._taking_part > 0):
+        if waiting >= self.max_batch or (
+            waiting and (self._last or waiting >= self._taking_part > 0)
+        ):
             self._full.set()
 
     async def append(self, ref: ChunkRef) -> None:

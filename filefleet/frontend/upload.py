@@ -112,6 +112,7 @@ class Uploader:
                 run.raise_failure()
                 hashed = loop.run_in_executor(_ordered_hashing, file_hash.update, chunk.view)
                 run.start(self._store_one(run, len(run.tasks), chunk, hashed))
+            run.appender.last_ones()  # the body has ended: no append to linger for
             chunk_ids = list(await asyncio.gather(*run.tasks))
         except BaseException:
             await run.cancel()

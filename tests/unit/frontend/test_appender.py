@@ -69,3 +69,15 @@ async def test_a_caller_that_leaves_without_appending_does_not_hold_the_batch() 
 
     await asyncio.wait_for(asyncio.gather(appends(), fails()), 2.0)
     assert recording.batches == [[0]]
+
+
+async def test_after_last_ones_the_rest_goes_without_lingering() -> None:
+    """The end of an upload: its last appends are sent at once, not after the linger."""
+    recording = Recording()
+    chunks = appender(recording, linger=5.0)
+    first = asyncio.ensure_future(chunks.append(ref(0)))
+    await asyncio.sleep(0.01)  # waiting in the batch, lingering
+    chunks.last_ones()
+    last = chunks.append(ref(1))
+    await asyncio.wait_for(asyncio.gather(first, last), 2.0)
+    assert [n for batch in recording.batches for n in batch] == [0, 1]
