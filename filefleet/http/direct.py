@@ -70,7 +70,8 @@ class DirectGets:
             raise Unavailable(f"GET {url}: only http:// URLs are read directly")
         host, port = parts.hostname, parts.port or 80
         path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
-        request = _request_head(path, f"{host}:{port}", headers)
+        authority = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"  # IPv6 literal
+        request = _request_head(path, authority, headers)
         try:
             async with asyncio.timeout(timeout):
                 sock = self._take(host, port)

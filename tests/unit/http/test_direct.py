@@ -179,3 +179,22 @@ def test_response_heads(head: bytes, expected: tuple[int, int, bool]) -> None:
 def test_malformed_heads_are_refused(head: bytes) -> None:
     with pytest.raises(ValueError):
         _parse_head(head)
+
+
+async def test_an_ipv6_literal_url_is_read() -> None:
+    s = Site()
+    app = web.Application()
+    app.router.add_get("/body", s.body)
+    server = TestServer(app, host="::1")
+    try:
+        await server.start_server()
+    except OSError:
+        pytest.skip("no IPv6 loopback here")
+    port = server.port
+    try:
+        async with HttpClient() as http:
+            url = f"http://[::1]:{port}/body"
+            assert bytes(await http.get_into(url, None)) == BODY
+    finally:
+        await server.close()
+    assert s.seen_headers[0]["Host"] == f"[::1]:{port}"
