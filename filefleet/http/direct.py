@@ -146,8 +146,8 @@ class DirectGets:
             view[: len(rest)] = rest
             filled = len(rest)
             report = arrived if 200 <= status < 300 else None
-            if report is not None and filled:
-                report(view, filled)
+            if report is not None:
+                report(view, filled)  # what came with the head (maybe nothing)
             while filled < length:
                 n = await loop.sock_recv_into(sock, view[filled:])
                 if n == 0:
@@ -155,8 +155,6 @@ class DirectGets:
                 filled += n
                 if report is not None:
                     report(view, filled)
-            if report is not None and length == 0:
-                report(view, 0)
             return Answer(status, view if buffer is into else buffer)
         except BaseException:
             keep = False
