@@ -26,10 +26,11 @@ import typer
 from filefleet.cli.common import fail
 from filefleet.cli.transfer import ShareState, client, progress_bar, run_command, server_url
 from filefleet.core.buffers import BufferPool
+from filefleet.core.chunking import CHUNK_API_INFLIGHT
 from filefleet.core.errors import Forbidden, Gone, NotFound
 from filefleet.http.client import HttpClient
 
-INFLIGHT = 8
+INFLIGHT = CHUNK_API_INFLIGHT
 WINDOW = 8  # chunks hashed, then claimed in one request, while earlier ones are sent
 # Chunks held at once: a window being read and hashed, one waiting for its claim, and the
 # chunks being sent. Each is read from the file once and sent from the same buffer.

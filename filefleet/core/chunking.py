@@ -10,6 +10,10 @@ from __future__ import annotations
 
 DEFAULT_CHUNK_SIZE = 4 * 1024 * 1024
 
+# Chunks `filefleet share` sends at once through the chunk API; the frontend keeps as many
+# chunk buffers between requests.
+CHUNK_API_INFLIGHT = 8
+
 
 def split_bytes(data: bytes, chunk_size: int = DEFAULT_CHUNK_SIZE) -> list[bytes]:
     """The chunks of an in-memory byte string: the reference cut."""

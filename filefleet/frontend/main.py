@@ -10,6 +10,7 @@ from pathlib import Path
 from aiohttp import web
 
 from filefleet.core.buffers import byte_buffers
+from filefleet.core.chunking import CHUNK_API_INFLIGHT
 from filefleet.frontend.api import api
 from filefleet.frontend.context import FRONTEND, FrontendContext
 from filefleet.frontend.download import Downloader
@@ -27,8 +28,6 @@ from filefleet.runtime.logging import setup_logging
 from filefleet.runtime.settings import FrontendSettings
 
 log = logging.getLogger(__name__)
-
-CHUNK_API_INFLIGHT = 8  # chunks `filefleet share` sends at once
 
 PACKAGE = importlib.resources.files("filefleet.frontend")
 
