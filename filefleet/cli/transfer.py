@@ -32,7 +32,7 @@ def server_url(given: str | None) -> str:
 
 
 def client() -> HttpClient:
-    return HttpClient(timeout=300.0, retry=CLIENT_RETRY)
+    return HttpClient(timeout=300.0, retry=CLIENT_RETRY, direct=True)
 
 
 def progress_bar(enabled: bool) -> Progress:

@@ -82,6 +82,7 @@ class ResumableCounters:
     claims_refused: int = 0
     chunks_read_back: int = 0  # at completion, for the whole-file check
     known_content: int = 0  # completions whose content matched an active file: no read-back
+    append_calls: int = 0  # controller calls that recorded received chunks (finished uploads)
 
 
 SESSION_REFRESH = 5.0  # seconds between re-reads of an upload's record
@@ -374,3 +375,4 @@ class ResumableUploads:
         session = self._sessions.pop(upload_id, None)
         if session is not None:
             session.running.discard()
+            self.counters.append_calls += session.appender.calls

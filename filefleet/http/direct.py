@@ -1,25 +1,30 @@
-"""Reading a GET response's body straight into the caller's buffer (chunk reads).
+"""HTTP/1.1 over the client's own kept sockets: no per-read objects, no heavy imports.
 
-aiohttp hands a response body over as a new bytes object per socket read, which the
-caller then copies into its buffer: two copies and an allocation for every 256 KiB, about
-a quarter of the frontend's CPU while it serves a download. Here the body goes from the
-kernel into the buffer in one ``recv_into`` per read, nothing in between.
+Two jobs go through here, both through ``HttpClient`` (``client.py``), with the same
+headers (cluster secret, request id), timeouts and error translation as every other call:
 
-It is the HTTP client's own path for one job, used through ``HttpClient.get_into``: a
-plain HTTP/1.1 GET over keep-alive connections kept per host, the same headers (cluster
-secret, request id), timeouts and error translation as every other call. Only what a
-chunk read needs: ``http://`` URLs, and answers with a ``Content-Length`` (a node always
-sends one); anything else is refused as Unavailable, never guessed at.
+- ``get``, a chunk read: aiohttp hands a response body over as a new bytes object per
+  socket read, which the caller then copies into its buffer: two copies and an allocation
+  for every 256 KiB, about a quarter of the frontend's CPU while it serves a download.
+  Here the body goes from the kernel into the caller's buffer in one ``recv_into`` per
+  read, nothing in between. Only answers with a ``Content-Length`` (a node always sends
+  one); anything else is refused as Unavailable, never guessed at.
+- ``request``, any call whose answer is read whole (JSON, an error, a HEAD): what the
+  command-line client uses for ``http://`` servers. Loading aiohttp costs a command about
+  a third of a second before it does anything (it builds its TLS contexts at import);
+  here a request body (a 4 MiB chunk) goes from the caller's buffer to the socket as it
+  is. Answers may have a ``Content-Length``, be chunked, or end when the server closes.
 
-A kept connection the server has meanwhile closed fails before the first byte of the
-answer; the request, a GET, is then sent once more on a new connection.
+Only ``http://`` URLs: TLS stays with aiohttp. A kept connection the server has meanwhile
+closed fails before the first byte of the answer; the request, which the server never
+saw, is then sent once more on a new connection.
 """
 
 from __future__ import annotations
 
 import asyncio
 import socket
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Iterator, Mapping
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
@@ -27,23 +32,52 @@ from filefleet.core.errors import Unavailable
 
 HEAD_LIMIT = 16 * 1024  # a response head longer than this is refused
 ERROR_LIMIT = 1024 * 1024  # an error answer's body longer than this is refused
+BODY_LIMIT = 64 * 1024 * 1024  # a whole answer read into memory (``request``)
 IDLE_PER_HOST = 32  # kept connections per host:port
+EARLY_ANSWER_WAIT = 2.0  # after a body the server stopped reading: wait this for its answer
 
 # Called as bytes arrive: the body's view and how many of its bytes are in.
 Arrived = Callable[[memoryview, int], None]
+Body = bytes | bytearray | memoryview
+
+
+class Headers(Mapping[str, str]):
+    """A response's header fields, looked up whatever the case of the name."""
+
+    def __init__(self, fields: dict[str, str]) -> None:
+        self._fields = {name.lower(): value for name, value in fields.items()}
+
+    def __getitem__(self, name: str) -> str:
+        return self._fields[name.lower()]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._fields)
+
+    def __len__(self) -> int:
+        return len(self._fields)
 
 
 @dataclass(frozen=True)
 class Answer:
     status: int
     body: bytearray | memoryview  # a view of the caller's buffer, or a buffer of its own
+    headers: Headers
 
 
 class _Stale(Exception):
     """A kept connection closed by the server before it answered: safe to send again."""
 
 
-class DirectGets:
+@dataclass(frozen=True)
+class _Head:
+    status: int
+    fields: dict[str, str]  # names in lower case
+    keep: bool  # the server keeps the connection open after this answer
+    length: int | None  # Content-Length, if given
+    chunked: bool  # Transfer-Encoding: chunked
+
+
+class DirectHttp:
     def __init__(self, connect_timeout: float) -> None:
         self.connect_timeout = connect_timeout
         self._idle: dict[tuple[str, int], list[socket.socket]] = {}
@@ -65,28 +99,84 @@ class DirectGets:
         """GET ``url``; a 2xx body lands in ``into`` if it fits (else in a new buffer),
         ``arrived`` following it. Raises Unavailable for connection failures, timeouts and
         answers this reader does not handle; the status is the caller's to judge."""
+
+        async def body(reader: _Reader, head: _Head) -> bytearray | memoryview:
+            if head.chunked:
+                raise ValueError("Transfer-Encoding: chunked is not read into a buffer")
+            length = head.length
+            if length is None:
+                raise ValueError("the answer has no Content-Length")
+            ok = 200 <= head.status < 300
+            if not ok and length > ERROR_LIMIT:
+                raise ValueError(f"a {head.status} answer of {length} bytes")
+            fits = ok and into is not None and len(into) >= length
+            buffer = into if fits and into is not None else bytearray(length)
+            view = memoryview(buffer)[:length]
+            await reader.fill(view, arrived if ok else None)
+            return view if buffer is into else buffer
+
+        return await self._call("GET", url, headers, None, timeout, body)
+
+    async def request(
+        self,
+        method: str,
+        url: str,
+        headers: Mapping[str, str],
+        body: Body | None,
+        timeout: float,
+    ) -> Answer:
+        """Send ``method url`` with ``body``; the whole answer, read into memory. Raises
+        Unavailable for connection failures, timeouts and malformed or oversized answers;
+        the status is the caller's to judge."""
+
+        async def whole(reader: _Reader, head: _Head) -> bytearray | memoryview:
+            limit = BODY_LIMIT if 200 <= head.status < 400 else ERROR_LIMIT
+            if method == "HEAD" or head.status in (204, 304):
+                return bytearray()
+            if head.chunked:
+                return await reader.chunked(limit)
+            length = head.length
+            if length is None:
+                return await reader.until_closed(limit)
+            if length > limit:
+                raise ValueError(f"a {head.status} answer of {length} bytes")
+            buffer = bytearray(length)
+            await reader.fill(memoryview(buffer), None)
+            return buffer
+
+        return await self._call(method, url, headers, body, timeout, whole)
+
+    async def _call(
+        self,
+        method: str,
+        url: str,
+        headers: Mapping[str, str],
+        body: Body | None,
+        timeout: float,
+        read_body: _BodyReader,
+    ) -> Answer:
         parts = urlsplit(url)
         if parts.scheme != "http" or not parts.hostname:
-            raise Unavailable(f"GET {url}: only http:// URLs are read directly")
+            raise Unavailable(f"{method} {url}: only http:// URLs are called directly")
         host, port = parts.hostname, parts.port or 80
         path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
         authority = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"  # IPv6 literal
-        request = _request_head(path, authority, headers)
+        request = _request_head(method, path, authority, headers, body)
         try:
             async with asyncio.timeout(timeout):
                 sock = self._take(host, port)
                 if sock is not None:
                     try:
-                        return await self._exchange(sock, (host, port), request, into, arrived)
+                        return await self._exchange(sock, (host, port), request, body, read_body)
                     except _Stale:
                         pass  # closed while it was kept: once more on a new connection
                 sock = await self._connect(host, port)
                 try:
-                    return await self._exchange(sock, (host, port), request, into, arrived)
+                    return await self._exchange(sock, (host, port), request, body, read_body)
                 except _Stale as exc:
                     raise ConnectionResetError("closed before answering") from exc
         except (OSError, TimeoutError, ValueError) as exc:
-            raise Unavailable(f"GET {url}: {type(exc).__name__}: {exc}") from exc
+            raise Unavailable(f"{method} {url}: {type(exc).__name__}: {exc}") from exc
 
     def _take(self, host: str, port: int) -> socket.socket | None:
         idle = self._idle.get((host, port))
@@ -122,40 +212,35 @@ class DirectGets:
         sock: socket.socket,
         key: tuple[str, int],
         request: bytes,
-        into: bytearray | None,
-        arrived: Arrived | None,
+        body: Body | None,
+        read_body: _BodyReader,
     ) -> Answer:
         """One request and its answer on ``sock``; the socket is kept afterwards if the
         answer was read whole and the server keeps the connection, else closed."""
         loop = asyncio.get_running_loop()
+        reader = _Reader(loop, sock)
         keep = False
         try:
             try:
                 await loop.sock_sendall(sock, request)
-                head, rest = await _read_head(loop, sock)
-            except (ConnectionResetError, BrokenPipeError, _Stale) as exc:
+            except (ConnectionResetError, BrokenPipeError) as exc:
                 raise _Stale() from exc
-            status, length, keep = _parse_head(head)
-            if not 200 <= status < 300 and length > ERROR_LIMIT:
-                raise ValueError(f"a {status} answer of {length} bytes")
-            fits = 200 <= status < 300 and into is not None and len(into) >= length
-            buffer = into if fits and into is not None else bytearray(length)
-            view = memoryview(buffer)[:length]
-            if len(rest) > length:
-                raise ValueError(f"{len(rest)} bytes after the head, {length} announced")
-            view[: len(rest)] = rest
-            filled = len(rest)
-            report = arrived if 200 <= status < 300 else None
-            if report is not None:
-                report(view, filled)  # what came with the head (maybe nothing)
-            while filled < length:
-                n = await loop.sock_recv_into(sock, view[filled:])
-                if n == 0:
-                    raise ConnectionResetError(f"closed after {filled} of {length} bytes")
-                filled += n
-                if report is not None:
-                    report(view, filled)
-            return Answer(status, view if buffer is into else buffer)
+            stopped = False  # the server stopped reading the body (it may have answered)
+            if body:
+                try:
+                    await loop.sock_sendall(sock, body)
+                except (ConnectionResetError, BrokenPipeError):
+                    stopped = True
+            try:
+                async with asyncio.timeout(EARLY_ANSWER_WAIT if stopped else None):
+                    head = _parse_head(await reader.head())
+            except TimeoutError as exc:
+                if stopped:  # no answer came: a kept connection already closed, or a crash
+                    raise _Stale() from exc
+                raise
+            answer = Answer(head.status, await read_body(reader, head), Headers(head.fields))
+            keep = head.keep and not stopped and not reader.closed and not reader.pending
+            return answer
         except BaseException:
             keep = False
             raise
@@ -166,8 +251,120 @@ class DirectGets:
                 sock.close()
 
 
-def _request_head(path: str, host: str, headers: Mapping[str, str]) -> bytes:
-    lines = [f"GET {path} HTTP/1.1", f"Host: {host}", "Accept-Encoding: identity"]
+class _Reader:
+    """Bytes of one answer from a socket: the head, then the body in one of its framings.
+    What arrived beyond the part being read waits in ``pending``."""
+
+    def __init__(self, loop: asyncio.AbstractEventLoop, sock: socket.socket) -> None:
+        self.loop = loop
+        self.sock = sock
+        self.pending = bytearray()
+        self.closed = False  # the server closed its side
+
+    async def _more(self, limit: int = 256 * 1024) -> int:
+        data = await self.loop.sock_recv(self.sock, limit)
+        if not data:
+            self.closed = True
+        self.pending += data
+        return len(data)
+
+    async def head(self) -> bytes:
+        """The response head, up to the blank line; _Stale if the server closed before
+        sending a byte of it."""
+        while (end := self.pending.find(b"\r\n\r\n")) < 0:
+            if len(self.pending) >= HEAD_LIMIT:
+                raise ValueError(f"response head longer than {HEAD_LIMIT} bytes")
+            try:
+                more = await self._more(HEAD_LIMIT)
+            except ConnectionResetError:
+                if not self.pending:
+                    raise _Stale() from None
+                raise
+            if not more:
+                if not self.pending:
+                    raise _Stale()
+                raise ConnectionResetError("closed inside the head")
+        head = bytes(self.pending[:end])
+        del self.pending[: end + 4]
+        return head
+
+    async def fill(self, view: memoryview, arrived: Arrived | None) -> None:
+        """Fill ``view`` exactly: first from what already came, then straight from the
+        socket into it; ``arrived`` is told as it fills (once at least, maybe at 0)."""
+        length = len(view)
+        filled = min(length, len(self.pending))
+        if len(self.pending) > length:
+            raise ValueError(f"{len(self.pending)} bytes after the head, {length} announced")
+        view[:filled] = self.pending[:filled]
+        self.pending.clear()
+        if arrived is not None:
+            arrived(view, filled)
+        while filled < length:
+            n = await self.loop.sock_recv_into(self.sock, view[filled:])
+            if n == 0:
+                self.closed = True
+                raise ConnectionResetError(f"closed after {filled} of {length} bytes")
+            filled += n
+            if arrived is not None:
+                arrived(view, filled)
+
+    async def _line(self) -> bytes:
+        while (end := self.pending.find(b"\r\n")) < 0:
+            if len(self.pending) > HEAD_LIMIT:
+                raise ValueError("a chunk-size line is too long")
+            if not await self._more():
+                raise ConnectionResetError("closed inside a chunked body")
+        line = bytes(self.pending[:end])
+        del self.pending[: end + 2]
+        return line
+
+    async def _exactly(self, n: int) -> bytes:
+        while len(self.pending) < n:
+            if not await self._more(max(n - len(self.pending), 64 * 1024)):
+                raise ConnectionResetError("closed inside a chunked body")
+        data = bytes(self.pending[:n])
+        del self.pending[:n]
+        return data
+
+    async def chunked(self, limit: int) -> bytearray:
+        """A ``Transfer-Encoding: chunked`` body (RFC 9112 §7.1), trailers skipped."""
+        body = bytearray()
+        while True:
+            size_field = (await self._line()).split(b";", 1)[0].strip()
+            try:
+                size = int(size_field, 16)
+            except ValueError:
+                raise ValueError(f"bad chunk size {size_field[:20]!r}") from None
+            if size == 0:
+                while await self._line():  # trailer fields, up to the blank line
+                    pass
+                return body
+            if len(body) + size > limit:
+                raise ValueError(f"a chunked answer over {limit} bytes")
+            body += await self._exactly(size)
+            if await self._exactly(2) != b"\r\n":
+                raise ValueError("a chunk does not end with CRLF")
+
+    async def until_closed(self, limit: int) -> bytearray:
+        """A body without a length: everything until the server closes the connection."""
+        while not self.closed:
+            if len(self.pending) > limit:
+                raise ValueError(f"an answer over {limit} bytes")
+            await self._more()
+        body, self.pending = self.pending, bytearray()
+        return body
+
+
+# How one kind of call reads the body that follows a head.
+_BodyReader = Callable[[_Reader, _Head], Awaitable[bytearray | memoryview]]
+
+
+def _request_head(
+    method: str, path: str, host: str, headers: Mapping[str, str], body: Body | None
+) -> bytes:
+    lines = [f"{method} {path} HTTP/1.1", f"Host: {host}", "Accept-Encoding: identity"]
+    if body is not None or method in ("POST", "PUT", "PATCH"):
+        lines.append(f"Content-Length: {len(body) if body is not None else 0}")
     for name, value in headers.items():
         if "\r" in value or "\n" in value or "\r" in name or "\n" in name:
             raise ValueError(f"header {name!r} holds a line break")
@@ -175,41 +372,28 @@ def _request_head(path: str, host: str, headers: Mapping[str, str]) -> bytes:
     return ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1")
 
 
-async def _read_head(loop: asyncio.AbstractEventLoop, sock: socket.socket) -> tuple[bytes, bytes]:
-    """The response head (up to the blank line) and the body bytes that came with it."""
-    buffer = bytearray(HEAD_LIMIT)
-    view = memoryview(buffer)
-    got = 0
-    while True:
-        n = await loop.sock_recv_into(sock, view[got:])
-        if n == 0:
-            raise _Stale() if got == 0 else ConnectionResetError("closed inside the head")
-        got += n
-        end = buffer.find(b"\r\n\r\n", 0, got)
-        if end >= 0:
-            return bytes(buffer[:end]), bytes(buffer[end + 4 : got])
-        if got == len(buffer):
-            raise ValueError(f"response head longer than {HEAD_LIMIT} bytes")
-
-
-def _parse_head(head: bytes) -> tuple[int, int, bool]:
-    """(status, Content-Length, whether the connection stays open) of a response head."""
+def _parse_head(head: bytes) -> _Head:
+    """Status, fields and whether the connection stays open, from a response head."""
     status_line, *lines = head.decode("latin-1").split("\r\n")
     version, _, rest = status_line.partition(" ")
     code = rest[:3]
     if not version.startswith("HTTP/1.") or not code.isdigit():
         raise ValueError(f"not an HTTP/1.x status line: {status_line[:80]!r}")
+    if code.startswith("1"):
+        raise ValueError(f"an interim {code} answer (no Expect was sent)")
     fields: dict[str, str] = {}
     for line in lines:
         name, sep, value = line.partition(":")
         if not sep:
             raise ValueError(f"malformed header line: {line[:80]!r}")
         fields[name.strip().lower()] = value.strip()
-    if "transfer-encoding" in fields:
-        raise ValueError(f"Transfer-Encoding {fields['transfer-encoding']} is not read here")
-    length = fields.get("content-length", "")
-    if not length.isdigit():
-        raise ValueError("the answer has no Content-Length")
     connection = fields.get("connection", "").lower()
     keep = connection != "close" and (version != "HTTP/1.0" or connection == "keep-alive")
-    return int(code), int(length), keep
+    length = fields.get("content-length")
+    if length is not None and not length.isdigit():
+        raise ValueError(f"bad Content-Length {length[:40]!r}")
+    coding = fields.get("transfer-encoding")
+    if coding is not None and coding.lower() != "chunked":
+        raise ValueError(f"Transfer-Encoding {coding} is not read here")
+    chunked = coding is not None
+    return _Head(int(code), fields, keep, None if length is None else int(length), chunked)

@@ -157,7 +157,7 @@ async def test_what_it_does_not_read_is_unavailable(site: tuple[Site, str]) -> N
 
 def test_a_header_with_a_line_break_is_refused() -> None:
     with pytest.raises(ValueError, match="line break"):
-        _request_head("/x", "h:1", {"X-Request-Id": "a\r\nEvil: 1"})
+        _request_head("GET", "/x", "h:1", {"X-Request-Id": "a\r\nEvil: 1"}, None)
 
 
 @pytest.mark.parametrize(
@@ -170,7 +170,8 @@ def test_a_header_with_a_line_break_is_refused() -> None:
     ],
 )
 def test_response_heads(head: bytes, expected: tuple[int, int, bool]) -> None:
-    assert _parse_head(head) == expected
+    parsed = _parse_head(head)
+    assert (parsed.status, parsed.length, parsed.keep) == expected
 
 
 @pytest.mark.parametrize(
