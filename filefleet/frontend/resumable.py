@@ -26,6 +26,7 @@ import hashlib
 import logging
 import time
 from collections import OrderedDict
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
 from filefleet.core import ids
@@ -87,7 +88,7 @@ class ResumableCounters:
 
 SESSION_REFRESH = 5.0  # seconds between re-reads of an upload's record
 MAX_SESSIONS = 1024
-CHUNK_API_LINGER = 0.03  # concurrent chunk requests of one upload share an append
+CHUNK_API_LINGER = 0.1  # the most a chunk request's append waits for its upload's others
 KNOWN_PAGE = 20  # active files with the same whole-file hash compared at completion
 
 
@@ -142,9 +143,19 @@ class ResumableUploads:
         await self._uploading(upload_id)
         return self._status(await self.controller.get_file(upload_id))
 
+    @contextlib.asynccontextmanager
+    async def receiving(self, upload_id: str) -> AsyncIterator[None]:
+        """Around a chunk request, from before its body is read: while any of an upload's
+        chunk requests is still receiving or storing, the others' appends wait for it (up
+        to the linger), so one controller call records them all."""
+        session = await self._session(upload_id)
+        with session.appender.taking_part():
+            yield
+
     async def put_chunk(self, upload_id: str, index: int, sha256: str, data: Bytes) -> None:
         """Verify chunk ``index`` and store it. Sending a chunk again is harmless: the node
-        already has it and the append at the same order is a no-op."""
+        already has it and the append at the same order is a no-op. Called inside
+        ``receiving(upload_id)``."""
         chunk_id = ids.chunk_id(sha256)
         session = await self._session(upload_id)
         self._check_chunk(session.upload.size or 0, index, len(data))
@@ -152,8 +163,7 @@ class ResumableUploads:
         try:
             # The node verifies the bytes against the hash before it keeps them or answers,
             # so the frontend does not hash them a second time.
-            with session.appender.taking_part():
-                await self.writer.write(chunk_id, index, data, placement, session.appender.append)
+            await self.writer.write(chunk_id, index, data, placement, session.appender.append)
         except HashMismatch:
             raise InvalidInput(
                 f"chunk {index} does not hash to {chunk_id}; nothing was stored"
