@@ -334,7 +334,7 @@ class ResumableUploads:
             self._sessions[upload_id] = session
         self._sessions.move_to_end(upload_id)
         while len(self._sessions) > MAX_SESSIONS:
-            self._sessions.popitem(last=False)[1].running.discard()
+            self._sessions.popitem(last=False)
         return session
 
     async def _stored_hash(self, info: FileInfo, expected: str, running: RunningHash | None) -> str:
@@ -384,5 +384,4 @@ class ResumableUploads:
     def _forget(self, upload_id: str) -> None:
         session = self._sessions.pop(upload_id, None)
         if session is not None:
-            session.running.discard()
             self.counters.append_calls += session.appender.calls

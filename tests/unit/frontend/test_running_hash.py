@@ -1,7 +1,7 @@
+import asyncio
 import hashlib
 import os
-
-import pytest
+import time
 
 from filefleet.frontend.running_hash import RunningHash
 
@@ -12,12 +12,11 @@ def whole(upto: int) -> str:
     return hashlib.sha256(b"".join(CHUNKS[:upto])).hexdigest()
 
 
-async def fold(order: list[int], max_held: int = 4) -> tuple[int, str]:
-    running = RunningHash(max_held=max_held)
-    for index in order:
-        await running.add(index, CHUNKS[index])
+async def fold(order: list[int], ahead: int = 8, wait: float = 5.0) -> tuple[int, str]:
+    """The chunks arrive at once, as concurrent requests, in ``order``."""
+    running = RunningHash(ahead=ahead, wait=wait)
+    await asyncio.gather(*(running.add(index, CHUNKS[index]) for index in order))
     folded, digest = running.prefix()
-    running.discard()
     return folded, digest.hexdigest()
 
 
@@ -25,27 +24,25 @@ async def test_in_order() -> None:
     assert await fold(list(range(8))) == (8, whole(8))
 
 
-async def test_early_chunks_are_held_until_their_predecessors_come() -> None:
+async def test_early_chunks_wait_for_their_predecessors() -> None:
     assert await fold([1, 0, 3, 2, 6, 5, 4, 7]) == (8, whole(8))
 
 
 async def test_duplicates_fold_once() -> None:
-    assert await fold([0, 0, 1, 1, 0, 2]) == (3, whole(3))
+    assert await fold([0, 0, 1, 1, 0, 2, 2]) == (3, whole(3))
 
 
-async def test_a_chunk_that_cannot_be_held_stops_the_prefix() -> None:
-    # With room for one early chunk, 3 is dropped: the prefix stops before it.
-    assert await fold([1, 3, 0, 2, 4], max_held=1) == (3, whole(3))
+async def test_a_chunk_too_far_ahead_does_not_wait_and_stops_the_prefix() -> None:
+    # With 2 allowed ahead, chunk 3 arrives 3 ahead of the prefix: it is not folded.
+    assert await fold([3, 1, 2, 0, 4], ahead=3) == (3, whole(3))
 
 
-async def test_the_held_budget_is_shared_and_given_back(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(RunningHash, "HELD_BUDGET", 2500)
-    monkeypatch.setattr(RunningHash, "_held_total", 0)
-    first, second = RunningHash(), RunningHash()
-    await first.add(1, CHUNKS[1])  # held: 1001 bytes
-    await second.add(1, CHUNKS[1])  # held: 2002 bytes
-    await second.add(2, CHUNKS[2])  # over the budget: not held
-    assert RunningHash._held_total == 2002
-    first.discard()
-    await second.add(0, CHUNKS[0])
-    assert second.prefix()[0] == 2 and RunningHash._held_total == 0
+async def test_a_missing_predecessor_is_waited_for_only_so_long() -> None:
+    running = RunningHash(wait=0.2)
+    start = time.monotonic()
+    await running.add(1, CHUNKS[1])  # chunk 0 never comes
+    assert time.monotonic() - start < 2
+    await running.add(0, CHUNKS[0])
+    await running.add(2, CHUNKS[2])  # 1 was given up: the prefix stops at 1
+    folded, digest = running.prefix()
+    assert (folded, digest.hexdigest()) == (1, whole(1))
