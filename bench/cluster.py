@@ -44,6 +44,14 @@ def _free_port() -> int:
         return int(sock.getsockname()[1])
 
 
+# For measuring uploads and downloads: the replicator's periodic repair pass (every 30 s by
+# default) finds the chunks of an upload still in progress below R and copies them while
+# the upload runs, so a pass that happens to fall inside a measured transfer adds CPU
+# work to it at random. Replication after an upload (its events) is untouched; its cost is
+# measured by bench/replication.py.
+NO_REPAIR_PASS = ("--repair-interval", "1h")
+
+
 @contextmanager
 def local_cluster(data: Path, *args: str) -> Iterator[BenchCluster]:
     port = _free_port()

@@ -26,7 +26,7 @@ from pathlib import Path
 
 import aiohttp
 
-from bench.cluster import local_cluster, wait_replicated
+from bench.cluster import NO_REPAIR_PASS, local_cluster, wait_replicated
 from bench.throughput import make_file, upload
 from filefleet.core.units import parse_size
 
@@ -62,7 +62,7 @@ def main() -> None:
     size = parse_size(args.size)
     with tempfile.TemporaryDirectory(prefix="filefleet-bench-") as tmp:
         root = Path(tmp)
-        with local_cluster(root / "cluster") as cluster:
+        with local_cluster(root / "cluster", *NO_REPAIR_PASS) as cluster:
             posts, shares = [], []
             for run in range(args.runs):  # fresh files each time: nothing is deduplicated
                 plain, chunked = root / f"plain-{run}.bin", root / f"chunked-{run}.bin"

@@ -23,7 +23,7 @@ from pathlib import Path
 
 import aiohttp
 
-from bench.cluster import BenchCluster, local_cluster, wait_replicated
+from bench.cluster import NO_REPAIR_PASS, BenchCluster, local_cluster, wait_replicated
 from filefleet.core.units import parse_size
 
 MiB = 1024 * 1024
@@ -120,7 +120,7 @@ def main() -> None:
                 size = parse_size(text)
                 path = root / f"rss-{text}.bin"
                 make_file(path, size)
-                with local_cluster(root / f"rss-{text}") as cluster:
+                with local_cluster(root / f"rss-{text}", *NO_REPAIR_PASS) as cluster:
                     up, down = asyncio.run(single(cluster, path, size))
                     print(
                         f"{text}: up {up:.0f} MiB/s, down {down:.0f} MiB/s; {report_rss(cluster)}"
@@ -134,7 +134,7 @@ def main() -> None:
         small = [root / f"client-{i}.bin" for i in range(args.clients)]
         for p in small:
             make_file(p, client_size)
-        with local_cluster(root / "cluster") as cluster:
+        with local_cluster(root / "cluster", *NO_REPAIR_PASS) as cluster:
             ups, downs = [], []
             for _ in range(args.runs):
                 up, down = asyncio.run(single(cluster, big, size))
