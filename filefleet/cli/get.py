@@ -31,12 +31,12 @@ def filename_from(disposition: str | None, link: str) -> str:
     return clean_name(link.rstrip("/").rsplit("/", 1)[-1])
 
 
-def _hash_file(path: Path) -> str:
+def _hash_file(path: Path) -> hashlib._Hash:
     digest = hashlib.sha256()
     with path.open("rb") as f:
         while block := f.read(4 * PIECE):
             digest.update(block)
-    return digest.hexdigest()
+    return digest
 
 
 def get(
@@ -72,15 +72,20 @@ def get(
                 if offset < size:
                     async with http.stream("GET", link, headers=headers) as resp:
                         resumed = resp.status == 206
+                        # The bytes are hashed as they arrive (after what an interrupted
+                        # run saved, when resuming), not read back from disk at the end.
+                        digest = _hash_file(part) if resumed else hashlib.sha256()
                         if not resumed:
                             progress.update(task, completed=0)
                         with part.open("ab" if resumed else "wb") as out:
                             async for block in resp.content.iter_chunked(PIECE):
                                 out.write(block)
+                                digest.update(block)
                                 progress.advance(task, len(block))
-                elif not part.exists():
+                else:
                     part.touch()
-            actual = _hash_file(part)
+                    digest = _hash_file(part)
+            actual = digest.hexdigest()
             if etag and actual != etag:
                 part.unlink()
                 raise InvalidInput(f"downloaded bytes hash to {actual}, not {etag}; removed")

@@ -201,6 +201,12 @@ def test_get_resumes_and_delete_works_once(cluster: Cluster, tmp_path: Path) -> 
     nowhere = cli("get", link, "-o", str(tmp_path / "no-such-dir" / "out.bin"), env=env)
     assert nowhere.returncode == 1 and "No such file" in nowhere.stderr, nowhere.stderr
     assert "Traceback" not in nowhere.stderr
+    fresh = cli("get", link, "-o", str(tmp_path / "fresh.bin"), env=env)
+    assert fresh.returncode == 0 and (tmp_path / "fresh.bin").read_bytes() == data
+    (tmp_path / "bad.bin.part").write_bytes(b"x" * 100)  # a saved prefix that is not the file's
+    bad = cli("get", link, "-o", str(tmp_path / "bad.bin"), env=env)
+    assert bad.returncode == 1 and "hash to" in bad.stderr, bad.stderr
+    assert not (tmp_path / "bad.bin.part").exists() and not (tmp_path / "bad.bin").exists()
 
     tampered = cli("delete", uploaded["delete_url"][:-3] + "AAA", env=env)
     assert tampered.returncode == 1 and "Traceback" not in tampered.stderr
