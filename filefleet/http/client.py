@@ -264,11 +264,17 @@ class HttpClient:
     ) -> AsyncIterator[aiohttp.ClientResponse]:
         """One attempt, the body left to the caller to read (downloads, large bodies).
 
-        Failures of the request and of reading its body are Unavailable; an error of the
-        caller's own (say, a full disk while saving the body) passes through unchanged."""
+        The timeout (the client's by default) bounds the wait for the answer and for each
+        read of the body, not the whole transfer: a large download over a slow link may
+        take hours, but one that stalls for that long fails. Failures of the request and of
+        reading its body are Unavailable; an error of the caller's own (say, a full disk
+        while saving the body) passes through unchanged."""
         import aiohttp
 
-        per_request = aiohttp.ClientTimeout(total=timeout) if timeout else None
+        idle = timeout or self.timeout
+        per_request = aiohttp.ClientTimeout(
+            total=None, sock_connect=self.connect_timeout, sock_read=idle
+        )
         in_callers_block = False
         try:
             async with self.session.request(

@@ -4,6 +4,7 @@ first from then on, so a dead controller costs each call nothing once found out.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 
 import pytest
@@ -88,3 +89,38 @@ async def test_stream_passes_the_callers_own_errors_through(
         with pytest.raises(Unavailable):  # nothing listens there: that one is the network's
             async with http.stream("GET", f"http://127.0.0.1:{free_port()}/x"):
                 pass
+
+
+async def _trickle(pause: float, pieces: int) -> tuple[TestServer, str]:
+    async def handle(request: web.Request) -> web.StreamResponse:
+        response = web.StreamResponse(headers={"Content-Length": str(pieces)})
+        await response.prepare(request)
+        for _ in range(pieces):
+            await asyncio.sleep(pause)
+            await response.write(b"x")
+        return response
+
+    app = web.Application()
+    app.router.add_get("/slow", handle)
+    server = TestServer(app)
+    await server.start_server()
+    return server, str(server.make_url("/slow"))
+
+
+async def test_a_stream_may_last_longer_than_the_timeout_but_not_stall_for_it() -> None:
+    """A large download over a slow link outlasts any sensible timeout; the timeout bounds
+    each wait for more bytes instead."""
+    server, url = await _trickle(pause=0.15, pieces=8)  # 1.2 s in all, a byte per 0.15 s
+    try:
+        async with HttpClient(timeout=0.5, retry=FAST) as http, http.stream("GET", url) as resp:
+            assert await resp.read() == b"x" * 8
+    finally:
+        await server.close()
+    server, url = await _trickle(pause=1.5, pieces=2)  # silent for longer than the timeout
+    try:
+        async with HttpClient(timeout=0.5, retry=FAST) as http:
+            with pytest.raises(Unavailable):
+                async with http.stream("GET", url) as resp:
+                    await resp.read()
+    finally:
+        await server.close()
