@@ -14,6 +14,10 @@ buffer; and, in a client made with ``direct=True`` (the command-line tools), eve
 ``request`` to an ``http://`` URL. aiohttp is imported only when a session is first
 needed, so a command that never needs one does not pay the third of a second it takes
 to load.
+
+Timeouts: a service's call must end within its timeout. A command-line request (a
+4 MiB chunk over someone's slow uplink) and a streamed answer (a download) may take as
+long as they need, and fail when they make no progress for the timeout.
 """
 
 from __future__ import annotations
@@ -205,7 +209,9 @@ class HttpClient:
         if self._direct_requests and url.startswith("http://"):
             if params:
                 url += ("&" if "?" in url else "?") + urlencode(params)
-            answer = await self._direct.request(method, url, headers, body, timeout or self.timeout)
+            answer = await self._direct.request(
+                method, url, headers, body, timeout or self.timeout, idle=True
+            )
             raw = bytes(answer.body)
             if answer.status >= 400:
                 raise _error(raw, answer.status)

@@ -35,6 +35,7 @@ ERROR_LIMIT = 1024 * 1024  # an error answer's body longer than this is refused
 BODY_LIMIT = 64 * 1024 * 1024  # a whole answer read into memory (``request``)
 IDLE_PER_HOST = 32  # kept connections per host:port
 EARLY_ANSWER_WAIT = 2.0  # after a body the server stopped reading: wait this for its answer
+SEND_SLICE = 1024 * 1024  # a body is sent in slices of this, each one progress (idle timeout)
 
 # Called as bytes arrive: the body's view and how many of its bytes are in.
 Arrived = Callable[[memoryview, int], None]
@@ -115,7 +116,7 @@ class DirectHttp:
             await reader.fill(view, arrived if ok else None)
             return view if buffer is into else buffer
 
-        return await self._call("GET", url, headers, None, timeout, body)
+        return await self._call("GET", url, headers, None, timeout, body, idle=False)
 
     async def request(
         self,
@@ -124,10 +125,14 @@ class DirectHttp:
         headers: Mapping[str, str],
         body: Body | None,
         timeout: float,
+        *,
+        idle: bool = False,
     ) -> Answer:
         """Send ``method url`` with ``body``; the whole answer, read into memory. Raises
         Unavailable for connection failures, timeouts and malformed or oversized answers;
-        the status is the caller's to judge."""
+        the status is the caller's to judge. ``timeout`` bounds the whole exchange or, with
+        ``idle``, each stretch without progress (a chunk sent over a slow link may take
+        longer than any fixed bound, but a stalled one still fails)."""
 
         async def whole(reader: _Reader, head: _Head) -> bytearray | memoryview:
             limit = BODY_LIMIT if 200 <= head.status < 400 else ERROR_LIMIT
@@ -144,7 +149,7 @@ class DirectHttp:
             await reader.fill(memoryview(buffer), None)
             return buffer
 
-        return await self._call(method, url, headers, body, timeout, whole)
+        return await self._call(method, url, headers, body, timeout, whole, idle=idle)
 
     async def _call(
         self,
@@ -154,6 +159,8 @@ class DirectHttp:
         body: Body | None,
         timeout: float,
         read_body: _BodyReader,
+        *,
+        idle: bool,
     ) -> Answer:
         parts = urlsplit(url)
         if parts.scheme != "http" or not parts.hostname:
@@ -163,16 +170,23 @@ class DirectHttp:
         authority = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"  # IPv6 literal
         request = _request_head(method, path, authority, headers, body)
         try:
-            async with asyncio.timeout(timeout):
+            async with asyncio.timeout(timeout) as deadline:
+                loop = asyncio.get_running_loop()
+
+                def progress() -> None:
+                    if idle:
+                        deadline.reschedule(loop.time() + timeout)
+
+                exchange = (request, body, read_body, progress)
                 sock = self._take(host, port)
                 if sock is not None:
                     try:
-                        return await self._exchange(sock, (host, port), request, body, read_body)
+                        return await self._exchange(sock, (host, port), *exchange)
                     except _Stale:
                         pass  # closed while it was kept: once more on a new connection
                 sock = await self._connect(host, port)
                 try:
-                    return await self._exchange(sock, (host, port), request, body, read_body)
+                    return await self._exchange(sock, (host, port), *exchange)
                 except _Stale as exc:
                     raise ConnectionResetError("closed before answering") from exc
         except (OSError, TimeoutError, ValueError) as exc:
@@ -214,11 +228,13 @@ class DirectHttp:
         request: bytes,
         body: Body | None,
         read_body: _BodyReader,
+        progress: Callable[[], None],
     ) -> Answer:
         """One request and its answer on ``sock``; the socket is kept afterwards if the
-        answer was read whole and the server keeps the connection, else closed."""
+        answer was read whole and the server keeps the connection, else closed. Every
+        slice sent and every read received is reported to ``progress``."""
         loop = asyncio.get_running_loop()
-        reader = _Reader(loop, sock)
+        reader = _Reader(loop, sock, progress)
         keep = False
         try:
             try:
@@ -228,7 +244,10 @@ class DirectHttp:
             stopped = False  # the server stopped reading the body (it may have answered)
             if body:
                 try:
-                    await loop.sock_sendall(sock, body)
+                    view = memoryview(body).cast("B")
+                    for start in range(0, len(view), SEND_SLICE):
+                        await loop.sock_sendall(sock, view[start : start + SEND_SLICE])
+                        progress()
                 except (ConnectionResetError, BrokenPipeError):
                     stopped = True
             try:
@@ -255,14 +274,18 @@ class _Reader:
     """Bytes of one answer from a socket: the head, then the body in one of its framings.
     What arrived beyond the part being read waits in ``pending``."""
 
-    def __init__(self, loop: asyncio.AbstractEventLoop, sock: socket.socket) -> None:
+    def __init__(
+        self, loop: asyncio.AbstractEventLoop, sock: socket.socket, progress: Callable[[], None]
+    ) -> None:
         self.loop = loop
         self.sock = sock
+        self.progress = progress
         self.pending = bytearray()
         self.closed = False  # the server closed its side
 
     async def _more(self, limit: int = 256 * 1024) -> int:
         data = await self.loop.sock_recv(self.sock, limit)
+        self.progress()
         if not data:
             self.closed = True
         self.pending += data
@@ -301,6 +324,7 @@ class _Reader:
             arrived(view, filled)
         while filled < length:
             n = await self.loop.sock_recv_into(self.sock, view[filled:])
+            self.progress()
             if n == 0:
                 self.closed = True
                 raise ConnectionResetError(f"closed after {filled} of {length} bytes")

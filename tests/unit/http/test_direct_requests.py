@@ -194,3 +194,42 @@ def test_the_client_commands_do_not_load_aiohttp() -> None:
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert done.stdout.strip() == "[]", done.stdout
+
+
+async def test_the_timeout_bounds_a_stretch_without_progress_not_the_whole_exchange() -> None:
+    """Over a slow link a chunk takes longer to send than any fixed bound would allow; the
+    command-line client fails a request only when it makes no progress for the timeout."""
+    received: list[int] = []
+
+    async def slow_reader(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        head = (await reader.readuntil(b"\r\n\r\n")).decode()
+        length = int(head.lower().split("content-length:")[1].split("\r\n")[0])
+        got = 0
+        while got < length:  # 256 KiB per 50 ms: ~2.5 s for 16 MiB, progress all along
+            got += len(await reader.read(min(256 * 1024, length - got)))
+            await asyncio.sleep(0.05)
+        received.append(got)
+        writer.write(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\n{}")
+        await writer.drain()
+        writer.close()
+
+    body = bytearray(16 * 1024 * 1024)
+    async with raw_server(slow_reader) as url, HttpClient(direct=True, timeout=1.0) as http:
+        start = time.monotonic()
+        assert (await http.request("PUT", url, "/chunk", data=memoryview(body))).json() == {}
+        assert time.monotonic() - start > 1.0  # longer than the timeout, and it went through
+    assert received == [len(body)]
+
+    async def silent(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await reader.readuntil(b"\r\n\r\n")
+        writer.write(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\n{")
+        await writer.drain()
+        await asyncio.sleep(3)  # half an answer, then nothing for longer than the timeout
+        writer.close()
+
+    async with (
+        raw_server(silent) as url,
+        HttpClient(direct=True, timeout=0.5, retry=NO_RETRY) as http,
+    ):
+        with pytest.raises(Unavailable, match="TimeoutError"):
+            await http.request("GET", url, "/x")
