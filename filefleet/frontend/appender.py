@@ -16,10 +16,10 @@ out without lingering, so the answer is not held up at the end.
 
 When the callers are requests that each wait for their append before they answer (the
 chunk API), lingering past the moment every one of them is waiting gains nothing: no
-other chunk can arrive until one of them is answered. Such callers wrap their whole work,
-from before their body is read, in ``taking_part()``: the batch goes out as soon as all
-of them are waiting, so a chunk that is stored while others are still arriving waits for
-them (up to the linger) and one call records them all.
+other chunk can arrive until one of them is answered. Such callers wrap their work, from
+before their body is read until their append is answered, in ``taking_part()``: the
+batch goes out as soon as all of them are waiting, so a chunk that is stored while
+others are still arriving waits for them (up to the linger) and one call records them all.
 """
 
 from __future__ import annotations

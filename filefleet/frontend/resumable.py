@@ -26,7 +26,8 @@ import hashlib
 import logging
 import time
 from collections import OrderedDict
-from collections.abc import AsyncIterator
+from collections.abc import Callable
+from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 
 from filefleet.core import ids
@@ -59,7 +60,6 @@ from filefleet.frontend.options import UploadOptions
 from filefleet.frontend.ranges import ByteRange
 from filefleet.frontend.running_hash import RunningHash
 from filefleet.frontend.writer import (
-    Bytes,
     ChunkWriter,
     new_record,
     publish_replicate,
@@ -70,6 +70,8 @@ from filefleet.http.node_api import NodeClient
 from filefleet.queue.base import EventQueue
 
 log = logging.getLogger(__name__)
+
+BodyReader = AbstractAsyncContextManager[memoryview]  # a request body, read into a buffer
 
 
 @dataclass
@@ -143,32 +145,36 @@ class ResumableUploads:
         await self._uploading(upload_id)
         return self._status(await self.controller.get_file(upload_id))
 
-    @contextlib.asynccontextmanager
-    async def receiving(self, upload_id: str) -> AsyncIterator[None]:
-        """Around a chunk request, from before its body is read: while any of an upload's
-        chunk requests is still receiving or storing, the others' appends wait for it (up
-        to the linger), so one controller call records them all."""
-        session = await self._session(upload_id)
-        with session.appender.taking_part():
-            yield
+    async def put_chunk(
+        self, upload_id: str, index: int, sha256: str, body: Callable[[], BodyReader]
+    ) -> None:
+        """Read chunk ``index`` with ``body()`` (into a reused buffer), have a node verify
+        and store it, record it, then fold it into the whole-file hash. Sending a chunk
+        again is harmless: the node already has it and the append at the same order is a
+        no-op.
 
-    async def put_chunk(self, upload_id: str, index: int, sha256: str, data: Bytes) -> None:
-        """Verify chunk ``index`` and store it. Sending a chunk again is harmless: the node
-        already has it and the append at the same order is a no-op. Called inside
-        ``receiving(upload_id)``."""
+        From before its body is read until its append is answered, the request takes part
+        in the upload's append batch: while any of the upload's chunk requests is still
+        receiving or storing, the others' appends wait for it (up to the linger), so one
+        controller call records them all. Folding comes after, so a chunk waiting for its
+        turn never holds a batch up."""
         chunk_id = ids.chunk_id(sha256)
         session = await self._session(upload_id)
-        self._check_chunk(session.upload.size or 0, index, len(data))
-        placement = await self.writer.placement(fresh=False, assigned=session.assigned)
-        try:
-            # The node verifies the bytes against the hash before it keeps them or answers,
-            # so the frontend does not hash them a second time.
-            await self.writer.write(chunk_id, index, data, placement, session.appender.append)
-        except HashMismatch:
-            raise InvalidInput(
-                f"chunk {index} does not hash to {chunk_id}; nothing was stored"
-            ) from None
-        await session.running.add(index, data)  # recorded: fold it into the whole-file hash
+        async with contextlib.AsyncExitStack() as held:
+            with session.appender.taking_part():
+                data = await held.enter_async_context(body())  # the buffer, until the end
+                self._check_chunk(session.upload.size or 0, index, len(data))
+                placement = await self.writer.placement(fresh=False, assigned=session.assigned)
+                try:
+                    # The node verifies the bytes against the hash before it keeps them or
+                    # answers, so the frontend does not hash them a second time.
+                    append = session.appender.append
+                    await self.writer.write(chunk_id, index, data, placement, append)
+                except HashMismatch:
+                    raise InvalidInput(
+                        f"chunk {index} does not hash to {chunk_id}; nothing was stored"
+                    ) from None
+            await session.running.add(index, data)  # recorded: fold it into the whole-file hash
         self.counters.chunks_received += 1
         self.counters.bytes_received += len(data)
 

@@ -48,11 +48,10 @@ async def put_chunk(request: web.Request) -> web.Response:
     ctx = request.app[FRONTEND]
     upload_id, index = request.match_info["id"], _index(request)
     sha256 = ids.chunk_id(request.query.get("sha256", ""))
-    async with (
-        ctx.resumable.receiving(upload_id),
-        chunk_body(request, ctx.settings.chunk_size, ctx.chunk_bodies) as data,
-    ):
-        await ctx.resumable.put_chunk(upload_id, index, sha256, data)
+    await ctx.resumable.put_chunk(
+        upload_id, index, sha256,
+        lambda: chunk_body(request, ctx.settings.chunk_size, ctx.chunk_bodies),
+    )  # fmt: skip
     return json_model(ChunkAnswer(index=index, id=sha256, stored=True, claimed=False), status=201)
 
 
