@@ -3,10 +3,11 @@
 Per file: create an upload (or find the one an interrupted run left, from the state file);
 then read the file once, hashing each chunk and the whole file, and for every window of
 8 chunks, while the next window is being hashed: claim the missing ones the fleet
-already holds in one request (dedup: no byte sent for those), and send the others from
-the buffers they were read into, a few in flight. Chunks the upload already has (an
-interrupted run sent them) are skipped. Finally complete: the server checks the whole
-file's SHA-256.
+already holds in one request (dedup: no byte sent for those), and send the others, a few
+in flight, each read again from the file slice by slice as it goes out
+(``http/file_range.py``: cheaper than holding every hashed chunk in memory until it is
+sent). Chunks the upload already has (an interrupted run sent them) are skipped. Finally
+complete: the server checks the whole file's SHA-256.
 """
 
 from __future__ import annotations
@@ -25,16 +26,13 @@ import typer
 
 from filefleet.cli.common import fail
 from filefleet.cli.transfer import ShareState, client, progress_bar, run_command, server_url
-from filefleet.core.buffers import BufferPool
 from filefleet.core.chunking import CHUNK_API_INFLIGHT
-from filefleet.core.errors import Forbidden, Gone, NotFound
+from filefleet.core.errors import Forbidden, Gone, HashMismatch, NotFound
 from filefleet.http.client import HttpClient
+from filefleet.http.file_range import FileChanged, FileRange
 
 INFLIGHT = CHUNK_API_INFLIGHT
 WINDOW = 8  # chunks hashed, then claimed in one request, while earlier ones are sent
-# Chunks held at once: a window being read and hashed, one waiting for its claim, and the
-# chunks being sent. Each is read from the file once and sent from the same buffer.
-BUFFERS = 2 * WINDOW + INFLIGHT
 
 
 @dataclass
@@ -45,13 +43,9 @@ class ShareCounters:
     skipped_chunks: int = 0
 
 
-# The whole-file hash must see the chunks in order: one thread keeps submission order,
-# while chunk hashes run in other threads (hashlib releases the GIL: both cores work).
-_ordered = ThreadPoolExecutor(max_workers=1, thread_name_prefix="file-sha256")
-
-
-def _chunk_hash(data: memoryview) -> str:
-    return hashlib.sha256(data).hexdigest()
+# Chunks are read and hashed in order by one thread (hashlib releases the GIL, so the
+# event loop keeps sending on the other core meanwhile).
+_hashing = ThreadPoolExecutor(max_workers=1, thread_name_prefix="file-sha256")
 
 
 class Share:
@@ -79,32 +73,28 @@ class Share:
         self.progress.advance(task, sum(_length(i, size, chunk_size) for i in have))
         wanted = set(missing)
         sends = _Bounded(INFLIGHT)
-        # Chunks are read into reused buffers: no fresh 4 MiB allocation (and its page
-        # faults) per chunk, and memory bounded by BUFFERS chunks.
-        buffers = BufferPool(chunk_size, BUFFERS)
 
-        async def handle(window: list[Chunk]) -> None:
-            """A window of hashed chunks: claim the missing ones, send what is not claimed."""
-            todo = [c for c in window if c.index in wanted]
-            for chunk in window:
-                if chunk.index not in wanted:  # an interrupted run sent it already
-                    buffers.release(chunk.buffer)
-            claimed = await self._claim(upload_id, [(c.index, c.sha256) for c in todo])
-            counters.claimed_chunks += len(claimed)
-            if claimed:
-                self.progress.advance(task, sum(_length(i, size, chunk_size) for i in claimed))
-                self.progress.update(task, note=f"dedup: {counters.claimed_chunks} chunks")
-            for chunk in todo:
-                if chunk.index in claimed:
-                    buffers.release(chunk.buffer)
-                else:
-                    sends.start(self._send(upload_id, chunk, buffers, counters, task))
+        with path.open("rb", buffering=0) as f:
 
-        # Hashing runs ahead while earlier windows are claimed and sent (both cores work).
-        windows = _Bounded(2)
-        file_sha = await hash_file(path, buffers, lambda w: windows.start(handle(w)))
-        await windows.wait()
-        await sends.wait()
+            async def handle(window: list[Chunk]) -> None:
+                """A window of hashed chunks: claim the missing ones, send the others."""
+                todo = [c for c in window if c.index in wanted]  # others: sent by an earlier run
+                claimed = await self._claim(upload_id, [(c.index, c.sha256) for c in todo])
+                counters.claimed_chunks += len(claimed)
+                if claimed:
+                    done = sum(_length(i, size, chunk_size) for i in claimed)
+                    self.progress.advance(task, done)
+                    self.progress.update(task, note=f"dedup: {counters.claimed_chunks} chunks")
+                for chunk in todo:
+                    if chunk.index not in claimed:
+                        body = FileRange(f.fileno(), chunk.index * chunk_size, chunk.length)
+                        sends.start(self._send(upload_id, chunk, body, counters, task))
+
+            # Hashing runs ahead while earlier windows are claimed and sent (both cores work).
+            windows = _Bounded(2)
+            file_sha = await hash_file(f, chunk_size, lambda w: windows.start(handle(w)))
+            await windows.wait()
+            await sends.wait()
         body = {"sha256": file_sha, "delete_token": token["delete_token"]}
         result = (await self.http.request(
             "POST", self.server, f"/uploads/{status['id']}/complete", json=body,
@@ -161,19 +151,22 @@ class Share:
         return claimed
 
     async def _send(
-        self, upload_id: str, chunk: Chunk, buffers: BufferPool, counters: ShareCounters,
-        task: Any,
-    ) -> None:  # fmt: skip
+        self, upload_id: str, chunk: Chunk, body: FileRange, counters: ShareCounters, task: Any
+    ) -> None:
         try:
             await self.http.request(
                 "PUT", self.server, f"/uploads/{upload_id}/chunks/{chunk.index}",
-                params={"sha256": chunk.sha256}, data=chunk.data,
+                params={"sha256": chunk.sha256}, data=body,
             )  # fmt: skip
-        finally:
-            buffers.release(chunk.buffer)
+        except HashMismatch:
+            raise FileChanged(
+                f"chunk {chunk.index} no longer holds the bytes it was hashed from: the file "
+                "changed while it was being shared; nothing wrong was stored, run the "
+                "command again once the file is complete"
+            ) from None
         counters.sent_chunks += 1
-        counters.sent_bytes += len(chunk.data)
-        self.progress.advance(task, len(chunk.data))
+        counters.sent_bytes += chunk.length
+        self.progress.advance(task, chunk.length)
 
 
 class _Bounded:
@@ -212,54 +205,58 @@ def _fill(f: io.RawIOBase, buffer: bytearray) -> int:
 
 @dataclass
 class Chunk:
-    """A chunk read from the file: its bytes in a pooled buffer, and their SHA-256."""
+    """A chunk of the file as hashed: where it is (``index``), its length and SHA-256."""
 
     index: int
+    length: int
     sha256: str
-    data: memoryview
-    buffer: bytearray
 
 
 async def hash_file(
-    path: Path, buffers: BufferPool, on_window: Callable[[list[Chunk]], None]
+    f: io.RawIOBase, chunk_size: int, on_window: Callable[[list[Chunk]], None]
 ) -> str:
-    """The whole file's SHA-256, reading it once into ``buffers``; the hashed chunks are
-    handed to ``on_window`` in order, ``WINDOW`` at a time, each in its buffer, which the
-    receiver releases once it is done with it (sent, claimed or already there). Chunk
-    hashes run in worker threads while one ordered thread feeds the whole-file hash
-    (hashlib releases the GIL, so both cores work)."""
+    """The whole SHA-256 of the file ``f`` (read from its current position to its end);
+    its chunks, hashed, are handed to ``on_window`` in order, ``WINDOW`` at a time.
+
+    One worker thread reads each chunk and hashes it twice (its own hash, then the
+    whole-file hash) while its bytes are in that core's cache, through two buffers used
+    in turn: it fills one while the loop hands the other's chunk on. Nothing is kept for
+    sending (``FileRange`` reads it again): cycling through many buffers, or two threads
+    hashing the same chunk at once, costs about a third more CPU for the same work, and
+    on a machine whose cores are also busy sending, CPU is what bounds the upload."""
     loop = asyncio.get_running_loop()
     file_hash = hashlib.sha256()
-    window: list[asyncio.Task[Chunk]] = []
+    buffers = [bytearray(chunk_size), bytearray(chunk_size)]
+    window: list[Chunk] = []
     index = 0
 
-    async def hashed(chunk: Chunk, whole: asyncio.Future[None]) -> Chunk:
-        try:
-            chunk.sha256 = await asyncio.to_thread(_chunk_hash, chunk.data)
-            return chunk
-        finally:
-            await asyncio.shield(whole)  # the whole-file hash is done reading it too
+    def read(buffer: bytearray) -> asyncio.Future[tuple[int, str]]:
+        return loop.run_in_executor(_hashing, _read_hashed, f, buffer, file_hash)
 
-    async def flush() -> None:
-        on_window(list(await asyncio.gather(*window)))
-        window.clear()
-
-    with path.open("rb", buffering=0) as f:
-        while True:
-            buffer = await buffers.acquire()
-            length = await asyncio.to_thread(_fill, f, buffer)
-            if not length:
-                buffers.release(buffer)
-                break
-            chunk = Chunk(index, "", memoryview(buffer)[:length], buffer)
-            whole = loop.run_in_executor(_ordered, file_hash.update, chunk.data)
-            window.append(asyncio.create_task(hashed(chunk, whole)))
-            index += 1
-            if len(window) == WINDOW:
-                await flush()
+    following = read(buffers[0])
+    while True:
+        length, sha256 = await following
+        if not length:
+            break
+        following = read(buffers[(index + 1) % 2])  # the thread reads on meanwhile
+        window.append(Chunk(index, length, sha256))
+        index += 1
+        if len(window) == WINDOW:
+            on_window(window)
+            window = []
     if window:
-        await flush()
-    return await loop.run_in_executor(_ordered, file_hash.hexdigest)
+        on_window(window)
+    return await loop.run_in_executor(_hashing, file_hash.hexdigest)
+
+
+def _read_hashed(f: io.RawIOBase, buffer: bytearray, file_hash: Any) -> tuple[int, str]:
+    """In the hashing thread: fill ``buffer`` with the next chunk and fold it into the
+    whole-file hash; its length and its own SHA-256 (length 0 at the end of the file)."""
+    length = _fill(f, buffer)
+    data = memoryview(buffer)[:length]
+    sha256 = hashlib.sha256(data).hexdigest()
+    file_hash.update(data)
+    return length, sha256
 
 
 def share(

@@ -171,7 +171,7 @@ class ResumableUploads:
                     append = session.appender.append
                     await self.writer.write(chunk_id, index, data, placement, append)
                 except HashMismatch:
-                    raise InvalidInput(
+                    raise HashMismatch(
                         f"chunk {index} does not hash to {chunk_id}; nothing was stored"
                     ) from None
             await session.running.add(index, data)  # recorded: fold it into the whole-file hash

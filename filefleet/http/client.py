@@ -33,7 +33,8 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import urlencode
 
 from filefleet.core.errors import FilefleetError, Unavailable, UpstreamError, error_for_status
-from filefleet.http.direct import Arrived, DirectHttp
+from filefleet.http.direct import Arrived, Body, DirectHttp
+from filefleet.http.file_range import FileRange
 from filefleet.runtime.logging import request_id
 
 if TYPE_CHECKING:
@@ -150,7 +151,7 @@ class HttpClient:
         *,
         params: Mapping[str, str | int] | None = None,
         json: Any = None,
-        data: bytes | bytearray | memoryview | None = None,
+        data: Body | None = None,
         headers: Mapping[str, str] | None = None,
         retry: RetryPolicy | None = None,
         timeout: float | None = None,
@@ -202,7 +203,7 @@ class HttpClient:
         method: str,
         url: str,
         params: Mapping[str, str | int] | None,
-        body: bytes | bytearray | memoryview | None,
+        body: Body | None,
         headers: Mapping[str, str],
         timeout: float | None,
     ) -> Response:
@@ -221,6 +222,8 @@ class HttpClient:
         from filefleet.http.aio import uncopied
 
         per_request = aiohttp.ClientTimeout(total=timeout) if timeout else None
+        if isinstance(body, FileRange):
+            body = body.read()
         try:
             async with self.session.request(
                 method, url, params=params, data=uncopied(body), headers=headers,

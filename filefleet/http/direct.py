@@ -28,7 +28,9 @@ from collections.abc import Awaitable, Callable, Iterator, Mapping
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
+from filefleet.core.buffers import byte_buffers
 from filefleet.core.errors import Unavailable
+from filefleet.http.file_range import FileRange
 
 HEAD_LIMIT = 16 * 1024  # a response head longer than this is refused
 ERROR_LIMIT = 1024 * 1024  # an error answer's body longer than this is refused
@@ -39,7 +41,7 @@ SEND_SLICE = 1024 * 1024  # a body is sent in slices of this, each one progress 
 
 # Called as bytes arrive: the body's view and how many of its bytes are in.
 Arrived = Callable[[memoryview, int], None]
-Body = bytes | bytearray | memoryview
+Body = bytes | bytearray | memoryview | FileRange
 
 
 class Headers(Mapping[str, str]):
@@ -82,6 +84,9 @@ class DirectHttp:
     def __init__(self, connect_timeout: float) -> None:
         self.connect_timeout = connect_timeout
         self._idle: dict[tuple[str, int], list[socket.socket]] = {}
+        # A FileRange body is read a slice at a time into one of these just before it is
+        # sent; the last one given back is taken first (still in the CPU's cache).
+        self._slice_buffers = byte_buffers(SEND_SLICE, keep=IDLE_PER_HOST)
 
     def close(self) -> None:
         for sockets in self._idle.values():
@@ -244,10 +249,7 @@ class DirectHttp:
             stopped = False  # the server stopped reading the body (it may have answered)
             if body:
                 try:
-                    view = memoryview(body).cast("B")
-                    for start in range(0, len(view), SEND_SLICE):
-                        await loop.sock_sendall(sock, view[start : start + SEND_SLICE])
-                        progress()
+                    await self._send_body(sock, body, progress)
                 except (ConnectionResetError, BrokenPipeError):
                     stopped = True
             try:
@@ -268,6 +270,26 @@ class DirectHttp:
                 self._keep(key, sock)
             else:
                 sock.close()
+
+    async def _send_body(
+        self, sock: socket.socket, body: Body, progress: Callable[[], None]
+    ) -> None:
+        """The body in slices of SEND_SLICE, each one progress: from the caller's buffer as
+        it is, or, for a FileRange, read from the file into a reused slice buffer."""
+        loop = asyncio.get_running_loop()
+        if not isinstance(body, FileRange):
+            view = memoryview(body).cast("B")
+            for start in range(0, len(view), SEND_SLICE):
+                await loop.sock_sendall(sock, view[start : start + SEND_SLICE])
+                progress()
+            return
+        buffer = self._slice_buffers.take()
+        try:
+            for piece in body.slices(buffer):
+                await loop.sock_sendall(sock, piece)
+                progress()
+        finally:
+            self._slice_buffers.give(buffer)
 
 
 class _Reader:

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import typer
 
 from tests.harness.cluster import Cluster, HttpAnswer, http
 from tests.harness.processes import ProcessGroup, wait_for
@@ -248,3 +249,44 @@ def test_batch_claims_record_only_what_the_fleet_holds(cluster: Cluster) -> None
     bad = {"chunks": [{"index": 2, "sha256": "0" * 64}]}
     refused = api(cluster, "POST", f"/uploads/{upload['id']}/claims", bad)
     assert refused.status == 400 and "out of range" in refused.json()["error"]
+
+
+def test_a_file_changed_while_it_is_shared_fails_clearly(
+    cluster: Cluster, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: Any
+) -> None:
+    """Chunks are read again from the file as they are sent: one overwritten after it was
+    hashed no longer matches, the node refuses it, and the command says the file changed
+    (no traceback), with nothing of the new bytes stored."""
+    from filefleet.cli import share as share_cli
+
+    path = tmp_path / "growing.log"
+    path.write_bytes(os.urandom(3 * CHUNK))
+    read_and_hashed = share_cli._read_hashed
+
+    def then_overwrite(f: Any, buffer: bytearray, file_hash: Any) -> tuple[int, str]:
+        result = read_and_hashed(f, buffer, file_hash)
+        if f.tell() == CHUNK:  # chunk 0 is hashed: a writer changes it before it is sent
+            with path.open("r+b") as writer:
+                writer.write(b"changed")
+        return result
+
+    monkeypatch.setattr(share_cli, "_read_hashed", then_overwrite)
+    # In-process: keep this test process's event loop policy as it is.
+    monkeypatch.setattr("filefleet.cli.transfer.install_uvloop", lambda: None)
+    monkeypatch.setenv("FILEFLEET_CACHE_DIR", str(tmp_path / "cache"))
+    with pytest.raises(typer.Exit) as exited:
+        share_cli.share([path], server=cluster.url, expires=None, max_downloads=None)
+    assert exited.value.exit_code == 1
+    err = capsys.readouterr().err
+    assert "chunk 0 no longer holds the bytes it was hashed from" in err, err
+    assert "Traceback" not in err
+    uploads = cluster.api("GET", "/files?state=uploading").json()["files"]
+    assert len(uploads) == 1, uploads
+    status = api(cluster, "GET", f"/uploads/{uploads[0]['id']}").json()
+    assert 0 in status["missing"]  # the changed chunk was not recorded
+
+    # Run again: the file's new content is shared (the interrupted upload resumes).
+    monkeypatch.setattr(share_cli, "_read_hashed", read_and_hashed)
+    share_cli.share([path], server=cluster.url, expires=None, max_downloads=None)
+    link = capsys.readouterr().out.strip()
+    assert cluster.download(link.rsplit("/", 1)[-1]).body == path.read_bytes()
