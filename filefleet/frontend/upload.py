@@ -38,9 +38,6 @@ from filefleet.queue.base import EventQueue
 
 log = logging.getLogger(__name__)
 
-# Whole-file hashing must see the chunks in order: one worker thread keeps submission order.
-_ordered_hashing = ThreadPoolExecutor(max_workers=1, thread_name_prefix="file-sha256")
-
 
 @dataclass
 class UploadCounters:
@@ -101,6 +98,11 @@ class Uploader:
         # waiting for a free buffer is the back-pressure that bounds memory.
         pool = BufferPool(self.chunk_size, self.inflight + 1, stock=self.buffers)
         file_hash = hashlib.sha256()
+        # The upload's own worker thread hashes each chunk twice, in order: its own hash,
+        # then the whole file's. Two threads hashing the same chunk at once would each pull
+        # its bytes into their own core's cache: about a third more CPU for the same work.
+        # Each upload has its own thread, so concurrent uploads hash on every core.
+        hashing = ThreadPoolExecutor(max_workers=1, thread_name_prefix="upload-sha256")
         loop = asyncio.get_running_loop()
         size = 0
         try:
@@ -110,8 +112,10 @@ class Uploader:
                 if size > self.max_upload:
                     raise PayloadTooLarge(f"upload exceeds the maximum of {self.max_upload} bytes")
                 run.raise_failure()
-                hashed = loop.run_in_executor(_ordered_hashing, file_hash.update, chunk.view)
-                run.start(self._store_one(run, len(run.tasks), chunk, hashed))
+                # The store waits for the chunk's own hash; the whole-file hash follows.
+                chunk_id = loop.run_in_executor(hashing, _hash_chunk, chunk.view)
+                hashed = loop.run_in_executor(hashing, file_hash.update, chunk.view)
+                run.start(self._store_one(run, len(run.tasks), chunk, chunk_id, hashed))
             run.appender.last_ones()  # the body has ended: no append to linger for
             chunk_ids = list(await asyncio.gather(*run.tasks))
         except BaseException:
@@ -121,11 +125,17 @@ class Uploader:
             pool.close()  # the released buffers go back for the next upload or download
             run.appender.close()
             self.counters.append_calls += run.appender.calls
-        digest = await loop.run_in_executor(_ordered_hashing, file_hash.hexdigest)
+            hashing.shutdown(wait=False)  # its queued work still runs; then the thread ends
+        digest = file_hash.hexdigest()  # every update has run: each chunk's task awaited it
         return size, digest, chunk_ids
 
     async def _store_one(
-        self, run: _Run, order: int, chunk: PooledChunk, hashed: asyncio.Future[None]
+        self,
+        run: _Run,
+        order: int,
+        chunk: PooledChunk,
+        chunk_hash: asyncio.Future[str],
+        hashed: asyncio.Future[None],
     ) -> str:
         released = False
 
@@ -139,7 +149,7 @@ class Uploader:
                 chunk.release()
 
         try:
-            chunk_id = await asyncio.to_thread(_hash_chunk, chunk.view)
+            chunk_id = await chunk_hash
             await self.writer.write(
                 chunk_id, order, chunk.view, run.placement, run.appender.append, release=release
             )
