@@ -13,6 +13,7 @@ All of them need the cluster secret (``make_app`` checks it before anything else
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import mmap
 
 from aiohttp import web
@@ -43,9 +44,11 @@ api = Api("node")
 @api.route("POST", "/chunk", summary="Store a chunk (raw body, ?hash=sha256)", response=ChunkStored)
 async def post_chunk(request: web.Request) -> web.Response:
     chunk_id = ids.chunk_id(request.query.get("hash", ""))
-    # Read straight into a page-aligned buffer: hashed and written (O_DIRECT) from there.
-    async with chunk_body(request, request.app[MAX_CHUNK], request.app[BODIES]) as data:
-        result = await request.app[STORE].put(chunk_id, data)
+    # Read straight into a page-aligned buffer, hashed as it lands, and written (O_DIRECT)
+    # from there once the hash matched.
+    digest = hashlib.sha256()
+    async with chunk_body(request, request.app[MAX_CHUNK], request.app[BODIES], digest) as data:
+        result = await request.app[STORE].put(chunk_id, data, actual=digest.hexdigest())
     body = ChunkStored(id=result.id, size=result.size, created=result.created)
     return json_model(body, status=201 if result.created else 200)
 

@@ -170,11 +170,21 @@ class ChunkStore:
 
     # -- put ------------------------------------------------------------------------------
 
-    async def put(self, chunk_id: str, data: bytes | bytearray | memoryview) -> PutResult:
+    async def put(
+        self, chunk_id: str, data: bytes | bytearray | memoryview, *, actual: str | None = None
+    ) -> PutResult:
         """Verify ``data`` against ``chunk_id`` and store it; HashMismatch on a mismatch
         (nothing is kept, nothing touched), InsufficientStorage when it would eat into the
-        reserve. Hashing runs in one thread while the temp file is written in another."""
+        reserve. ``actual`` is the SHA-256 of ``data`` when the caller has it already (the
+        node's chunk POST hashes a body as it arrives): a mismatch then writes nothing at
+        all. Without it, hashing runs in one thread while the temp file is written in
+        another."""
         cid = ids.chunk_id(chunk_id)
+        if actual is not None:
+            if actual != cid:
+                raise HashMismatch(f"chunk body hashes to {actual}, not to the given hash {cid}")
+            staged = await asyncio.to_thread(self._stage, cid, data)
+            return await asyncio.to_thread(self._commit, cid, staged, data)
         hashing = asyncio.ensure_future(sha256_hex_async(data))
         try:
             staged = await asyncio.to_thread(self._stage, cid, data)

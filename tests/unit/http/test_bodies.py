@@ -47,9 +47,12 @@ async def client() -> AsyncIterator[TestClient[web.Request, web.Application]]:
 
     async def handler(request: web.Request) -> web.Response:
         try:
-            async with chunk_body(request, LIMIT, buffers) as data:
+            followed = hashlib.sha256()
+            async with chunk_body(request, LIMIT, buffers, followed) as data:
                 digest = hashlib.sha256(data).hexdigest()
                 pooled = isinstance(data.obj, bytearray) and len(data.obj) == LIMIT
+                # the digest fed as the body arrived covers exactly the bytes read
+                assert followed.hexdigest() == digest
                 return web.json_response({"sha256": digest, "size": len(data), "pooled": pooled})
         except FilefleetError as exc:
             return web.json_response({"error": exc.message}, status=exc.status)
