@@ -20,7 +20,6 @@ import asyncio
 import hashlib
 import logging
 from collections.abc import AsyncIterator, Coroutine
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
@@ -44,10 +43,6 @@ class UploadCounters:
     uploads: int = 0
     bytes_received: int = 0
     append_calls: int = 0
-
-
-def _hash_chunk(chunk: memoryview) -> str:
-    return hashlib.sha256(chunk).hexdigest()
 
 
 class Uploader:
@@ -97,25 +92,16 @@ class Uploader:
         # One buffer is filled from the body while up to `inflight` are hashed and stored;
         # waiting for a free buffer is the back-pressure that bounds memory.
         pool = BufferPool(self.chunk_size, self.inflight + 1, stock=self.buffers)
-        file_hash = hashlib.sha256()
-        # The upload's own worker thread hashes each chunk twice, in order: its own hash,
-        # then the whole file's. Two threads hashing the same chunk at once would each pull
-        # its bytes into their own core's cache: about a third more CPU for the same work.
-        # Each upload has its own thread, so concurrent uploads hash on every core.
-        hashing = ThreadPoolExecutor(max_workers=1, thread_name_prefix="upload-sha256")
-        loop = asyncio.get_running_loop()
+        file_hash = hashlib.sha256()  # fed as the body arrives, with each chunk's own
         size = 0
         try:
-            async for chunk in pooled_chunks(pieces, pool):
+            async for chunk in pooled_chunks(pieces, pool, file_hash):
                 size += chunk.length
                 self.counters.bytes_received += chunk.length
                 if size > self.max_upload:
                     raise PayloadTooLarge(f"upload exceeds the maximum of {self.max_upload} bytes")
                 run.raise_failure()
-                # The store waits for the chunk's own hash; the whole-file hash follows.
-                chunk_id = loop.run_in_executor(hashing, _hash_chunk, chunk.view)
-                hashed = loop.run_in_executor(hashing, file_hash.update, chunk.view)
-                run.start(self._store_one(run, len(run.tasks), chunk, chunk_id, hashed))
+                run.start(self._store_one(run, len(run.tasks), chunk))
             run.appender.last_ones()  # the body has ended: no append to linger for
             chunk_ids = list(await asyncio.gather(*run.tasks))
         except BaseException:
@@ -125,31 +111,21 @@ class Uploader:
             pool.close()  # the released buffers go back for the next upload or download
             run.appender.close()
             self.counters.append_calls += run.appender.calls
-            hashing.shutdown(wait=False)  # its queued work still runs; then the thread ends
-        digest = file_hash.hexdigest()  # every update has run: each chunk's task awaited it
-        return size, digest, chunk_ids
+        return size, file_hash.hexdigest(), chunk_ids
 
-    async def _store_one(
-        self,
-        run: _Run,
-        order: int,
-        chunk: PooledChunk,
-        chunk_hash: asyncio.Future[str],
-        hashed: asyncio.Future[None],
-    ) -> str:
+    async def _store_one(self, run: _Run, order: int, chunk: PooledChunk) -> str:
         released = False
 
         async def release() -> None:
-            # The buffer goes back only once nothing reads it: the node answered and the
-            # whole-file hash has consumed it (also when this task failed or was cancelled).
+            # The buffer goes back only once nothing reads it: the node answered (also
+            # when this task failed or was cancelled).
             nonlocal released
             if not released:
                 released = True
-                await asyncio.shield(hashed)
                 chunk.release()
 
+        chunk_id = chunk.sha256
         try:
-            chunk_id = await chunk_hash
             await self.writer.write(
                 chunk_id, order, chunk.view, run.placement, run.appender.append, release=release
             )

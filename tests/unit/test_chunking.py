@@ -19,10 +19,13 @@ async def _pieces(pieces: list[bytes]) -> AsyncIterator[bytes]:
 
 async def _cut(pieces: list[bytes], chunk_size: int) -> list[bytes]:
     pool = BufferPool(chunk_size, 2)
+    whole = hashlib.sha256()
     out = []
-    async for chunk in pooled_chunks(_pieces(pieces), pool):
+    async for chunk in pooled_chunks(_pieces(pieces), pool, whole):
         out.append(bytes(chunk.view))
+        assert chunk.sha256 == hashlib.sha256(chunk.view).hexdigest()  # hashed as it landed
         chunk.release()
+    assert whole.hexdigest() == hashlib.sha256(b"".join(pieces)).hexdigest()
     return out
 
 
@@ -46,7 +49,7 @@ async def test_pool_bounds_chunks_in_flight() -> None:
     """With every buffer held, the cutter waits: memory cannot grow with the body."""
     pool = BufferPool(4, 2)
     held = []
-    gen = pooled_chunks(_pieces([b"x" * 40]), pool)
+    gen = pooled_chunks(_pieces([b"x" * 40]), pool, hashlib.sha256())
     held.append(await anext(gen))
     held.append(await asyncio.wait_for(anext(gen), 1))
     with pytest.raises(TimeoutError):
