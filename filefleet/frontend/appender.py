@@ -79,7 +79,14 @@ class ChunkAppender:
         ):
             self._full.set()
 
-    async def append(self, ref: ChunkRef) -> None:
+    async def append(self, ref: ChunkRef, *, alone: bool = False) -> None:
+        """Record ``ref``, batched with others; ``alone``: in a call of its own, at once
+        (a chunk stored again after it met the GC's mark: no linger for the GC to mark it
+        again in, and no other chunk's mark to fail its batch)."""
+        if alone:
+            self.calls += 1
+            await self.controller.append_chunks(self.file_id, [ref])
+            return
         done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         self._waiting.append((ref, done))
         self._check_full()

@@ -15,6 +15,7 @@ import logging
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Protocol
 
 from filefleet.core import ids
 from filefleet.core.errors import ChunkCollecting, Conflict, FilefleetError, Unavailable
@@ -28,9 +29,15 @@ from filefleet.queue.base import EventQueue, ReplicateEvent
 log = logging.getLogger(__name__)
 
 # How often an append that met a chunk being collected stores the chunk again.
-APPEND_CONFLICT_RETRIES = 3
+APPEND_CONFLICT_RETRIES = 5
 
-Append = Callable[[ChunkRef], Awaitable[object]]
+
+class Append(Protocol):
+    """Record a stored chunk in its file (``ChunkAppender.append``)."""
+
+    def __call__(self, ref: ChunkRef, *, alone: bool = False) -> Awaitable[object]: ...
+
+
 Release = Callable[[], Awaitable[None]]
 Bytes = bytes | bytearray | memoryview
 
@@ -72,10 +79,10 @@ class ChunkWriter:
         if release is not None:
             await release()
             held = None
-        for _ in range(APPEND_CONFLICT_RETRIES):
+        for attempt in range(APPEND_CONFLICT_RETRIES):
             ref = ChunkRef(id=chunk_id, order=order, size=size, locations=[node.id])
             try:
-                await append(ref)
+                await append(ref, alone=attempt > 0)
             except ChunkCollecting:
                 self.counters.collect_conflicts += 1
                 log.info("chunk %s was being collected; storing it again", chunk_id)

@@ -81,3 +81,18 @@ async def test_after_last_ones_the_rest_goes_without_lingering() -> None:
     last = chunks.append(ref(1))
     await asyncio.wait_for(asyncio.gather(first, last), 2.0)
     assert [n for batch in recording.batches for n in batch] == [0, 1]
+
+
+async def test_an_append_alone_goes_at_once_in_a_call_of_its_own() -> None:
+    """A chunk stored again after it met the GC's mark: neither lingers nor shares a batch
+    another chunk's mark could fail."""
+    recording = Recording()
+    chunks = appender(recording, linger=5.0)
+    batched = asyncio.create_task(chunks.append(ref(0)))
+    await asyncio.sleep(0)
+    start = time.monotonic()
+    await chunks.append(ref(1), alone=True)
+    assert time.monotonic() - start < 1.0
+    assert recording.batches == [[1]]  # the batched one still lingers
+    batched.cancel()
+    chunks.close()
