@@ -44,18 +44,23 @@ def make_file(path: Path, size: int) -> str:
     return digest.hexdigest()
 
 
+SEND_PIECE = 1024 * 1024  # what the client reads and hands to aiohttp at a time
+
+
 async def file_body(path: Path) -> AsyncIterator[bytes]:
-    with path.open("rb") as src:
-        while block := src.read(PIECE):
+    with path.open("rb", buffering=0) as src:
+        while block := src.read(SEND_PIECE):
             yield block
 
 
 async def upload(session: aiohttp.ClientSession, url: str, path: Path) -> tuple[str, float]:
+    """Stream the file with its Content-Length, as ``curl -T`` does (not chunked)."""
+    size = (await asyncio.to_thread(path.stat)).st_size
     start = time.perf_counter()
     async with session.post(
         f"{url}/upload?name={path.name}",
         data=file_body(path),
-        headers={"Accept": "application/json"},
+        headers={"Accept": "application/json", "Content-Length": str(size)},
     ) as resp:
         body = await resp.json()
         if resp.status != 201:
