@@ -19,7 +19,10 @@ import hashlib
 
 Bytes = bytes | bytearray | memoryview
 
-WAIT = 0.5  # seconds an early chunk waits for its predecessors before giving up
+# Seconds an early chunk waits for its predecessors before giving up. Giving up costs a
+# read-back of every chunk after the gap at completion (seconds for a large file); waiting
+# costs a client whose predecessor request is slow (a loaded node) at most this, once.
+WAIT = 2.0
 AHEAD = 8  # chunks further ahead than this do not wait (``filefleet share`` keeps 8 in flight)
 
 
