@@ -2,7 +2,7 @@
 
 Per file: create an upload (or find the one an interrupted run left, from the state file);
 then read the file once, hashing each chunk and the whole file, and for every window of
-8 chunks, while the next window is being hashed: claim the missing ones the fleet
+16 chunks, while the next window is being hashed: claim the missing ones the fleet
 already holds in one request (dedup: no byte sent for those), and send the others, a few
 in flight, each read again from the file slice by slice as it goes out
 (``http/file_range.py``: cheaper than holding every hashed chunk in memory until it is
@@ -32,7 +32,10 @@ from filefleet.http.client import HttpClient
 from filefleet.http.file_range import FileChanged, FileRange
 
 INFLIGHT = CHUNK_API_INFLIGHT
-WINDOW = 8  # chunks hashed, then claimed in one request, while earlier ones are sent
+WINDOW = 16  # chunks hashed, then claimed in one request, while earlier ones are sent
+# Chunks hashed but not yet sent or claimed, at most: the hashing stays this close to the
+# sending, so a chunk is re-read for sending while the page cache still holds it.
+AHEAD = 2 * WINDOW + INFLIGHT
 
 
 @dataclass
@@ -73,13 +76,18 @@ class Share:
         self.progress.advance(task, sum(_length(i, size, chunk_size) for i in have))
         wanted = set(missing)
         sends = _Bounded(INFLIGHT)
+        ahead = asyncio.Semaphore(AHEAD)  # one per chunk hashed and not yet done with
 
         with path.open("rb", buffering=0) as f:
 
             async def handle(window: list[Chunk]) -> None:
                 """A window of hashed chunks: claim the missing ones, send the others."""
                 todo = [c for c in window if c.index in wanted]  # others: sent by an earlier run
+                for _ in range(len(window) - len(todo)):
+                    ahead.release()
                 claimed = await self._claim(upload_id, [(c.index, c.sha256) for c in todo])
+                for _ in claimed:
+                    ahead.release()
                 counters.claimed_chunks += len(claimed)
                 if claimed:
                     done = sum(_length(i, size, chunk_size) for i in claimed)
@@ -88,11 +96,12 @@ class Share:
                 for chunk in todo:
                     if chunk.index not in claimed:
                         body = FileRange(f.fileno(), chunk.index * chunk_size, chunk.length)
-                        sends.start(self._send(upload_id, chunk, body, counters, task))
+                        sent = self._send(upload_id, chunk, body, counters, task)
+                        sends.start(_then_release(sent, ahead))
 
             # Hashing runs ahead while earlier windows are claimed and sent (both cores work).
             windows = _Bounded(2)
-            file_sha = await hash_file(f, chunk_size, lambda w: windows.start(handle(w)))
+            file_sha = await hash_file(f, chunk_size, lambda w: windows.start(handle(w)), ahead)
             await windows.wait()
             await sends.wait()
         body = {"sha256": file_sha, "delete_token": token["delete_token"]}
@@ -169,6 +178,13 @@ class Share:
         self.progress.advance(task, chunk.length)
 
 
+async def _then_release(work: Coroutine[Any, Any, None], slot: asyncio.Semaphore) -> None:
+    try:
+        await work
+    finally:
+        slot.release()
+
+
 class _Bounded:
     """Coroutines run at most ``limit`` at a time; ``wait`` raises the first failure."""
 
@@ -213,10 +229,16 @@ class Chunk:
 
 
 async def hash_file(
-    f: io.RawIOBase, chunk_size: int, on_window: Callable[[list[Chunk]], None]
+    f: io.RawIOBase,
+    chunk_size: int,
+    on_window: Callable[[list[Chunk]], None],
+    ahead: asyncio.Semaphore,
 ) -> str:
     """The whole SHA-256 of the file ``f`` (read from its current position to its end);
-    its chunks, hashed, are handed to ``on_window`` in order, ``WINDOW`` at a time.
+    its chunks, hashed, are handed to ``on_window`` in order, ``WINDOW`` at a time. Each
+    chunk takes one of ``ahead`` before it is read; the receiver gives it back once done
+    with the chunk (sent, claimed or already there), which bounds how far hashing runs
+    ahead.
 
     One worker thread reads each chunk and hashes it twice (its own hash, then the
     whole-file hash) while its bytes are in that core's cache, through two buffers used
@@ -230,20 +252,31 @@ async def hash_file(
     window: list[Chunk] = []
     index = 0
 
-    def read(buffer: bytearray) -> asyncio.Future[tuple[int, str]]:
+    async def read(buffer: bytearray) -> asyncio.Future[tuple[int, str]]:
+        await ahead.acquire()
         return loop.run_in_executor(_hashing, _read_hashed, f, buffer, file_hash)
 
-    following = read(buffers[0])
-    while True:
-        length, sha256 = await following
-        if not length:
-            break
-        following = read(buffers[(index + 1) % 2])  # the thread reads on meanwhile
-        window.append(Chunk(index, length, sha256))
-        index += 1
+    def hand_on(chunk: Chunk) -> None:
+        nonlocal window
+        window.append(chunk)
         if len(window) == WINDOW:
             on_window(window)
             window = []
+
+    following = await read(buffers[0])
+    while True:
+        length, sha256 = await following
+        if not length:
+            ahead.release()  # the end of the file: no chunk took it
+            break
+        chunk = Chunk(index, length, sha256)
+        index += 1
+        if not ahead.locked():  # the thread reads on at once, while this one is handed on
+            following = await read(buffers[index % 2])
+            hand_on(chunk)
+        else:  # hand this one on first: the next read waits for a chunk to be done with
+            hand_on(chunk)
+            following = await read(buffers[index % 2])
     if window:
         on_window(window)
     return await loop.run_in_executor(_hashing, file_hash.hexdigest)
