@@ -1,7 +1,7 @@
 """`filefleet share FILE...`: upload files through the resumable chunk API, print links.
 
 Per file: create an upload (or find the one an interrupted run left, from the state file);
-then read the file once, hashing each chunk and the whole file, and for every window of
+then read the file, hashing each chunk and the whole file, and for every window of
 16 chunks, while the next window is being hashed: claim the missing ones the fleet
 already holds in one request (dedup: no byte sent for those), and send the others, a few
 in flight, each read again from the file slice by slice as it goes out
