@@ -56,9 +56,10 @@ async def pooled_chunks(
         view = memoryview(piece)
         while view:
             take = min(len(view), size - filled)
-            landed[filled : filled + take] = view[:take]
-            own.update(landed[filled : filled + take])  # just copied: still in cache
-            whole.update(landed[filled : filled + take])
+            piece_in_buffer = landed[filled : filled + take]
+            piece_in_buffer[:] = view[:take]
+            own.update(piece_in_buffer)  # just copied: still in cache
+            whole.update(piece_in_buffer)
             filled += take
             view = view[take:]
             if filled == size:

@@ -173,27 +173,16 @@ class ChunkStore:
     async def put(
         self, chunk_id: str, data: bytes | bytearray | memoryview, *, actual: str | None = None
     ) -> PutResult:
-        """Verify ``data`` against ``chunk_id`` and store it; HashMismatch on a mismatch
-        (nothing is kept, nothing touched), InsufficientStorage when it would eat into the
-        reserve. ``actual`` is the SHA-256 of ``data`` when the caller has it already (the
-        node's chunk POST hashes a body as it arrives): a mismatch then writes nothing at
-        all. Without it, hashing runs in one thread while the temp file is written in
-        another."""
+        """Verify ``data`` against ``chunk_id``, then store it; HashMismatch on a mismatch
+        (nothing is written), InsufficientStorage when it would eat into the reserve.
+        ``actual`` is the SHA-256 of ``data`` when the caller has it already (the node's
+        chunk POST hashes a body as it arrives); otherwise it is computed here."""
         cid = ids.chunk_id(chunk_id)
-        if actual is not None:
-            if actual != cid:
-                raise HashMismatch(f"chunk body hashes to {actual}, not to the given hash {cid}")
-            staged = await asyncio.to_thread(self._stage, cid, data)
-            return await asyncio.to_thread(self._commit, cid, staged, data)
-        hashing = asyncio.ensure_future(sha256_hex_async(data))
-        try:
-            staged = await asyncio.to_thread(self._stage, cid, data)
-        finally:
-            actual = await hashing
+        if actual is None:
+            actual = await sha256_hex_async(data)
         if actual != cid:
-            if staged is not None:
-                await asyncio.to_thread(_unlink_quietly, staged)
             raise HashMismatch(f"chunk body hashes to {actual}, not to the given hash {cid}")
+        staged = await asyncio.to_thread(self._stage, cid, data)
         return await asyncio.to_thread(self._commit, cid, staged, data)
 
     def _stage(self, cid: str, data: bytes | bytearray | memoryview) -> Path | None:
