@@ -15,6 +15,7 @@ from filefleet.cli.common import fail
 from filefleet.cli.transfer import client, progress_bar, run_command
 from filefleet.core.errors import InvalidInput, RequestError
 from filefleet.core.filenames import clean_name
+from filefleet.core.hashing import file_sha256
 
 PIECE = 1024 * 1024
 
@@ -29,14 +30,6 @@ def filename_from(disposition: str | None, link: str) -> str:
         if match:
             return clean_name(match.group(1))
     return clean_name(link.rstrip("/").rsplit("/", 1)[-1])
-
-
-def _hash_file(path: Path) -> hashlib._Hash:
-    digest = hashlib.sha256()
-    with path.open("rb") as f:
-        while block := f.read(4 * PIECE):
-            digest.update(block)
-    return digest
 
 
 def get(
@@ -74,7 +67,7 @@ def get(
                         resumed = resp.status == 206
                         # The bytes are hashed as they arrive (after what an interrupted
                         # run saved, when resuming), not read back from disk at the end.
-                        digest = _hash_file(part) if resumed else hashlib.sha256()
+                        digest = file_sha256(part) if resumed else hashlib.sha256()
                         if not resumed:
                             progress.update(task, completed=0)
                         with part.open("ab" if resumed else "wb") as out:
@@ -84,7 +77,7 @@ def get(
                                 progress.advance(task, len(block))
                 else:
                     part.touch()
-                    digest = _hash_file(part)
+                    digest = file_sha256(part)
             actual = digest.hexdigest()
             if etag and actual != etag:
                 part.unlink()

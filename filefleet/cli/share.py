@@ -1,13 +1,19 @@
 """`filefleet share FILE...`: upload files through the resumable chunk API, print links.
 
 Per file: create an upload (or find the one an interrupted run left, from the state file);
-then read the file, hashing each chunk and the whole file, and for every window of
-16 chunks, while the next window is being hashed: claim the missing ones the fleet
-already holds in one request (dedup: no byte sent for those), and send the others, a few
-in flight, each read again from the file slice by slice as it goes out
-(``http/file_range.py``: cheaper than holding every hashed chunk in memory until it is
-sent). Chunks the upload already has (an interrupted run sent them) are skipped. Finally
-complete: the server checks the whole file's SHA-256.
+then read the file, hashing each chunk, and for every window of 16 chunks, while the next
+window is being hashed: claim the missing ones the fleet already holds in one request
+(dedup: no byte sent for those), and send the others, a few in flight, each read again
+from the file slice by slice as it goes out (``http/file_range.py``: cheaper than holding
+every hashed chunk in memory until it is sent). Chunks the upload already has (an
+interrupted run sent them) are skipped. Finally complete.
+
+The whole file's SHA-256: when this run sent every chunk, the frontend saw every byte,
+each checked against the hash this client computed for its chunk, and computes the
+whole-file hash from them; a second hash here would cost a quarter of the upload's CPU
+and check nothing more. When some chunks' bytes were not sent (claimed, or sent by an
+earlier run), the client reads the file once more for its whole-file hash: the frontend
+checks it without reading those chunks back, or knows it from an identical active file.
 """
 
 from __future__ import annotations
@@ -28,6 +34,7 @@ from filefleet.cli.common import fail
 from filefleet.cli.transfer import ShareState, client, progress_bar, run_command, server_url
 from filefleet.core.chunking import CHUNK_API_INFLIGHT
 from filefleet.core.errors import Forbidden, Gone, HashMismatch, NotFound
+from filefleet.core.hashing import file_sha256
 from filefleet.http.client import HttpClient
 from filefleet.http.file_range import FileChanged, FileRange
 
@@ -101,10 +108,13 @@ class Share:
 
             # Hashing runs ahead while earlier windows are claimed and sent (both cores work).
             windows = _Bounded(2)
-            file_sha = await hash_file(f, chunk_size, lambda w: windows.start(handle(w)), ahead)
+            await hash_chunks(f, chunk_size, lambda w: windows.start(handle(w)), ahead)
             await windows.wait()
             await sends.wait()
-        body = {"sha256": file_sha, "delete_token": token["delete_token"]}
+        body = {"delete_token": token["delete_token"]}
+        if counters.sent_chunks < int(status["chunk_count"]):  # see the module's doc
+            whole = await asyncio.get_running_loop().run_in_executor(_hashing, file_sha256, path)
+            body["sha256"] = whole.hexdigest()
         result = (await self.http.request(
             "POST", self.server, f"/uploads/{status['id']}/complete", json=body,
             headers={"Accept": "application/json"},
@@ -228,33 +238,30 @@ class Chunk:
     sha256: str
 
 
-async def hash_file(
+async def hash_chunks(
     f: io.RawIOBase,
     chunk_size: int,
     on_window: Callable[[list[Chunk]], None],
     ahead: asyncio.Semaphore,
-) -> str:
-    """The whole SHA-256 of the file ``f`` (read from its current position to its end);
-    its chunks, hashed, are handed to ``on_window`` in order, ``WINDOW`` at a time. Each
-    chunk takes one of ``ahead`` before it is read; the receiver gives it back once done
-    with the chunk (sent, claimed or already there), which bounds how far hashing runs
-    ahead.
+) -> None:
+    """Read the file ``f`` from its current position to its end and hand its chunks,
+    hashed, to ``on_window`` in order, ``WINDOW`` at a time. Each chunk takes one of
+    ``ahead`` before it is read; the receiver gives it back once done with the chunk
+    (sent, claimed or already there), which bounds how far hashing runs ahead.
 
-    One worker thread reads each chunk and hashes it twice (its own hash, then the
-    whole-file hash) while its bytes are in that core's cache, through two buffers used
-    in turn: it fills one while the loop hands the other's chunk on. Nothing is kept for
-    sending (``FileRange`` reads it again): cycling through many buffers, or two threads
-    hashing the same chunk at once, costs about a third more CPU for the same work, and
-    on a machine whose cores are also busy sending, CPU is what bounds the upload."""
+    One worker thread reads and hashes each chunk, through two buffers used in turn: it
+    fills one while the loop hands the other's chunk on. Nothing is kept for sending
+    (``FileRange`` reads it again): cycling through many buffers costs more CPU for the
+    same hashing (fewer of the bytes are still in the CPU cache), and on a machine whose
+    cores are also busy sending, CPU is what bounds the upload."""
     loop = asyncio.get_running_loop()
-    file_hash = hashlib.sha256()
     buffers = [bytearray(chunk_size), bytearray(chunk_size)]
     window: list[Chunk] = []
     index = 0
 
     async def read(buffer: bytearray) -> asyncio.Future[tuple[int, str]]:
         await ahead.acquire()
-        return loop.run_in_executor(_hashing, _read_hashed, f, buffer, file_hash)
+        return loop.run_in_executor(_hashing, _read_hashed, f, buffer)
 
     def hand_on(chunk: Chunk) -> None:
         nonlocal window
@@ -279,17 +286,13 @@ async def hash_file(
             following = await read(buffers[index % 2])
     if window:
         on_window(window)
-    return await loop.run_in_executor(_hashing, file_hash.hexdigest)
 
 
-def _read_hashed(f: io.RawIOBase, buffer: bytearray, file_hash: Any) -> tuple[int, str]:
-    """In the hashing thread: fill ``buffer`` with the next chunk and fold it into the
-    whole-file hash; its length and its own SHA-256 (length 0 at the end of the file)."""
+def _read_hashed(f: io.RawIOBase, buffer: bytearray) -> tuple[int, str]:
+    """In the hashing thread: fill ``buffer`` with the next chunk; its length and its
+    SHA-256 (length 0 at the end of the file)."""
     length = _fill(f, buffer)
-    data = memoryview(buffer)[:length]
-    sha256 = hashlib.sha256(data).hexdigest()
-    file_hash.update(data)
-    return length, sha256
+    return length, hashlib.sha256(memoryview(buffer)[:length]).hexdigest()
 
 
 def share(

@@ -7,6 +7,7 @@ import asyncio
 import contextlib
 import hashlib
 import threading
+from pathlib import Path
 
 # Below this size a thread hop costs more than the hash itself.
 THREAD_THRESHOLD = 256 * 1024
@@ -14,6 +15,12 @@ THREAD_THRESHOLD = 256 * 1024
 
 def sha256_hex(data: bytes | bytearray | memoryview) -> str:
     return hashlib.sha256(data).hexdigest()
+
+
+def file_sha256(path: Path) -> hashlib._Hash:
+    """The SHA-256 of a whole file, read in small blocks (they stay in the CPU cache)."""
+    with path.open("rb", buffering=0) as f:
+        return hashlib.file_digest(f, "sha256")
 
 
 async def sha256_hex_async(data: bytes | bytearray | memoryview) -> str:

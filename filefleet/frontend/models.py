@@ -47,7 +47,12 @@ class UploadComplete(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    sha256: str = Field(pattern=r"^[0-9a-f]{64}$")
+    sha256: str | None = Field(
+        default=None,
+        pattern=r"^[0-9a-f]{64}$",
+        description="The whole file's SHA-256, checked against the stored chunks. Left "
+        "out, the frontend computes it from the chunks (each checked against its id).",
+    )
     delete_token: str = Field(min_length=16, max_length=128)
 
 

@@ -13,9 +13,10 @@ What each step writes, and what a crash leaves:
   then append at order i (``writer.py``). Crash
   between store and append: an orphan chunk (orphan sweep); the client sends it again.
 - claim chunk i: append a chunk the fleet already holds (checked on a node) without bytes.
-- complete: every chunk present, the whole-file SHA-256 checked (folded in as chunks
-  arrived, read back from the nodes for the rest, or known from an active file with the
-  very same chunks), then ``state=active``. Crash before: still ``uploading``.
+- complete: every chunk present, the whole-file SHA-256 (folded in as chunks arrived,
+  read back from the nodes for the rest, or known from an active file with the very same
+  chunks) checked against the client's, or, when the client gives none, taken as the
+  file's; then ``state=active``. Crash before: still ``uploading``.
 """
 
 from __future__ import annotations
@@ -206,6 +207,8 @@ class ResumableUploads:
             if holders
         ]
         claimed = await self._append_claims(upload_id, refs)
+        for index in claimed:
+            await session.running.absent(index)
         self.counters.claims_refused += len(wanted) - len(claimed)
         self.counters.chunks_claimed += len(claimed)
         self.counters.bytes_claimed += sum(sizes[i] for i in claimed)
@@ -230,10 +233,13 @@ class ResumableUploads:
         return claimed
 
     async def complete(
-        self, upload_id: str, sha256: str, delete_token: str, public_url: str
+        self, upload_id: str, sha256: str | None, delete_token: str, public_url: str
     ) -> UploadResult:
+        """Finish the upload: every chunk present, and its whole-file SHA-256 either checked
+        against ``sha256`` or, when the client gives none, computed (and answered)."""
         ids.token(delete_token)
-        sha256 = ids.chunk_id(sha256)  # same format: 64 lowercase hex characters
+        if sha256 is not None:
+            sha256 = ids.chunk_id(sha256)  # same format: 64 lowercase hex characters
         await self._uploading(upload_id)
         info = await self.controller.get_file(upload_id)
         size = info.size or 0
@@ -242,8 +248,9 @@ class ResumableUploads:
             raise InvalidInput(f"{len(missing)} chunk(s) missing, first: {missing[:10]}")
         session = self._sessions.get(upload_id)
         actual = await self._stored_hash(info, sha256, session.running if session else None)
-        if actual != sha256:
+        if sha256 is not None and actual != sha256:
             raise InvalidInput(f"the stored chunks hash to {actual}, not to {sha256}")
+        sha256 = actual
         lifetime = info.expires_at - info.uploaded_at
         expires_at = utcnow() + lifetime
         update = FileUpdate(state="active", size=size, sha256=sha256, expires_at=expires_at)
@@ -343,22 +350,28 @@ class ResumableUploads:
             self._sessions.popitem(last=False)
         return session
 
-    async def _stored_hash(self, info: FileInfo, expected: str, running: RunningHash | None) -> str:
+    async def _stored_hash(
+        self, info: FileInfo, expected: str | None, running: RunningHash | None
+    ) -> str:
         """The SHA-256 of the upload's bytes: the prefix this frontend folded in as chunks
         arrived (``running_hash.py``), then the rest read back from the nodes in order.
 
-        The read-back skips checking each chunk against its id (one hash per byte, not
-        two); only if the result differs from ``expected`` is the whole file read again
-        with every chunk verified, so a corrupt replica is skipped rather than blamed on
-        the client.
+        With the client's hash (``expected``) the read-back skips checking each chunk
+        against its id (one hash per byte, not two); only if the result differs is the
+        whole file read again with every chunk verified, so a corrupt replica is skipped
+        rather than blamed on the client. Without it, what is read back is verified at
+        once: nothing else would catch a corrupt replica before its hash became the
+        file's.
         """
         folded, digest = running.prefix() if running else (0, hashlib.sha256())
-        if folded < len(info.chunks) and await self._known_content(info, expected):
+        if folded == len(info.chunks):
+            return digest.hexdigest()
+        if expected is not None and await self._known_content(info, expected):
             self.counters.known_content += 1
             return expected
         self.counters.chunks_read_back += chunk_count(info.size or 0, self.chunk_size) - folded
-        actual = await self._hash_chunks(info, digest, folded, verify=False)
-        if actual != expected:
+        actual = await self._hash_chunks(info, digest, folded, verify=expected is None)
+        if expected is not None and actual != expected:
             actual = await self._hash_chunks(info, hashlib.sha256(), 0, verify=True)
         return actual
 

@@ -107,6 +107,62 @@ def test_bad_chunk_requests_change_nothing(cluster: Cluster) -> None:
     assert api(cluster, "PUT", f"{path}/chunks/0", first, sha256=good).status == 410
 
 
+def test_complete_without_a_hash_answers_the_one_computed_from_the_chunks(
+    cluster: Cluster,
+) -> None:
+    """Chunks sent in order through one frontend: it folded every byte in, reads nothing
+    back, and answers the whole-file hash."""
+    data = os.urandom(3 * CHUNK + 5)
+    upload = create(cluster, len(data))
+    for i in range(4):
+        piece = data[i * CHUNK : (i + 1) * CHUNK]
+        sha = hashlib.sha256(piece).hexdigest()
+        put = api(cluster, "PUT", f"/uploads/{upload['id']}/chunks/{i}", piece, sha256=sha)
+        assert put.status == 201, put.body
+    read_back = _stats(cluster)["resumable"]["chunks_read_back"]
+    finish = {"delete_token": upload["delete_token"]}
+    done = api(cluster, "POST", f"/uploads/{upload['id']}/complete", finish)
+    assert done.status == 201, done.body
+    assert done.json()["sha256"] == hashlib.sha256(data).hexdigest()
+    assert _stats(cluster)["resumable"]["chunks_read_back"] == read_back
+    assert cluster.download(upload["id"]).body == data
+
+
+def test_complete_without_a_hash_reads_back_verified_past_a_rotten_replica(
+    cluster: Cluster,
+) -> None:
+    """A chunk claimed by dedup never passed through the frontend: without the client's
+    hash to compare with, it is read back from the nodes and checked against its id, so a
+    rotten replica is skipped rather than hashed into the file's SHA-256."""
+    shared = os.urandom(CHUNK)
+    first = cluster.upload(shared + os.urandom(100))
+    chunk = cluster.file_info(first["id"])["chunks"][0]
+    holder = next(n for n in cluster.nodes if n.node_id == chunk["locations"][0])
+    other = next(n for n in cluster.nodes if n is not holder)
+    headers = {"Authorization": "Bearer test-cluster-secret"}
+    copy = http("POST", f"{other.url}/chunk?hash={chunk['id']}", shared, headers)
+    assert copy.status in (200, 201), copy.body
+    added = cluster.api("POST", f"/chunk/{chunk['id']}/locations", {"node": other.node_id})
+    assert added.status in (200, 201, 204), added.body
+
+    data = shared + os.urandom(CHUNK)
+    upload = create(cluster, len(data))
+    path = f"/uploads/{upload['id']}"
+    claim = api(cluster, "POST", f"{path}/chunks/0/claim", sha256=chunk["id"])
+    assert claim.json()["claimed"] is True, claim.body
+    rest = data[CHUNK:]
+    put = api(cluster, "PUT", f"{path}/chunks/1", rest, sha256=hashlib.sha256(rest).hexdigest())
+    assert put.status == 201, put.body
+    rotten = bytearray(shared)
+    rotten[777] ^= 0xFF
+    holder.chunk_path(chunk["id"]).write_bytes(bytes(rotten))  # same length, one bit flipped
+
+    done = api(cluster, "POST", f"{path}/complete", {"delete_token": upload["delete_token"]})
+    assert done.status == 201, done.body
+    assert done.json()["sha256"] == hashlib.sha256(data).hexdigest()
+    assert cluster.download(upload["id"]).body == data
+
+
 def test_share_is_killed_then_resumes_after_a_frontend_restart(
     procs: ProcessGroup, tmp_path: Path
 ) -> None:
@@ -263,8 +319,8 @@ def test_a_file_changed_while_it_is_shared_fails_clearly(
     path.write_bytes(os.urandom(3 * CHUNK))
     read_and_hashed = share_cli._read_hashed
 
-    def then_overwrite(f: Any, buffer: bytearray, file_hash: Any) -> tuple[int, str]:
-        result = read_and_hashed(f, buffer, file_hash)
+    def then_overwrite(f: Any, buffer: bytearray) -> tuple[int, str]:
+        result = read_and_hashed(f, buffer)
         if f.tell() == CHUNK:  # chunk 0 is hashed: a writer changes it before it is sent
             with path.open("r+b") as writer:
                 writer.write(b"changed")

@@ -46,3 +46,15 @@ async def test_a_missing_predecessor_is_waited_for_only_so_long() -> None:
     await running.add(2, CHUNKS[2])  # 1 was given up: the prefix stops at 1
     folded, digest = running.prefix()
     assert (folded, digest.hexdigest()) == (1, whole(1))
+
+
+async def test_a_claimed_chunk_ends_the_fold_and_nothing_waits_for_it() -> None:
+    running = RunningHash(wait=30)
+    await running.add(0, CHUNKS[0])
+    waiting = asyncio.create_task(running.add(3, CHUNKS[3]))  # waits for chunks 1 and 2
+    await running.absent(2)  # claimed: its bytes never come here
+    await asyncio.wait_for(waiting, 1)  # gave up at once, not after 30 s
+    await asyncio.wait_for(running.add(4, CHUNKS[4]), 1)
+    await running.add(1, CHUNKS[1])  # before the claimed chunk: still folded
+    folded, digest = running.prefix()
+    assert (folded, digest.hexdigest()) == (2, whole(2))
