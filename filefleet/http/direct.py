@@ -23,12 +23,12 @@ saw, is then sent once more on a new connection.
 from __future__ import annotations
 
 import asyncio
+import os
 import socket
 from collections.abc import Awaitable, Callable, Iterator, Mapping
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
-from filefleet.core.buffers import byte_buffers
 from filefleet.core.errors import Unavailable
 from filefleet.http.file_range import FileRange
 
@@ -84,9 +84,6 @@ class DirectHttp:
     def __init__(self, connect_timeout: float) -> None:
         self.connect_timeout = connect_timeout
         self._idle: dict[tuple[str, int], list[socket.socket]] = {}
-        # A FileRange body is read a slice at a time into one of these just before it is
-        # sent; the last one given back is taken first (still in the CPU's cache).
-        self._slice_buffers = byte_buffers(SEND_SLICE, keep=IDLE_PER_HOST)
 
     def close(self) -> None:
         for sockets in self._idle.values():
@@ -275,21 +272,53 @@ class DirectHttp:
         self, sock: socket.socket, body: Body, progress: Callable[[], None]
     ) -> None:
         """The body in slices of SEND_SLICE, each one progress: from the caller's buffer as
-        it is, or, for a FileRange, read from the file into a reused slice buffer."""
+        it is, or, for a FileRange, from the file by the kernel (``sendfile``)."""
         loop = asyncio.get_running_loop()
-        if not isinstance(body, FileRange):
-            view = memoryview(body).cast("B")
-            for start in range(0, len(view), SEND_SLICE):
-                await loop.sock_sendall(sock, view[start : start + SEND_SLICE])
-                progress()
+        if isinstance(body, FileRange):
+            await _send_file_range(loop, sock, body, progress)
             return
-        buffer = self._slice_buffers.take()
+        view = memoryview(body).cast("B")
+        for start in range(0, len(view), SEND_SLICE):
+            await loop.sock_sendall(sock, view[start : start + SEND_SLICE])
+            progress()
+
+
+async def _send_file_range(
+    loop: asyncio.AbstractEventLoop,
+    sock: socket.socket,
+    body: FileRange,
+    progress: Callable[[], None],
+) -> None:
+    """``sendfile`` from the page cache to the socket, with no copy through this process,
+    waiting for the socket to take more whenever its buffer is full."""
+    done = 0
+    while done < body.length:
         try:
-            for piece in body.slices(buffer):
-                await loop.sock_sendall(sock, piece)
-                progress()
-        finally:
-            self._slice_buffers.give(buffer)
+            sent = os.sendfile(
+                sock.fileno(), body.fd, body.offset + done, min(SEND_SLICE, body.length - done)
+            )
+        except BlockingIOError:
+            await _writable(loop, sock)
+            continue
+        if sent == 0:
+            raise body.changed(done)
+        done += sent
+        progress()
+
+
+async def _writable(loop: asyncio.AbstractEventLoop, sock: socket.socket) -> None:
+    ready = loop.create_future()
+    fd = sock.fileno()
+
+    def wake() -> None:
+        if not ready.done():
+            ready.set_result(None)
+
+    loop.add_writer(fd, wake)
+    try:
+        await ready
+    finally:
+        loop.remove_writer(fd)
 
 
 class _Reader:

@@ -4,8 +4,9 @@
 its own buffer until it is sent means cycling through tens of megabytes: each buffer has
 left the CPU's cache by the time it is filled again, and on a small machine that costs
 more than reading the bytes twice. So a chunk is read once to be hashed (through one hot
-buffer), and again, slice by slice, just before each slice goes to the socket: the page
-cache still holds the file, and the slice buffer is the one the last slice used.
+buffer), and is then handed from the page cache, which still holds the file, to the
+socket by the kernel (``sendfile``, in ``direct.py``): it never passes through the
+client's memory a second time.
 
 A file that changed after it was hashed shows up as a slice shorter than promised
 (``FileChanged``) or as a hash mismatch the server reports; either way nothing wrong is
@@ -15,7 +16,6 @@ stored.
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
 from dataclasses import dataclass
 
 from filefleet.core.errors import InvalidInput
@@ -36,22 +36,21 @@ class FileRange:
     def __len__(self) -> int:
         return self.length
 
-    def slices(self, buffer: bytearray) -> Iterator[memoryview]:
-        """The range, one ``len(buffer)`` slice at a time, each read into ``buffer`` (so a
-        slice is valid until the next one is asked for)."""
+    def read(self) -> bytearray:
+        """The whole range, read into one new buffer (for senders that need one)."""
+        buffer = bytearray(self.length)
         view = memoryview(buffer)
         done = 0
         while done < self.length:
-            want = min(len(view), self.length - done)
-            got = os.preadv(self.fd, [view[:want]], self.offset + done)
+            got = os.preadv(self.fd, [view[done:]], self.offset + done)
             if got <= 0:
-                raise FileChanged(
-                    f"the file ended {self.offset + done} bytes in, before the "
-                    f"{self.offset + self.length} it had when it was read: it changed"
-                )
+                raise self.changed(done)
             done += got
-            yield view[:got]
+        return buffer
 
-    def read(self) -> bytes:
-        """The whole range in one new bytes object (for senders that need one)."""
-        return b"".join(bytes(piece) for piece in self.slices(bytearray(min(self.length, 1 << 20))))
+    def changed(self, done: int) -> FileChanged:
+        """The error for a file that ended ``done`` bytes into the range."""
+        return FileChanged(
+            f"the file ended {self.offset + done} bytes in, before the "
+            f"{self.offset + self.length} it had when it was read: it changed"
+        )
