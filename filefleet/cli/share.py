@@ -1,19 +1,21 @@
 """`filefleet share FILE...`: upload files through the resumable chunk API, print links.
 
 Per file: create an upload (or find the one an interrupted run left, from the state file);
-then read the file, hashing each chunk, and for every window of 16 chunks, while the next
-window is being hashed: claim the missing ones the fleet already holds in one request
-(dedup: no byte sent for those), and send the others, a few in flight, each read again
-from the file slice by slice as it goes out (``http/file_range.py``: cheaper than holding
-every hashed chunk in memory until it is sent). Chunks the upload already has (an
-interrupted run sent them) are skipped. Finally complete.
+then read the file, hashing each chunk, and for every window of chunks (1, 2, 4, then 16
+at a time), while the next window is being hashed: claim the missing ones the fleet
+already holds in one request (dedup: no byte sent for those), and send the others, a few
+in flight, each handed by the kernel from the page cache to the socket as it goes out
+(``http/file_range.py``: cheaper than holding every hashed chunk in memory until it is
+sent). Chunks the upload already has (an interrupted run sent them) are skipped. Finally
+complete.
 
 The whole file's SHA-256: when this run sent every chunk, the frontend saw every byte,
 each checked against the hash this client computed for its chunk, and computes the
 whole-file hash from them; a second hash here would cost a quarter of the upload's CPU
 and check nothing more. When some chunks' bytes were not sent (claimed, or sent by an
-earlier run), the client reads the file once more for its whole-file hash: the frontend
-checks it without reading those chunks back, or knows it from an identical active file.
+earlier run), the client reads the file once more for its whole-file hash, in a second
+thread from the first such chunk on: the frontend checks it without reading those chunks
+back, or knows it from an identical active file.
 """
 
 from __future__ import annotations
@@ -55,7 +57,9 @@ class ShareCounters:
 
 # Chunks are read and hashed in order by one thread (hashlib releases the GIL, so the
 # event loop keeps sending on the other core meanwhile).
-_hashing = ThreadPoolExecutor(max_workers=1, thread_name_prefix="file-sha256")
+_hashing = ThreadPoolExecutor(max_workers=1, thread_name_prefix="chunk-sha256")
+# The whole file's hash, when it is needed, beside them.
+_whole_hashing = ThreadPoolExecutor(max_workers=1, thread_name_prefix="file-sha256")
 
 
 class Share:
@@ -74,47 +78,12 @@ class Share:
             state, path, size, expires, max_downloads
         )
         token = state.load() or {}
-        counters = ShareCounters()
-        upload_id, chunk_size = status["id"], int(status["chunk_size"])
-        missing = sorted(status["missing"])
-        counters.skipped_chunks = int(status["chunk_count"]) - len(missing)
-        task = self.progress.add_task(path.name[:30], total=size, note="")
-        have = set(range(int(status["chunk_count"]))) - set(missing)
-        self.progress.advance(task, sum(_length(i, size, chunk_size) for i in have))
-        wanted = set(missing)
-        sends = _Bounded(INFLIGHT)
-        ahead = asyncio.Semaphore(AHEAD)  # one per chunk hashed and not yet done with
-
-        with path.open("rb", buffering=0) as f:
-
-            async def handle(window: list[Chunk]) -> None:
-                """A window of hashed chunks: claim the missing ones, send the others."""
-                todo = [c for c in window if c.index in wanted]  # others: sent by an earlier run
-                for _ in range(len(window) - len(todo)):
-                    ahead.release()
-                claimed = await self._claim(upload_id, [(c.index, c.sha256) for c in todo])
-                for _ in claimed:
-                    ahead.release()
-                counters.claimed_chunks += len(claimed)
-                if claimed:
-                    done = sum(_length(i, size, chunk_size) for i in claimed)
-                    self.progress.advance(task, done)
-                    self.progress.update(task, note=f"dedup: {counters.claimed_chunks} chunks")
-                for chunk in todo:
-                    if chunk.index not in claimed:
-                        body = FileRange(f.fileno(), chunk.index * chunk_size, chunk.length)
-                        sent = self._send(upload_id, chunk, body, counters, task)
-                        sends.start(_then_release(sent, ahead))
-
-            # Hashing runs ahead while earlier windows are claimed and sent (both cores work).
-            windows = _Bounded(2)
-            await hash_chunks(f, chunk_size, lambda w: windows.start(handle(w)), ahead)
-            await windows.wait()
-            await sends.wait()
+        upload = _FileUpload(self, path, status)
+        await upload.send_chunks()
+        counters = upload.counters
         body = {"delete_token": token["delete_token"]}
         if counters.sent_chunks < int(status["chunk_count"]):  # see the module's doc
-            whole = await asyncio.get_running_loop().run_in_executor(_hashing, file_sha256, path)
-            body["sha256"] = whole.hexdigest()
+            body["sha256"] = (await upload.whole_file_hash()).hexdigest()
         result = (await self.http.request(
             "POST", self.server, f"/uploads/{status['id']}/complete", json=body,
             headers={"Accept": "application/json"},
@@ -154,7 +123,7 @@ class Share:
         )
         return status
 
-    async def _claim(self, upload_id: str, wanted: list[tuple[int, str]]) -> set[int]:
+    async def claim(self, upload_id: str, wanted: list[tuple[int, str]]) -> set[int]:
         """Claim by hash, 1,000 chunks per request; the indexes the server recorded."""
         claimed: set[int] = set()
         for start in range(0, len(wanted) if self.dedup else 0, 1000):
@@ -169,12 +138,84 @@ class Share:
             claimed.update(int(i) for i in answer["claimed"])
         return claimed
 
-    async def _send(
-        self, upload_id: str, chunk: Chunk, body: FileRange, counters: ShareCounters, task: Any
+
+class _FileUpload:
+    """Sending one file's chunks: hashed in order, a window at a time; each window's
+    missing chunks claimed, the others sent (``INFLIGHT`` at a time), in chunk order."""
+
+    def __init__(self, share: Share, path: Path, status: dict[str, Any]) -> None:
+        self.share = share
+        self.path = path
+        self.upload_id = str(status["id"])
+        self.chunk_size = int(status["chunk_size"])
+        self.size = int(status["size"])
+        self.wanted = set(status["missing"])  # the others were sent by an earlier run
+        count = int(status["chunk_count"])
+        self.counters = ShareCounters(skipped_chunks=count - len(self.wanted))
+        self.task = share.progress.add_task(path.name[:30], total=self.size, note="")
+        sent_before = set(range(count)) - self.wanted
+        share.progress.advance(self.task, sum(self._length(i) for i in sent_before))
+        self.sends = _Bounded(INFLIGHT)
+        self.windows = _Bounded(2)
+        self.ahead = asyncio.Semaphore(AHEAD)  # one per chunk hashed and not yet done with
+        self._queued: asyncio.Future[None] | None = None  # the last window's sends, queued
+        self._whole: asyncio.Future[hashlib._Hash] | None = None
+        if self.counters.skipped_chunks:
+            self.whole_file_hash()
+
+    def whole_file_hash(self) -> asyncio.Future[hashlib._Hash]:
+        """The whole file's SHA-256, needed when some chunks are not sent (see the module's
+        doc): hashed in a thread of its own, beside the chunks, from the first such chunk."""
+        if self._whole is None:
+            loop = asyncio.get_running_loop()
+            self._whole = loop.run_in_executor(_whole_hashing, file_sha256, self.path)
+        return self._whole
+
+    async def send_chunks(self) -> None:
+        with self.path.open("rb", buffering=0) as f:
+            # Hashing runs ahead while earlier windows are claimed and sent (both cores work).
+            await hash_chunks(f, self.chunk_size, lambda w: self._on_window(f, w), self.ahead)
+            await self.windows.wait()
+            await self.sends.wait()
+
+    def _on_window(self, f: io.RawIOBase, window: list[Chunk]) -> None:
+        before, self._queued = self._queued, asyncio.get_running_loop().create_future()
+        self.windows.start(self._handle(f, window, before, self._queued))
+
+    async def _handle(
+        self,
+        f: io.RawIOBase,
+        window: list[Chunk],
+        before: asyncio.Future[None] | None,
+        queued: asyncio.Future[None],
     ) -> None:
+        """Claim the window's missing chunks, then send the others, queued after the
+        previous window's (``before``): claims may come back out of order, but chunks go
+        out in order, as the frontend folds them into the whole-file hash."""
+        todo = [c for c in window if c.index in self.wanted]
+        for _ in range(len(window) - len(todo)):
+            self.ahead.release()
+        claimed = await self.share.claim(self.upload_id, [(c.index, c.sha256) for c in todo])
+        for _ in claimed:
+            self.ahead.release()
+        self.counters.claimed_chunks += len(claimed)
+        if claimed:
+            self.whole_file_hash()
+            progress = self.share.progress
+            progress.advance(self.task, sum(self._length(i) for i in claimed))
+            progress.update(self.task, note=f"dedup: {self.counters.claimed_chunks} chunks")
+        if before is not None:
+            await before
+        for chunk in todo:
+            if chunk.index not in claimed:
+                body = FileRange(f.fileno(), chunk.index * self.chunk_size, chunk.length)
+                self.sends.start(_then_release(self._send(chunk, body), self.ahead))
+        queued.set_result(None)
+
+    async def _send(self, chunk: Chunk, body: FileRange) -> None:
         try:
-            await self.http.request(
-                "PUT", self.server, f"/uploads/{upload_id}/chunks/{chunk.index}",
+            await self.share.http.request(
+                "PUT", self.share.server, f"/uploads/{self.upload_id}/chunks/{chunk.index}",
                 params={"sha256": chunk.sha256}, data=body,
             )  # fmt: skip
         except HashMismatch:
@@ -183,9 +224,12 @@ class Share:
                 "changed while it was being shared; nothing wrong was stored, run the "
                 "command again once the file is complete"
             ) from None
-        counters.sent_chunks += 1
-        counters.sent_bytes += chunk.length
-        self.progress.advance(task, chunk.length)
+        self.counters.sent_chunks += 1
+        self.counters.sent_bytes += chunk.length
+        self.share.progress.advance(self.task, chunk.length)
+
+    def _length(self, index: int) -> int:
+        return min(self.chunk_size, self.size - index * self.chunk_size)
 
 
 async def _then_release(work: Coroutine[Any, Any, None], slot: asyncio.Semaphore) -> None:
@@ -217,10 +261,6 @@ class _Bounded:
                 pending.cancel()
 
 
-def _length(index: int, size: int, chunk_size: int) -> int:
-    return min(chunk_size, size - index * chunk_size)
-
-
 def _fill(f: io.RawIOBase, buffer: bytearray) -> int:
     view = memoryview(buffer)
     filled = 0
@@ -245,9 +285,10 @@ async def hash_chunks(
     ahead: asyncio.Semaphore,
 ) -> None:
     """Read the file ``f`` from its current position to its end and hand its chunks,
-    hashed, to ``on_window`` in order, ``WINDOW`` at a time. Each chunk takes one of
-    ``ahead`` before it is read; the receiver gives it back once done with the chunk
-    (sent, claimed or already there), which bounds how far hashing runs ahead.
+    hashed, to ``on_window`` in order: 1, 2, 4... then ``WINDOW`` at a time (the first
+    chunks go out at once). Each chunk takes one of ``ahead`` before it is read; the
+    receiver gives it back once done with the chunk (sent, claimed or already there),
+    which bounds how far hashing runs ahead.
 
     One worker thread reads and hashes each chunk, through two buffers used in turn: it
     fills one while the loop hands the other's chunk on. Nothing is kept for sending
@@ -257,6 +298,7 @@ async def hash_chunks(
     loop = asyncio.get_running_loop()
     buffers = [bytearray(chunk_size), bytearray(chunk_size)]
     window: list[Chunk] = []
+    size = 1
     index = 0
 
     async def read(buffer: bytearray) -> asyncio.Future[tuple[int, str]]:
@@ -264,11 +306,11 @@ async def hash_chunks(
         return loop.run_in_executor(_hashing, _read_hashed, f, buffer)
 
     def hand_on(chunk: Chunk) -> None:
-        nonlocal window
+        nonlocal window, size
         window.append(chunk)
-        if len(window) == WINDOW:
+        if len(window) == size:
             on_window(window)
-            window = []
+            window, size = [], min(2 * size, WINDOW)
 
     following = await read(buffers[0])
     while True:

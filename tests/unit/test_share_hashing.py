@@ -22,19 +22,26 @@ async def test_hashing_stays_a_bounded_number_of_chunks_ahead(
     path.write_bytes(content)
     ahead = asyncio.Semaphore(4)
     handed: list[share.Chunk] = []
+    windows: list[int] = []
+
+    def hand_on(window: list[share.Chunk]) -> None:
+        windows.append(len(window))
+        handed.extend(window)
     with path.open("rb", buffering=0) as f:
-        hashing = asyncio.create_task(share.hash_chunks(f, 100, handed.extend, ahead))
-        # 4 chunks may be read before any is done with: two windows are handed on, and
-        # the hashing waits for a chunk to be sent or claimed
+        hashing = asyncio.create_task(share.hash_chunks(f, 100, hand_on, ahead))
+        # 4 chunks may be read before any is done with: windows of 1 and 2 are handed on
+        # (the first windows are small), and the hashing waits for a chunk to be sent or
+        # claimed before it reads a fifth to complete the next window
         async with asyncio.timeout(5):
-            while len(handed) < 4:
+            while len(handed) < 3 or not ahead.locked():
                 await asyncio.sleep(0.01)
-        assert ahead.locked() and not hashing.done()
-        assert [c.index for c in handed] == [0, 1, 2, 3]
+        assert not hashing.done()
+        assert [c.index for c in handed] == [0, 1, 2]
         for _ in range(8):  # the 7 chunks left, and the read that finds the end of the file
             ahead.release()
         await asyncio.wait_for(hashing, 5)
     assert [c.index for c in handed] == list(range(11))
+    assert windows == [1, 2, 2, 2, 2, 2]
     assert [c.length for c in handed] == [100] * 10 + [7]
     for chunk in handed:
         start = chunk.index * 100
