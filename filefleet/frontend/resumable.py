@@ -340,6 +340,9 @@ class ResumableUploads:
         session = self._sessions.get(upload_id)
         if session is None or now - session.loaded > SESSION_REFRESH:
             upload = await self._uploading(upload_id)
+            # An upload's first requests arrive together: the first to get here made the
+            # session they all share (each one its own would fold each chunk alone).
+            session = self._sessions.get(upload_id)
             if session is None:
                 appender = ChunkAppender(self.controller, upload_id, linger=CHUNK_API_LINGER)
                 session = _Session(upload, now, {}, appender, RunningHash())

@@ -346,3 +346,25 @@ def test_a_file_changed_while_it_is_shared_fails_clearly(
     share_cli.share([path], server=cluster.url, expires=None, max_downloads=None)
     link = capsys.readouterr().out.strip()
     assert cluster.download(link.rsplit("/", 1)[-1]).body == path.read_bytes()
+
+
+def test_chunks_sent_at_once_from_the_start_are_all_folded(cluster: Cluster) -> None:
+    """The first requests of an upload arrive together (no claim before them): they share
+    one session, so every chunk is folded into the whole-file hash and completion reads
+    nothing back."""
+    data = os.urandom(8 * CHUNK)
+    upload = create(cluster, len(data))
+    read_back = _stats(cluster)["resumable"]["chunks_read_back"]
+
+    def send(i: int) -> int:
+        part = data[i * CHUNK : (i + 1) * CHUNK]
+        sha = hashlib.sha256(part).hexdigest()
+        return api(cluster, "PUT", f"/uploads/{upload['id']}/chunks/{i}", part, sha256=sha).status
+
+    with ThreadPoolExecutor(8) as pool:
+        assert set(pool.map(send, range(8))) == {201}
+    done = api(cluster, "POST", f"/uploads/{upload['id']}/complete",
+               {"delete_token": upload["delete_token"]})  # fmt: skip
+    assert done.status == 201, done.body
+    assert done.json()["sha256"] == hashlib.sha256(data).hexdigest()
+    assert _stats(cluster)["resumable"]["chunks_read_back"] == read_back
