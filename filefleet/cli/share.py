@@ -34,7 +34,7 @@ import typer
 
 from filefleet.cli.common import fail
 from filefleet.cli.transfer import ShareState, client, progress_bar, run_command, server_url
-from filefleet.core.chunking import CHUNK_API_INFLIGHT
+from filefleet.core.chunking import CHUNK_API_INFLIGHT, chunk_span
 from filefleet.core.errors import Forbidden, Gone, HashMismatch, NotFound
 from filefleet.core.hashing import file_sha256
 from filefleet.http.client import HttpClient
@@ -193,11 +193,9 @@ class _FileUpload:
         previous window's (``before``): claims may come back out of order, but chunks go
         out in order, as the frontend folds them into the whole-file hash."""
         todo = [c for c in window if c.index in self.wanted]
-        for _ in range(len(window) - len(todo)):
-            self.ahead.release()
         claimed = await self.share.claim(self.upload_id, [(c.index, c.sha256) for c in todo])
-        for _ in claimed:
-            self.ahead.release()
+        for _ in range(len(window) - len(todo) + len(claimed)):
+            self.ahead.release()  # done with without sending: there already, or claimed
         self.counters.claimed_chunks += len(claimed)
         if claimed:
             self.whole_file_hash()
@@ -229,7 +227,7 @@ class _FileUpload:
         self.share.progress.advance(self.task, chunk.length)
 
     def _length(self, index: int) -> int:
-        return min(self.chunk_size, self.size - index * self.chunk_size)
+        return chunk_span(index, self.size, self.chunk_size)[1]
 
 
 async def _then_release(work: Coroutine[Any, Any, None], slot: asyncio.Semaphore) -> None:

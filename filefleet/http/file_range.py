@@ -8,7 +8,7 @@ buffer), and is then handed from the page cache, which still holds the file, to 
 socket by the kernel (``sendfile``, in ``direct.py``): it never passes through the
 client's memory a second time.
 
-A file that changed after it was hashed shows up as a slice shorter than promised
+A file that changed after it was hashed shows up as a range that ends early
 (``FileChanged``) or as a hash mismatch the server reports; either way nothing wrong is
 stored.
 """
