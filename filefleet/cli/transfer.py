@@ -9,7 +9,7 @@ import json
 import os
 from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 from filefleet.cli.common import fail
 from filefleet.core.errors import FilefleetError
@@ -17,7 +17,7 @@ from filefleet.http.client import HttpClient, RetryPolicy
 from filefleet.runtime.eventloop import install_uvloop
 
 if TYPE_CHECKING:
-    from rich.progress import Progress
+    from rich.progress import Progress, TaskID
 
 T = TypeVar("T")
 
@@ -35,8 +35,32 @@ def client() -> HttpClient:
     return HttpClient(timeout=300.0, retry=CLIENT_RETRY, direct=True)
 
 
-def progress_bar(enabled: bool) -> Progress:
-    """A Rich progress bar on stderr (imported here: services never load Rich)."""
+class NoProgress:
+    """What ``progress_bar(False)`` gives (``--json``): the calls a bar takes, showing
+    nothing, so a command whose output is read by a script does not load Rich at all
+    (~40 ms of a command's start-up)."""
+
+    def __enter__(self) -> NoProgress:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        return None
+
+    def add_task(self, description: str, **fields: Any) -> TaskID:
+        return cast("TaskID", 0)
+
+    def advance(self, task: TaskID, advance: float) -> None:
+        return None
+
+    def update(self, task: TaskID, **fields: Any) -> None:
+        return None
+
+
+def progress_bar(enabled: bool) -> Progress | NoProgress:
+    """A Rich progress bar on stderr (imported here: services never load Rich), or, when
+    nothing is to be shown, one that shows nothing without loading Rich."""
+    if not enabled:
+        return NoProgress()
     from rich.console import Console
     from rich.progress import (
         BarColumn,
@@ -55,7 +79,6 @@ def progress_bar(enabled: bool) -> Progress:
         TimeRemainingColumn(),
         TextColumn("{task.fields[note]}"),
         console=Console(stderr=True),
-        disable=not enabled,
         transient=False,
     )
 
