@@ -24,6 +24,7 @@ import asyncio
 import hashlib
 import io
 import json
+import mmap
 from collections.abc import Callable, Coroutine
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass
@@ -259,7 +260,7 @@ class _Bounded:
                 pending.cancel()
 
 
-def _fill(f: io.RawIOBase, buffer: bytearray) -> int:
+def _fill(f: io.RawIOBase, buffer: mmap.mmap) -> int:
     view = memoryview(buffer)
     filled = 0
     while filled < len(buffer) and (got := f.readinto(view[filled:])):
@@ -294,12 +295,15 @@ async def hash_chunks(
     same hashing (fewer of the bytes are still in the CPU cache), and on a machine whose
     cores are also busy sending, CPU is what bounds the upload."""
     loop = asyncio.get_running_loop()
-    buffers = [bytearray(chunk_size), bytearray(chunk_size)]
+    # Anonymous maps, not bytearrays: a bytearray is zeroed when it is made, 8 MiB of page
+    # faults on the event loop before the first chunk can be read; a map's pages are
+    # faulted in by the first read into them, in the hashing thread.
+    buffers = [mmap.mmap(-1, chunk_size), mmap.mmap(-1, chunk_size)]
     window: list[Chunk] = []
     size = 1
     index = 0
 
-    async def read(buffer: bytearray) -> asyncio.Future[tuple[int, str]]:
+    async def read(buffer: mmap.mmap) -> asyncio.Future[tuple[int, str]]:
         await ahead.acquire()
         return loop.run_in_executor(_hashing, _read_hashed, f, buffer)
 
@@ -328,7 +332,7 @@ async def hash_chunks(
         on_window(window)
 
 
-def _read_hashed(f: io.RawIOBase, buffer: bytearray) -> tuple[int, str]:
+def _read_hashed(f: io.RawIOBase, buffer: mmap.mmap) -> tuple[int, str]:
     """In the hashing thread: fill ``buffer`` with the next chunk; its length and its
     SHA-256 (length 0 at the end of the file)."""
     length = _fill(f, buffer)

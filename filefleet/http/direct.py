@@ -38,6 +38,11 @@ BODY_LIMIT = 64 * 1024 * 1024  # a whole answer read into memory (``request``)
 IDLE_PER_HOST = 32  # kept connections per host:port
 EARLY_ANSWER_WAIT = 2.0  # after a body the server stopped reading: wait this for its answer
 SEND_SLICE = 1024 * 1024  # a body is sent in slices of this, each one progress (idle timeout)
+# An idle deadline is pushed back only once it has come this share of the timeout closer:
+# pushing it is a timer cancelled and made anew, and a socket that takes a chunk in many
+# small sends would do that thousands of times per GiB (a tenth of the command's CPU).
+# A stalled exchange still fails, after between 7/8 of the timeout and all of it.
+IDLE_SLACK = 1 / 8
 
 # Called as bytes arrive: the body's view and how many of its bytes are in.
 Arrived = Callable[[memoryview, int], None]
@@ -134,7 +139,8 @@ class DirectHttp:
         Unavailable for connection failures, timeouts and malformed or oversized answers;
         the status is the caller's to judge. ``timeout`` bounds the whole exchange or, with
         ``idle``, each stretch without progress (a chunk sent over a slow link may take
-        longer than any fixed bound, but a stalled one still fails)."""
+        longer than any fixed bound, but a stalled one still fails, within ``IDLE_SLACK``
+        of the timeout)."""
 
         async def whole(reader: _Reader, head: _Head) -> bytearray | memoryview:
             limit = BODY_LIMIT if 200 <= head.status < 400 else ERROR_LIMIT
@@ -177,7 +183,9 @@ class DirectHttp:
 
                 def progress() -> None:
                     if idle:
-                        deadline.reschedule(loop.time() + timeout)
+                        later = loop.time() + timeout
+                        if later - (deadline.when() or 0.0) > timeout * IDLE_SLACK:
+                            deadline.reschedule(later)
 
                 exchange = (request, body, read_body, progress)
                 sock = self._take(host, port)

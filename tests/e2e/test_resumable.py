@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import mmap
 import os
 import random
 import signal
@@ -319,7 +320,7 @@ def test_a_file_changed_while_it_is_shared_fails_clearly(
     path.write_bytes(os.urandom(3 * CHUNK))
     read_and_hashed = share_cli._read_hashed
 
-    def then_overwrite(f: Any, buffer: bytearray) -> tuple[int, str]:
+    def then_overwrite(f: Any, buffer: mmap.mmap) -> tuple[int, str]:
         result = read_and_hashed(f, buffer)
         if f.tell() == CHUNK:  # chunk 0 is hashed: a writer changes it before it is sent
             with path.open("r+b") as writer:
