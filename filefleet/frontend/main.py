@@ -46,7 +46,7 @@ async def build_app(settings: FrontendSettings) -> web.Application:
     # One stock of chunk buffers for uploads, downloads and chunk API bodies: as many as one
     # of them holds at once stay allocated between requests, so one job after another
     # reuses the same memory (an upload or a download holds `inflight` + 1; a chunk API
-    # client such as `filefleet share` sends 8 chunks at a time).
+    # client such as `filefleet share` sends CHUNK_API_INFLIGHT chunks at a time).
     keep = max(settings.inflight + 1, CHUNK_API_INFLIGHT)
     buffers = byte_buffers(settings.chunk_size, keep=keep)
     downloader = Downloader(

@@ -19,13 +19,17 @@ from __future__ import annotations
 import asyncio
 import hashlib
 
+from filefleet.core.chunking import CHUNK_API_INFLIGHT
+
 Bytes = bytes | bytearray | memoryview
 
 # Seconds an early chunk waits for its predecessors before giving up. Giving up costs a
 # read-back of every chunk after the gap at completion (seconds for a large file); waiting
 # costs a client whose predecessor request is slow (a loaded node) at most this, once.
 WAIT = 2.0
-AHEAD = 8  # chunks further ahead than this do not wait (``filefleet share`` keeps 8 in flight)
+# Chunks further ahead than this do not wait: as many as ``filefleet share`` keeps in flight,
+# all of which can arrive before the first of them is folded.
+AHEAD = CHUNK_API_INFLIGHT
 
 
 class RunningHash:

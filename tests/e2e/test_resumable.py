@@ -17,6 +17,7 @@ from typing import Any
 import pytest
 import typer
 
+from filefleet.core.chunking import CHUNK_API_INFLIGHT
 from tests.harness.cluster import Cluster, HttpAnswer, http
 from tests.harness.processes import ProcessGroup, wait_for
 
@@ -352,8 +353,8 @@ def test_a_file_changed_while_it_is_shared_fails_clearly(
 def test_chunks_sent_at_once_from_the_start_are_all_folded(cluster: Cluster) -> None:
     """The first requests of an upload arrive together (no claim before them): they share
     one session, so every chunk is folded into the whole-file hash and completion reads
-    nothing back."""
-    data = os.urandom(8 * CHUNK)
+    nothing back: as many as `filefleet share` keeps in flight."""
+    data = os.urandom(CHUNK_API_INFLIGHT * CHUNK)
     upload = create(cluster, len(data))
     read_back = _stats(cluster)["resumable"]["chunks_read_back"]
 
@@ -362,8 +363,8 @@ def test_chunks_sent_at_once_from_the_start_are_all_folded(cluster: Cluster) -> 
         sha = hashlib.sha256(part).hexdigest()
         return api(cluster, "PUT", f"/uploads/{upload['id']}/chunks/{i}", part, sha256=sha).status
 
-    with ThreadPoolExecutor(8) as pool:
-        assert set(pool.map(send, range(8))) == {201}
+    with ThreadPoolExecutor(CHUNK_API_INFLIGHT) as pool:
+        assert set(pool.map(send, range(CHUNK_API_INFLIGHT))) == {201}
     done = api(cluster, "POST", f"/uploads/{upload['id']}/complete",
                {"delete_token": upload["delete_token"]})  # fmt: skip
     assert done.status == 201, done.body
