@@ -32,3 +32,22 @@ def test_a_shown_progress_bar_is_rich() -> None:
     from filefleet.cli.transfer import progress_bar
 
     assert isinstance(progress_bar(True), Progress)
+
+
+def _run(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, *args], capture_output=True, text=True, check=False, timeout=60
+    )
+
+
+def test_a_client_command_skips_the_teardown_but_keeps_its_output_and_exit_code() -> None:
+    """Client commands end with ``os._exit`` once done: what they printed into a pipe
+    (block-buffered) still arrives, and the exit code is theirs."""
+    helped = _run("-m", "filefleet", "share", "--help")
+    assert helped.returncode == 0 and "Share files" in helped.stdout, helped
+    refused = _run("-m", "filefleet", "delete", "not-a-url")
+    assert refused.returncode == 2, refused
+    assert "not a filefleet delete link" in refused.stderr and "Traceback" not in refused.stderr
+    code = "from filefleet.cli import quick_exit; print('written'); quick_exit('went wrong')"
+    ended = _run("-c", code)
+    assert (ended.returncode, ended.stdout, ended.stderr) == (1, "written\n", "went wrong\n")
