@@ -8,7 +8,6 @@ to every run.
 
 from __future__ import annotations
 
-import contextlib
 import importlib
 import os
 import sys
@@ -83,6 +82,8 @@ def quick_exit(code: object) -> NoReturn:
         print(code, file=sys.stderr)
         code = 1
     for stream in (sys.stdout, sys.stderr):
-        with contextlib.suppress(OSError, ValueError):  # a closed pipe: nothing to flush to
+        try:
             stream.flush()
+        except (OSError, ValueError):  # a closed pipe, a full disk: not all of it got out
+            code = code or 1
     os._exit(code)
