@@ -18,10 +18,14 @@ print(sorted(m for m in sys.modules if m.split(".")[0] in {"rich", "sqlalchemy",
 """
 
 
-def test_share_with_json_loads_no_progress_bar_and_no_service_code() -> None:
-    done = subprocess.run(
-        [sys.executable, "-c", CHECK], capture_output=True, text=True, check=False, timeout=60
+def _run(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, *args], capture_output=True, text=True, check=False, timeout=60
     )
+
+
+def test_share_with_json_loads_no_progress_bar_and_no_service_code() -> None:
+    done = _run("-c", CHECK)
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "[]", f"loaded: {done.stdout}"
 
@@ -32,12 +36,6 @@ def test_a_shown_progress_bar_is_rich() -> None:
     from filefleet.cli.transfer import progress_bar
 
     assert isinstance(progress_bar(True), Progress)
-
-
-def _run(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, *args], capture_output=True, text=True, check=False, timeout=60
-    )
 
 
 def test_a_client_command_skips_the_teardown_but_keeps_its_output_and_exit_code() -> None:
