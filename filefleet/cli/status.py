@@ -29,6 +29,7 @@ from filefleet.core.health import FILE_STATES, ClusterStatus
 from filefleet.core.models import ChunkInfo, NodeStatus
 from filefleet.http.client import HttpClient, RetryPolicy
 from filefleet.http.controller_api import ControllerClient
+from filefleet.http.deadlines import Deadlines
 from filefleet.queue.base import DeadLetter
 from filefleet.queue.factory import open_queue
 from filefleet.runtime.settings import default_data_dir
@@ -37,6 +38,7 @@ if TYPE_CHECKING:
     from rich.console import Console
 
 QUICK = RetryPolicy(attempts=2, base_delay=0.1, max_delay=0.3)
+QUICK_DEADLINES = Deadlines(connect=2.0, answer=10.0, min_rate=0.0)
 
 
 @dataclass
@@ -177,7 +179,7 @@ def status(
     urls = [u.strip().rstrip("/") for u in controller.split(",") if u.strip()]
 
     async def snapshot() -> Snapshot:
-        async with HttpClient(secret=secret, timeout=10.0, connect_timeout=2.0) as http:
+        async with HttpClient(secret=secret, deadlines=QUICK_DEADLINES) as http:
             return await take_snapshot(ControllerClient(http, urls, retry=QUICK), queue)
 
     try:

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any, TypeVar, cast
 from filefleet.cli.common import fail
 from filefleet.core.errors import FilefleetError
 from filefleet.http.client import HttpClient, RetryPolicy
+from filefleet.http.deadlines import CLIENT
 from filefleet.runtime.eventloop import install_uvloop
 
 if TYPE_CHECKING:
@@ -32,7 +33,7 @@ def server_url(given: str | None) -> str:
 
 
 def client() -> HttpClient:
-    return HttpClient(timeout=300.0, retry=CLIENT_RETRY, direct=True)
+    return HttpClient(deadlines=CLIENT, retry=CLIENT_RETRY)
 
 
 class NoProgress:

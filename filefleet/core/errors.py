@@ -19,6 +19,7 @@ into the same class. ``retryable`` tells a caller whether trying again can help.
     └── ServiceError                (retryable: the fleet may do better in a moment)
         ├── InsufficientStorage   507
         ├── Unavailable           503  (no node, controller down, every replica gone)
+        │   └── TimedOut          503  (code "timed_out": a per-hop deadline passed)
         └── UpstreamError         502  (another service answered something unusable)
 """
 
@@ -106,6 +107,14 @@ class Unavailable(ServiceError):
     status = 503
 
 
+class TimedOut(Unavailable):
+    """A call to another service passed one of its per-hop deadlines (``http/deadlines.py``):
+    the other side is hung, cut off or too slow. A caller with a choice (another node,
+    another replica) goes there rather than trying the same one again."""
+
+    code = "timed_out"
+
+
 class UpstreamError(ServiceError):
     status = 502
 
@@ -129,7 +138,7 @@ _BY_STATUS: dict[int, type[FilefleetError]] = {
 
 
 _BY_CODE: dict[str, type[FilefleetError]] = {
-    cls.code: cls for cls in (ChunkCollecting, HashMismatch) if cls.code is not None
+    cls.code: cls for cls in (ChunkCollecting, HashMismatch, TimedOut) if cls.code is not None
 }
 
 

@@ -51,7 +51,7 @@ def build_worker(settings: GCSettings, http: HttpClient) -> GarbageCollector:
 
 
 def build_app(settings: GCSettings) -> web.Application:
-    http = HttpClient(secret=settings.secret, timeout=30.0)
+    http = HttpClient(secret=settings.secret, deadlines=settings.deadlines())
     worker = build_worker(settings, http)
     app = make_app(api, service_id=ids.new_node_id(), secret=settings.secret)
     app[WORKER] = worker
@@ -62,7 +62,7 @@ def build_app(settings: GCSettings) -> web.Application:
 
 
 async def run_one_pass(settings: GCSettings) -> dict[str, int]:
-    async with HttpClient(secret=settings.secret, timeout=30.0) as http:
+    async with HttpClient(secret=settings.secret, deadlines=settings.deadlines()) as http:
         return await build_worker(settings, http).run_once()
 
 

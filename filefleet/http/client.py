@@ -7,17 +7,20 @@ What is retried: connection errors, timeouts and 5xx answers (the fleet may reco
 never a 4xx (the request is wrong, repeating it gives the same answer). After the last
 attempt the caller gets ``Unavailable`` (or the 5xx's own error) and decides what to do.
 
-Requests go through one aiohttp session, except two kinds that go over the client's own
-kept connections (``direct.py``), with the same headers and error translation:
-``get_into``, a chunk read whose body goes from the socket straight into the caller's
-buffer; and, in a client made with ``direct=True`` (the command-line tools), every
-``request`` to an ``http://`` URL. aiohttp is imported only when a session is first
-needed, so a command that never needs one does not pay the third of a second it takes
-to load.
+Requests to ``http://`` URLs go over the client's own kept connections (``direct.py``):
+a chunk read's body goes from the socket straight into the caller's buffer, a chunk
+write's from the caller's buffer (or the page cache) to the socket, and every phase of a
+call has its own deadline. ``https://`` URLs and streamed answers (``stream``) go through
+one aiohttp session, with the same headers, error translation and, as far as aiohttp
+offers them, the same deadlines (connect, and the longest pause between reads). aiohttp is
+imported only when a session is first needed, so a command that never needs one does not
+pay the third of a second it takes to load.
 
-Timeouts: a service's call must end within its timeout. A command-line request (a
-4 MiB chunk over someone's slow uplink) and a streamed answer (a download) may take as
-long as they need, and fail when they make no progress for the timeout.
+Deadlines (``deadlines.py``) are per hop and per phase, not one timeout for the whole
+request: the connection, the wait for the answer, and the pace of each body. Services use
+``SERVICE`` (a hung or slow node is given up within seconds, and the caller goes
+elsewhere); the command-line client uses ``CLIENT`` (a chunk over someone's slow uplink
+may take as long as it needs, as long as it moves).
 """
 
 from __future__ import annotations
@@ -33,6 +36,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import urlencode
 
 from filefleet.core.errors import FilefleetError, Unavailable, UpstreamError, error_for_status
+from filefleet.http.deadlines import SERVICE, Deadlines
 from filefleet.http.direct import Arrived, Body, DirectHttp
 from filefleet.http.file_range import FileRange
 from filefleet.runtime.logging import request_id
@@ -45,11 +49,17 @@ log = logging.getLogger(__name__)
 
 @dataclass(frozen=True)
 class RetryPolicy:
-    """Up to ``attempts`` tries, waiting ``base_delay * 2**n`` (capped, jittered) between."""
+    """Up to ``attempts`` tries, waiting ``base_delay * 2**n`` (capped, jittered) between.
+
+    Errors of the ``final`` classes are not tried again even though they are retryable:
+    for a caller that has somewhere else to go (another node), a node that passed a
+    deadline (``TimedOut``: hung, cut off or too slow) or is full will not do better a
+    moment later."""
 
     attempts: int = 4
     base_delay: float = 0.05
     max_delay: float = 2.0
+    final: tuple[type[FilefleetError], ...] = ()
 
     def delay(self, attempt: int) -> float:
         capped: float = min(self.max_delay, self.base_delay * 2.0**attempt)
@@ -91,22 +101,18 @@ class HttpClient:
         self,
         *,
         secret: str | None = None,
-        timeout: float = 30.0,
-        connect_timeout: float = 3.0,
+        deadlines: Deadlines = SERVICE,
         retry: RetryPolicy | None = None,
         limit: int = 100,
-        direct: bool = False,
     ) -> None:
         self.secret = secret
-        self.timeout = timeout
-        self.connect_timeout = connect_timeout
+        self.deadlines = deadlines
         self.retry = retry or RetryPolicy()
         self._limit = limit
         self._session: aiohttp.ClientSession | None = None
         self._preferred: dict[tuple[str, ...], str] = {}  # URL list -> the one that answered
         self.retries = 0  # counter: attempts beyond the first
-        self._direct = DirectHttp(connect_timeout)
-        self._direct_requests = direct
+        self._direct = DirectHttp()
 
     @property
     def session(self) -> aiohttp.ClientSession:
@@ -114,7 +120,7 @@ class HttpClient:
             import aiohttp
 
             connector = aiohttp.TCPConnector(limit=self._limit, limit_per_host=0)
-            timeout = aiohttp.ClientTimeout(total=self.timeout, sock_connect=self.connect_timeout)
+            timeout = _aiohttp_timeout(self.deadlines)
             self._session = aiohttp.ClientSession(
                 connector=connector, timeout=timeout, auto_decompress=False
             )
@@ -154,7 +160,7 @@ class HttpClient:
         data: Body | None = None,
         headers: Mapping[str, str] | None = None,
         retry: RetryPolicy | None = None,
-        timeout: float | None = None,
+        deadlines: Deadlines | None = None,
     ) -> Response:
         """Send a request, failing over between base URLs and retrying per the policy.
 
@@ -175,10 +181,12 @@ class HttpClient:
             for url in bases:
                 try:
                     answer = await self._once(
-                        method, url + path, params, body, all_headers, timeout
+                        method, url + path, params, body, all_headers, deadlines or self.deadlines
                     )
                 except FilefleetError as exc:
                     if not exc.retryable:
+                        raise
+                    if isinstance(exc, policy.final):
                         raise
                     last = exc
                     log.debug("%s %s%s failed: %s", method, url, path, exc.message)
@@ -205,14 +213,12 @@ class HttpClient:
         params: Mapping[str, str | int] | None,
         body: Body | None,
         headers: Mapping[str, str],
-        timeout: float | None,
+        deadlines: Deadlines,
     ) -> Response:
-        if self._direct_requests and url.startswith("http://"):
+        if url.startswith("http://"):
             if params:
                 url += ("&" if "?" in url else "?") + urlencode(params)
-            answer = await self._direct.request(
-                method, url, headers, body, timeout or self.timeout, idle=True
-            )
+            answer = await self._direct.request(method, url, headers, body, deadlines)
             raw = bytes(answer.body)
             if answer.status >= 400:
                 raise _error(raw, answer.status)
@@ -221,7 +227,7 @@ class HttpClient:
 
         from filefleet.http.aio import uncopied
 
-        per_request = aiohttp.ClientTimeout(total=timeout) if timeout else None
+        per_request = _aiohttp_timeout(deadlines)
         if isinstance(body, FileRange):
             body = body.read()
         try:
@@ -247,14 +253,16 @@ class HttpClient:
         url: str,
         into: bytearray | None,
         *,
-        timeout: float | None = None,
+        deadlines: Deadlines | None = None,
         arrived: Arrived | None = None,
     ) -> bytearray | memoryview:
         """One GET whose body goes straight from the socket into ``into`` (a view of it is
         returned) or, when it does not fit, into a new buffer; ``arrived(view, n)`` is
         called as the body's first ``n`` bytes land (``direct.py``). One attempt: an error
         answer raises its FilefleetError, anything else Unavailable."""
-        answer = await self._direct.get(url, self.headers(), into, timeout or self.timeout, arrived)
+        answer = await self._direct.get(
+            url, self.headers(), into, deadlines or self.deadlines, arrived
+        )
         if answer.status >= 400:
             raise _error(bytes(answer.body), answer.status)
         if not 200 <= answer.status < 300:
@@ -269,21 +277,18 @@ class HttpClient:
         *,
         params: Mapping[str, str | int] | None = None,
         headers: Mapping[str, str] | None = None,
-        timeout: float | None = None,
+        deadlines: Deadlines | None = None,
     ) -> AsyncIterator[aiohttp.ClientResponse]:
         """One attempt, the body left to the caller to read (downloads, large bodies).
 
-        The timeout (the client's by default) bounds the wait for the answer and for each
-        read of the body, not the whole transfer: a large download over a slow link may
-        take hours, but one that stalls for that long fails. Failures of the request and of
+        The deadlines (the client's by default) bound the connection, the wait for the
+        answer and each read of the body, not the whole transfer: a large download over a
+        slow link may take hours, but one that stalls fails. Failures of the request and of
         reading its body are Unavailable; an error of the caller's own (say, a full disk
         while saving the body) passes through unchanged."""
         import aiohttp
 
-        idle = timeout or self.timeout
-        per_request = aiohttp.ClientTimeout(
-            total=None, sock_connect=self.connect_timeout, sock_read=idle
-        )
+        per_request = _aiohttp_timeout(deadlines or self.deadlines)
         in_callers_block = False
         try:
             async with self.session.request(
@@ -299,6 +304,16 @@ class HttpClient:
             if in_callers_block:
                 raise
             raise Unavailable(f"{method} {url}: {type(exc).__name__}: {exc}") from exc
+
+
+def _aiohttp_timeout(deadlines: Deadlines) -> aiohttp.ClientTimeout:
+    """What aiohttp can apply of the deadlines: connect, and the longest pause between
+    reads (it has no bound on a body's pace, and none on sending)."""
+    import aiohttp
+
+    return aiohttp.ClientTimeout(
+        total=None, sock_connect=deadlines.connect, sock_read=deadlines.answer
+    )
 
 
 __all__ = ["NO_RETRY", "HttpClient", "Response", "RetryPolicy", "UpstreamError"]

@@ -18,6 +18,10 @@ headers (cluster secret, request id), timeouts and error translation as every ot
 Only ``http://`` URLs: TLS stays with aiohttp. A kept connection the server has meanwhile
 closed fails before the first byte of the answer; the request, which the server never
 saw, is then sent once more on a new connection.
+
+Every call is bounded phase by phase (``deadlines.py``): the connection, the wait for the
+answer, and the pace of each body. A deadline that passes is ``TimedOut``, saying which
+phase it was.
 """
 
 from __future__ import annotations
@@ -29,7 +33,8 @@ from collections.abc import Awaitable, Callable, Iterator, Mapping
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
-from filefleet.core.errors import Unavailable
+from filefleet.core.errors import TimedOut, Unavailable
+from filefleet.http.deadlines import Deadlines, Watch
 from filefleet.http.file_range import FileRange
 
 HEAD_LIMIT = 16 * 1024  # a response head longer than this is refused
@@ -37,15 +42,12 @@ ERROR_LIMIT = 1024 * 1024  # an error answer's body longer than this is refused
 BODY_LIMIT = 64 * 1024 * 1024  # a whole answer read into memory (``request``)
 IDLE_PER_HOST = 32  # kept connections per host:port
 EARLY_ANSWER_WAIT = 2.0  # after a body the server stopped reading: wait this for its answer
-SEND_SLICE = 1024 * 1024  # a body is sent in slices of this, each one progress (idle timeout)
-# An idle deadline is pushed back only once it has come this share of the timeout closer:
-# pushing it is a timer cancelled and made anew, and a socket that takes a chunk in many
-# small sends would do that thousands of times per GiB (a tenth of the command's CPU).
-# A stalled exchange still fails, after between 7/8 of the timeout and all of it.
-IDLE_SLACK = 1 / 8
+SEND_SLICE = 1024 * 1024  # a body is sent in slices of this, each one progress (deadlines)
 
 # Called as bytes arrive: the body's view and how many of its bytes are in.
 Arrived = Callable[[memoryview, int], None]
+# Told how many more bytes went out or came in (``Watch.moved``).
+Progress = Callable[[int], None]
 Body = bytes | bytearray | memoryview | FileRange
 
 
@@ -86,8 +88,7 @@ class _Head:
 
 
 class DirectHttp:
-    def __init__(self, connect_timeout: float) -> None:
-        self.connect_timeout = connect_timeout
+    def __init__(self) -> None:
         self._idle: dict[tuple[str, int], list[socket.socket]] = {}
 
     def close(self) -> None:
@@ -101,7 +102,7 @@ class DirectHttp:
         url: str,
         headers: Mapping[str, str],
         into: bytearray | None,
-        timeout: float,
+        deadlines: Deadlines,
         arrived: Arrived | None = None,
     ) -> Answer:
         """GET ``url``; a 2xx body lands in ``into`` if it fits (else in a new buffer),
@@ -123,7 +124,7 @@ class DirectHttp:
             await reader.fill(view, arrived if ok else None)
             return view if buffer is into else buffer
 
-        return await self._call("GET", url, headers, None, timeout, body, idle=False)
+        return await self._call("GET", url, headers, None, deadlines, body)
 
     async def request(
         self,
@@ -131,16 +132,11 @@ class DirectHttp:
         url: str,
         headers: Mapping[str, str],
         body: Body | None,
-        timeout: float,
-        *,
-        idle: bool = False,
+        deadlines: Deadlines,
     ) -> Answer:
         """Send ``method url`` with ``body``; the whole answer, read into memory. Raises
-        Unavailable for connection failures, timeouts and malformed or oversized answers;
-        the status is the caller's to judge. ``timeout`` bounds the whole exchange or, with
-        ``idle``, each stretch without progress (a chunk sent over a slow link may take
-        longer than any fixed bound, but a stalled one still fails, within ``IDLE_SLACK``
-        of the timeout)."""
+        Unavailable for connection failures, TimedOut for a passed deadline, Unavailable
+        for malformed or oversized answers; the status is the caller's to judge."""
 
         async def whole(reader: _Reader, head: _Head) -> bytearray | memoryview:
             limit = BODY_LIMIT if 200 <= head.status < 400 else ERROR_LIMIT
@@ -157,7 +153,7 @@ class DirectHttp:
             await reader.fill(memoryview(buffer), None)
             return buffer
 
-        return await self._call(method, url, headers, body, timeout, whole, idle=idle)
+        return await self._call(method, url, headers, body, deadlines, whole)
 
     async def _call(
         self,
@@ -165,10 +161,8 @@ class DirectHttp:
         url: str,
         headers: Mapping[str, str],
         body: Body | None,
-        timeout: float,
+        deadlines: Deadlines,
         read_body: _BodyReader,
-        *,
-        idle: bool,
     ) -> Answer:
         parts = urlsplit(url)
         if parts.scheme != "http" or not parts.hostname:
@@ -177,29 +171,27 @@ class DirectHttp:
         path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
         authority = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"  # IPv6 literal
         request = _request_head(method, path, authority, headers, body)
+        watch: Watch | None = None
         try:
-            async with asyncio.timeout(timeout) as deadline:
-                loop = asyncio.get_running_loop()
-
-                def progress() -> None:
-                    if idle:
-                        later = loop.time() + timeout
-                        if later - (deadline.when() or 0.0) > timeout * IDLE_SLACK:
-                            deadline.reschedule(later)
-
-                exchange = (request, body, read_body, progress)
+            async with asyncio.timeout(None) as timeout:
+                watch = Watch(deadlines, timeout)
+                exchange = (request, body, read_body, watch)
                 sock = self._take(host, port)
                 if sock is not None:
                     try:
                         return await self._exchange(sock, (host, port), *exchange)
                     except _Stale:
                         pass  # closed while it was kept: once more on a new connection
+                watch.connecting()
                 sock = await self._connect(host, port)
                 try:
                     return await self._exchange(sock, (host, port), *exchange)
                 except _Stale as exc:
                     raise ConnectionResetError("closed before answering") from exc
-        except (OSError, TimeoutError, ValueError) as exc:
+        except TimeoutError as exc:
+            phase = watch.expired() if watch is not None else "timed out"
+            raise TimedOut(f"{method} {url}: {phase}") from exc
+        except (OSError, ValueError) as exc:
             raise Unavailable(f"{method} {url}: {type(exc).__name__}: {exc}") from exc
 
     def _take(self, host: str, port: int) -> socket.socket | None:
@@ -215,21 +207,22 @@ class DirectHttp:
 
     async def _connect(self, host: str, port: int) -> socket.socket:
         loop = asyncio.get_running_loop()
-        async with asyncio.timeout(self.connect_timeout):
-            infos = await loop.getaddrinfo(host, port, type=socket.SOCK_STREAM)
-            last: OSError = OSError(f"no address for {host}")
-            for family, kind, proto, _, address in infos:
-                sock = socket.socket(family, kind, proto)
-                sock.setblocking(False)
-                try:
-                    await loop.sock_connect(sock, address)
-                except OSError as exc:
-                    sock.close()
-                    last = exc
-                    continue
-                sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-                return sock
-            raise last
+        infos = await loop.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+        last: OSError = OSError(f"no address for {host}")
+        for family, kind, proto, _, address in infos:
+            sock = socket.socket(family, kind, proto)
+            sock.setblocking(False)
+            try:
+                await loop.sock_connect(sock, address)
+            except BaseException as exc:
+                sock.close()
+                if not isinstance(exc, OSError):
+                    raise
+                last = exc
+                continue
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            return sock
+        raise last
 
     async def _exchange(
         self,
@@ -238,15 +231,16 @@ class DirectHttp:
         request: bytes,
         body: Body | None,
         read_body: _BodyReader,
-        progress: Callable[[], None],
+        watch: Watch,
     ) -> Answer:
         """One request and its answer on ``sock``; the socket is kept afterwards if the
-        answer was read whole and the server keeps the connection, else closed. Every
-        slice sent and every read received is reported to ``progress``."""
+        answer was read whole and the server keeps the connection, else closed. ``watch``
+        is told each phase, and every slice sent and every read received."""
         loop = asyncio.get_running_loop()
-        reader = _Reader(loop, sock, progress)
+        reader = _Reader(loop, sock, watch.moved)
         keep = False
         try:
+            watch.sending()
             try:
                 await loop.sock_sendall(sock, request)
             except (ConnectionResetError, BrokenPipeError) as exc:
@@ -254,9 +248,10 @@ class DirectHttp:
             stopped = False  # the server stopped reading the body (it may have answered)
             if body:
                 try:
-                    await self._send_body(sock, body, progress)
+                    await self._send_body(sock, body, watch.moved)
                 except (ConnectionResetError, BrokenPipeError):
                     stopped = True
+            watch.waiting()
             try:
                 async with asyncio.timeout(EARLY_ANSWER_WAIT if stopped else None):
                     head = _parse_head(await reader.head())
@@ -264,6 +259,7 @@ class DirectHttp:
                 if stopped:  # no answer came: a kept connection already closed, or a crash
                     raise _Stale() from exc
                 raise
+            watch.receiving()
             answer = Answer(head.status, await read_body(reader, head), Headers(head.fields))
             keep = head.keep and not stopped and not reader.closed and not reader.pending
             return answer
@@ -276,9 +272,7 @@ class DirectHttp:
             else:
                 sock.close()
 
-    async def _send_body(
-        self, sock: socket.socket, body: Body, progress: Callable[[], None]
-    ) -> None:
+    async def _send_body(self, sock: socket.socket, body: Body, progress: Progress) -> None:
         """The body in slices of SEND_SLICE, each one progress: from the caller's buffer as
         it is, or, for a FileRange, from the file by the kernel (``sendfile``)."""
         loop = asyncio.get_running_loop()
@@ -287,15 +281,16 @@ class DirectHttp:
             return
         view = memoryview(body).cast("B")
         for start in range(0, len(view), SEND_SLICE):
-            await loop.sock_sendall(sock, view[start : start + SEND_SLICE])
-            progress()
+            piece = view[start : start + SEND_SLICE]
+            await loop.sock_sendall(sock, piece)
+            progress(len(piece))
 
 
 async def _send_file_range(
     loop: asyncio.AbstractEventLoop,
     sock: socket.socket,
     body: FileRange,
-    progress: Callable[[], None],
+    progress: Progress,
 ) -> None:
     """``sendfile`` from the page cache to the socket, with no copy through this process,
     waiting for the socket to take more whenever its buffer is full."""
@@ -311,7 +306,7 @@ async def _send_file_range(
         if sent == 0:
             raise body.changed(done)
         done += sent
-        progress()
+        progress(sent)
 
 
 async def _writable(loop: asyncio.AbstractEventLoop, sock: socket.socket) -> None:
@@ -334,7 +329,7 @@ class _Reader:
     What arrived beyond the part being read waits in ``pending``."""
 
     def __init__(
-        self, loop: asyncio.AbstractEventLoop, sock: socket.socket, progress: Callable[[], None]
+        self, loop: asyncio.AbstractEventLoop, sock: socket.socket, progress: Progress
     ) -> None:
         self.loop = loop
         self.sock = sock
@@ -344,7 +339,7 @@ class _Reader:
 
     async def _more(self, limit: int = 256 * 1024) -> int:
         data = await self.loop.sock_recv(self.sock, limit)
-        self.progress()
+        self.progress(len(data))
         if not data:
             self.closed = True
         self.pending += data
@@ -383,7 +378,7 @@ class _Reader:
             arrived(view, filled)
         while filled < length:
             n = await self.loop.sock_recv_into(self.sock, view[filled:])
-            self.progress()
+            self.progress(n)
             if n == 0:
                 self.closed = True
                 raise ConnectionResetError(f"closed after {filled} of {length} bytes")

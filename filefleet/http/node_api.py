@@ -5,12 +5,16 @@ from __future__ import annotations
 
 from typing import Any
 
-from filefleet.core.errors import NotFound, UpstreamError
+from filefleet.core.errors import InsufficientStorage, NotFound, TimedOut, UpstreamError
 from filefleet.core.hashing import ArrivingDigest
 from filefleet.http.client import HttpClient, RetryPolicy
 
-# Store: the same node once more after a short pause; then the caller picks another node.
-STORE_RETRY = RetryPolicy(attempts=2, base_delay=0.05, max_delay=0.2)
+# Store: the same node once more after a short pause (a refused or reset connection, a
+# 503); then the caller picks another node. A node that passed a deadline (hung, cut off
+# or too slow: http/deadlines.py) or is full is not tried again.
+STORE_RETRY = RetryPolicy(
+    attempts=2, base_delay=0.05, max_delay=0.2, final=(TimedOut, InsufficientStorage)
+)
 READ_RETRY = RetryPolicy(attempts=1)
 
 
@@ -19,9 +23,8 @@ class CorruptChunk(UpstreamError):
 
 
 class NodeClient:
-    def __init__(self, http: HttpClient, *, chunk_timeout: float = 60.0) -> None:
+    def __init__(self, http: HttpClient) -> None:
         self.http = http
-        self.chunk_timeout = chunk_timeout
 
     async def put_chunk(
         self, url: str, chunk_id: str, data: bytes | bytearray | memoryview
@@ -35,7 +38,6 @@ class NodeClient:
             data=data,
             headers={"Content-Type": "application/octet-stream"},
             retry=STORE_RETRY,
-            timeout=self.chunk_timeout,
         )
         return resp.status == 201
 
@@ -58,7 +60,6 @@ class NodeClient:
             data = await self.http.get_into(
                 f"{url}/chunk/{chunk_id}",
                 into,
-                timeout=self.chunk_timeout,
                 arrived=arrived if verify else None,
             )
             hexdigest = None if digest is None else await digest.hexdigest(len(data))

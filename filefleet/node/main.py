@@ -28,7 +28,7 @@ def public_url(settings: NodeSettings) -> str:
 
 
 def build_app(settings: NodeSettings, store: ChunkStore) -> web.Application:
-    http = HttpClient(secret=settings.secret, timeout=10.0)
+    http = HttpClient(secret=settings.secret, deadlines=settings.deadlines())
     controller = ControllerClient(http, settings.controller_urls, retry=PING_RETRY)
     pinger = Pinger(store, controller, public_url(settings), settings.ping_interval)
     scrubber = Scrubber(store, controller, settings.scrub_rate)

@@ -17,6 +17,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from filefleet.core.errors import InvalidInput
 from filefleet.core.units import parse_duration, parse_size
+from filefleet.http.deadlines import SERVICE, Deadlines
 
 MiB = 1024 * 1024
 
@@ -71,10 +72,34 @@ class ServiceSettings(Settings):
 
 
 class ControllerClientSettings(ServiceSettings):
+    """What every service that calls others takes: where the controller is, and the
+    per-hop deadlines of its calls (``http/deadlines.py``)."""
+
     controller: str = Field(
         "http://127.0.0.1:8100",
         description="Controller URL; a comma-separated list fails over in order.",
     )
+    connect_timeout: Duration = Field(
+        SERVICE.connect, description="Longest wait for a connection to another service."
+    )
+    answer_timeout: Duration = Field(
+        SERVICE.answer,
+        description="Longest wait for another service's answer once the request is sent, "
+        "and the longest pause while a body moves.",
+    )
+    min_rate: Size = Field(
+        int(SERVICE.min_rate),
+        description="Slowest average pace (bytes/s, after 2 s) of a chunk moving between "
+        "services; a slower transfer is given up and goes to another node (0: no minimum).",
+    )
+
+    def deadlines(self) -> Deadlines:
+        return Deadlines(
+            connect=self.connect_timeout,
+            answer=self.answer_timeout,
+            min_rate=float(self.min_rate),
+            grace=SERVICE.grace,
+        )
 
     @property
     def controller_urls(self) -> list[str]:

@@ -245,7 +245,7 @@ def test_orphan_chunks_are_deleted_after_the_grace(gc_cluster: Cluster) -> None:
 
 @contextlib.asynccontextmanager
 async def in_process_gc(cluster: Cluster, grace: float) -> AsyncIterator[GarbageCollector]:
-    async with HttpClient(secret=SECRET, timeout=30.0) as client:
+    async with HttpClient(secret=SECRET) as client:
         controller = ControllerClient(client, [cluster.controller_url])
         yield GarbageCollector(controller, NodeClient(client), interval=1.0, grace=grace)
 

@@ -14,8 +14,9 @@ import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestServer
 
-from filefleet.core.errors import NotFound, Unavailable
+from filefleet.core.errors import NotFound, TimedOut, Unavailable
 from filefleet.http.client import HttpClient
+from filefleet.http.deadlines import Deadlines
 from filefleet.http.direct import _parse_head, _request_head
 
 BODY = os.urandom(3 * 1024 * 1024 + 17)
@@ -149,8 +150,8 @@ async def test_what_it_does_not_read_is_unavailable(site: tuple[Site, str]) -> N
             await http.get_into(url + "/huge-error", None)
         with pytest.raises(Unavailable, match="only http://"):
             await http.get_into("https://127.0.0.1:1/x", None)
-        with pytest.raises(Unavailable, match="TimeoutError"):
-            await http.get_into(url + "/slow", None, timeout=0.2)
+        with pytest.raises(TimedOut, match=r"no answer within 0\.2s"):
+            await http.get_into(url + "/slow", None, deadlines=Deadlines(answer=0.2))
         with pytest.raises(Unavailable):
             await http.get_into("http://127.0.0.1:1/nothing-listens", None)
 

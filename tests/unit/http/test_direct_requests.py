@@ -1,6 +1,6 @@
-"""``HttpClient(direct=True)``: every request to an ``http://`` URL over the client's own
-kept connections (``direct.py``), as the command-line tools use it, against real servers:
-aiohttp's, and a raw socket server for what aiohttp does not send."""
+"""``HttpClient``: every request to an ``http://`` URL over the client's own kept
+connections (``direct.py``), as every service and the command-line tools use it, against
+real servers: aiohttp's, and a raw socket server for what aiohttp does not send."""
 
 from __future__ import annotations
 
@@ -19,8 +19,9 @@ import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestServer
 
-from filefleet.core.errors import NotFound, PayloadTooLarge, Unavailable
+from filefleet.core.errors import NotFound, PayloadTooLarge, TimedOut, Unavailable
 from filefleet.http.client import NO_RETRY, HttpClient
+from filefleet.http.deadlines import Deadlines
 
 BODY = bytearray(os.urandom(4 * 1024 * 1024 + 5))
 
@@ -73,7 +74,7 @@ async def site() -> AsyncIterator[tuple[Site, str]]:
 
 async def test_bodies_go_out_whole_over_one_kept_connection(site: tuple[Site, str]) -> None:
     s, url = site
-    async with HttpClient(direct=True) as http:
+    async with HttpClient() as http:
         for method in ("PUT", "POST"):
             answer = await http.request(
                 method, url, "/digest", params={"sha256": "abc", "n": 3}, data=memoryview(BODY)
@@ -93,7 +94,7 @@ async def test_bodies_go_out_whole_over_one_kept_connection(site: tuple[Site, st
 
 async def test_chunked_head_and_error_answers(site: tuple[Site, str]) -> None:
     _, url = site
-    async with HttpClient(direct=True) as http:
+    async with HttpClient() as http:
         assert await http.get_json(url, "/chunked") == {"parts": [1, 2, 3]}
         head = await http.request("HEAD", url, "/head")
         assert head.body == b"" and head.headers["etag"] == '"abc"'
@@ -106,7 +107,7 @@ async def test_a_kept_connection_the_server_closed_is_replaced_for_a_put(
     site: tuple[Site, str],
 ) -> None:
     s, url = site
-    async with HttpClient(direct=True) as http:
+    async with HttpClient() as http:
         await http.request("PUT", url, "/digest", data=memoryview(BODY))
         [kept] = [sock for idle in http._direct._idle.values() for sock in idle]
         s.transports[0].close()
@@ -143,7 +144,7 @@ async def test_an_answer_that_ends_when_the_server_closes() -> None:
         writer.write(b"true}")
         writer.close()
 
-    async with raw_server(handler) as url, HttpClient(direct=True) as http:
+    async with raw_server(handler) as url, HttpClient() as http:
         assert await http.get_json(url, "/x") == {"ok": True}
         assert not any(http._direct._idle.values())
 
@@ -168,7 +169,7 @@ async def test_an_answer_sent_before_the_body_was_read_is_reported() -> None:
         writer.close()
 
     big = bytearray(32 * 1024 * 1024)
-    async with raw_server(handler) as url, HttpClient(direct=True) as http:
+    async with raw_server(handler) as url, HttpClient() as http:
         with pytest.raises(PayloadTooLarge, match="at most 4194304 bytes"):
             await http.request("PUT", url, "/chunk", data=memoryview(big))
 
@@ -180,7 +181,7 @@ async def test_malformed_and_oversized_answers_are_unavailable() -> None:
         await writer.drain()
         writer.close()
 
-    async with raw_server(handler) as url, HttpClient(direct=True, retry=NO_RETRY) as http:
+    async with raw_server(handler) as url, HttpClient(retry=NO_RETRY) as http:
         with pytest.raises(Unavailable, match="bad chunk size"):
             await http.request("GET", url, "/x")
 
@@ -214,7 +215,10 @@ async def test_the_timeout_bounds_a_stretch_without_progress_not_the_whole_excha
         writer.close()
 
     body = bytearray(16 * 1024 * 1024)
-    async with raw_server(slow_reader) as url, HttpClient(direct=True, timeout=1.0) as http:
+    async with (
+        raw_server(slow_reader) as url,
+        HttpClient(deadlines=Deadlines(answer=1.0, min_rate=0)) as http,
+    ):
         start = time.monotonic()
         assert (await http.request("PUT", url, "/chunk", data=memoryview(body))).json() == {}
         assert time.monotonic() - start > 1.0  # longer than the timeout, and it went through
@@ -229,7 +233,7 @@ async def test_the_timeout_bounds_a_stretch_without_progress_not_the_whole_excha
 
     async with (
         raw_server(silent) as url,
-        HttpClient(direct=True, timeout=0.5, retry=NO_RETRY) as http,
+        HttpClient(deadlines=Deadlines(answer=0.5, min_rate=0), retry=NO_RETRY) as http,
     ):
-        with pytest.raises(Unavailable, match="TimeoutError"):
+        with pytest.raises(TimedOut, match=r"paused for over 0\.5s"):
             await http.request("GET", url, "/x")

@@ -13,6 +13,7 @@ from aiohttp.test_utils import TestServer
 
 from filefleet.core.errors import NotFound, Unavailable
 from filefleet.http.client import HttpClient, RetryPolicy
+from filefleet.http.deadlines import Deadlines
 from tests.harness.processes import free_port
 
 
@@ -112,13 +113,16 @@ async def test_a_stream_may_last_longer_than_the_timeout_but_not_stall_for_it() 
     each wait for more bytes instead."""
     server, url = await _trickle(pause=0.15, pieces=8)  # 1.2 s in all, a byte per 0.15 s
     try:
-        async with HttpClient(timeout=0.5, retry=FAST) as http, http.stream("GET", url) as resp:
+        async with (
+            HttpClient(deadlines=Deadlines(answer=0.5, min_rate=0), retry=FAST) as http,
+            http.stream("GET", url) as resp,
+        ):
             assert await resp.read() == b"x" * 8
     finally:
         await server.close()
     server, url = await _trickle(pause=1.5, pieces=2)  # silent for longer than the timeout
     try:
-        async with HttpClient(timeout=0.5, retry=FAST) as http:
+        async with HttpClient(deadlines=Deadlines(answer=0.5, min_rate=0), retry=FAST) as http:
             with pytest.raises(Unavailable):
                 async with http.stream("GET", url) as resp:
                     await resp.read()

@@ -1,5 +1,5 @@
-"""``FileRange`` bodies: a stretch of an open file, sent by the kernel over the
-command-line client's direct connections and read whole for aiohttp, and what a file that
+"""``FileRange`` bodies: a stretch of an open file, sent by the kernel over the HTTP
+client's own connections (read whole only for aiohttp, over https), and what a file that
 shrank after it was hashed does."""
 
 from __future__ import annotations
@@ -56,9 +56,8 @@ def test_read_is_the_range(opened: int) -> None:
     assert FileRange(opened, 5, 0).read() == b""
 
 
-@pytest.mark.parametrize("direct", [True, False], ids=["direct", "aiohttp"])
 async def test_a_range_goes_out_as_the_file_holds_it(
-    opened: int, digest_url: str, direct: bool, monkeypatch: pytest.MonkeyPatch
+    opened: int, digest_url: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     waits = 0
     writable = direct_http._writable
@@ -70,7 +69,7 @@ async def test_a_range_goes_out_as_the_file_holds_it(
 
     monkeypatch.setattr(direct_http, "_writable", counted)
     start, length = SEND_SLICE - 7, 20 * SEND_SLICE + 100  # across slice boundaries
-    async with HttpClient(direct=direct, retry=NO_RETRY) as http:
+    async with HttpClient(retry=NO_RETRY) as http:
         for _ in range(2):  # a kept connection changes nothing
             answer = await http.request(
                 "PUT", digest_url, "/digest", data=FileRange(opened, start, length)
@@ -79,14 +78,14 @@ async def test_a_range_goes_out_as_the_file_holds_it(
                 "sha256": hashlib.sha256(CONTENT[start : start + length]).hexdigest(),
                 "n": length,
             }
-    assert waits > 0 if direct else waits == 0  # the socket was full at times, and waited on
+    assert waits > 0  # the socket was full at times, and waited on
 
 
 async def test_a_file_shorter_than_its_range_fails_as_changed(opened: int, digest_url: str) -> None:
     past_end = FileRange(opened, len(CONTENT) - 100, SEND_SLICE)
     with pytest.raises(FileChanged, match="changed"):
         past_end.read()
-    async with HttpClient(direct=True, retry=NO_RETRY) as http:
+    async with HttpClient(retry=NO_RETRY) as http:
         with pytest.raises(FileChanged, match="changed"):
             await http.request("PUT", digest_url, "/digest", data=past_end)
         # the half-sent request's connection was dropped, not reused out of step
