@@ -7,11 +7,16 @@ a node with twice the free space gets about twice the chunks; a file is always s
 the nodes rather than piled on the emptiest one (which small differences in reported free
 space would otherwise cause). Ties break on node id, so the choice is deterministic (pinned
 by golden tests).
+
+Two rules come before it: a node whose free space (as it reported it, less what this
+upload already sent it) cannot take the chunk is never chosen, so a full node or one
+below its reserve gets nothing; and a node under suspicion (``avoid``: it just failed a
+call, ``core/suspects.py``) is chosen only when no other node can take the chunk.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 
 
@@ -22,10 +27,15 @@ class NodeCandidate:
     free: int
 
 
+def _never(_: str) -> bool:
+    return False
+
+
 @dataclass
 class Placement:
     nodes: Sequence[NodeCandidate]
     assigned: dict[str, int] = field(default_factory=dict)
+    avoid: Callable[[str], bool] = _never
 
     def effective_free(self, node: NodeCandidate) -> int:
         return node.free - self.assigned.get(node.id, 0)
@@ -34,21 +44,34 @@ class Placement:
         return (self.assigned.get(node.id, 0) + size) / max(node.free, 1)
 
     def choose(self, size: int, exclude: Iterable[str] = ()) -> NodeCandidate | None:
-        """The node for the next chunk of ``size`` bytes, or None if every node is excluded."""
+        """The node for the next chunk of ``size`` bytes, or None if every node is excluded
+        or has no room."""
         excluded = set(exclude)
-        candidates = [n for n in self.nodes if n.id not in excluded]
+        candidates = [
+            n for n in self.nodes if n.id not in excluded and self.effective_free(n) >= size
+        ]
+        trusted = [n for n in candidates if not self.avoid(n.id)]
+        candidates = trusted or candidates
         if not candidates:
             return None
         best = min(candidates, key=lambda n: (self._load_after(n, size), n.id))
         self.assigned[best.id] = self.assigned.get(best.id, 0) + size
         return best
 
+    def full(self, node_id: str) -> None:
+        """The node refused a chunk for want of space: choose it no more in this upload."""
+        self.nodes = [n for n in self.nodes if n.id != node_id]
+
     def release(self, node_id: str, size: int) -> None:
         """Forget an assignment that failed, so the node is not penalised for it."""
         self.assigned[node_id] = self.assigned.get(node_id, 0) - size
 
 
-def rank_targets(nodes: Sequence[NodeCandidate], holders: Iterable[str]) -> list[NodeCandidate]:
-    """Nodes that do not hold a chunk yet, most free space first (replication targets)."""
+def rank_targets(
+    nodes: Sequence[NodeCandidate], holders: Iterable[str], size: int = 0
+) -> list[NodeCandidate]:
+    """Nodes that do not hold a chunk yet and have room for its ``size`` bytes, most free
+    space first (replication targets)."""
     held = set(holders)
-    return sorted((n for n in nodes if n.id not in held), key=lambda n: (-n.free, n.id))
+    fits = (n for n in nodes if n.id not in held and n.free >= size)
+    return sorted(fits, key=lambda n: (-n.free, n.id))

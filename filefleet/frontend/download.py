@@ -1,12 +1,13 @@
 """Serving a file: chunk after chunk, each verified before a byte of it is sent (DESIGN §6).
 
-For each chunk the replicas are tried in turn (active nodes first); a replica that fails
-or returns bytes that do not hash to the chunk id is skipped and reported, so a corrupt
-byte is never served. While one chunk is sent, the next ``inflight - 1`` are fetched,
-each into a reused buffer (no 4 MiB allocation and its page faults per chunk); a buffer
-goes back for reuse once the caller says its bytes have left (``released``). If every
-replica of a chunk is gone, the caller gets Unavailable: before the first byte that is a
-503, after it the connection is aborted (never a silently truncated file).
+Each chunk comes from the first of its replicas on active nodes that gives verified bytes
+(``http/replicas.py``: a corrupt or missing replica is skipped and reported, a slow one is
+hedged with a read of the next), so a corrupt byte is never served. While one chunk is
+sent, the next ``inflight - 1`` are fetched, each into a reused buffer (no 4 MiB
+allocation and its page faults per chunk); a buffer goes back for reuse once the caller
+says its bytes have left (``released``). If every replica of a chunk is gone, the caller
+gets Unavailable: before the first byte that is a 503, after it the connection is aborted
+(never a silently truncated file).
 """
 
 from __future__ import annotations
@@ -18,12 +19,12 @@ from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass
 
 from filefleet.core.buffers import Buffers
-from filefleet.core.errors import FilefleetError, Gone, NotFound, Unavailable
+from filefleet.core.errors import Gone, NotFound, Unavailable
 from filefleet.core.models import ChunkRef, FileInfo, NodeInfo, utcnow
 from filefleet.frontend.nodes import NodeDirectory
 from filefleet.frontend.ranges import ByteRange
 from filefleet.http.controller_api import ControllerClient
-from filefleet.http.node_api import CorruptChunk, NodeClient
+from filefleet.http.replicas import ReplicaReader
 
 log = logging.getLogger(__name__)
 
@@ -36,23 +37,20 @@ Fetched = tuple[bytearray, bytearray | memoryview]
 class DownloadCounters:
     downloads: int = 0
     chunks_served: int = 0
-    replica_failures: int = 0
-    corrupt_replicas: int = 0
-    missing_replicas: int = 0
 
 
 class Downloader:
     def __init__(
         self,
         controller: ControllerClient,
-        nodes: NodeClient,
+        replicas: ReplicaReader,
         directory: NodeDirectory,
         *,
         inflight: int,
         buffers: Buffers[bytearray],
     ) -> None:
         self.controller = controller
-        self.nodes = nodes
+        self.replicas = replicas
         self.directory = directory
         self.inflight = inflight
         self.counters = DownloadCounters()
@@ -142,30 +140,12 @@ class Downloader:
         if not replicas:
             # The cache may be stale (a node just came back): ask the controller once more.
             replicas = _ordered_replicas(chunk.locations, await self.directory.active(fresh=True))
-        for node in replicas:
-            try:
-                return await self.nodes.get_chunk(node.url, chunk.id, verify=verify, into=buffer)
-            except CorruptChunk as exc:
-                self.counters.corrupt_replicas += 1
-                log.warning("%s; trying the next replica", exc.message)
-                await self._report_lost(chunk.id, node.id)
-            except NotFound:
-                # The node answers but lacks the chunk (a wiped or replaced disk): the
-                # location is false, and dropping it lets repair copy the chunk back.
-                self.counters.missing_replicas += 1
-                log.warning("node %s lacks chunk %s; trying the next replica", node.id, chunk.id)
-                await self._report_lost(chunk.id, node.id)
-            except FilefleetError as exc:
-                self.counters.replica_failures += 1
-                log.warning("chunk %s from %s failed: %s", chunk.id, node.url, exc.message)
-        raise Unavailable(f"no replica of chunk {chunk.id} (order {chunk.order}) is available")
-
-    async def _report_lost(self, chunk_id: str, node_id: str) -> None:
-        """Drop a corrupt or missing replica's location, so repair restores R elsewhere."""
         try:
-            await self.controller.remove_location(chunk_id, node_id)
-        except FilefleetError as exc:
-            log.warning("could not report corrupt replica %s on %s: %s", chunk_id, node_id, exc)
+            return await self.replicas.read(chunk.id, replicas, buffer, verify=verify)
+        except Unavailable:
+            raise Unavailable(
+                f"no replica of chunk {chunk.id} (order {chunk.order}) is available"
+            ) from None
 
 
 def _ordered_replicas(locations: Sequence[str], active: dict[str, NodeInfo]) -> list[NodeInfo]:

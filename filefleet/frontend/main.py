@@ -21,6 +21,7 @@ from filefleet.frontend.writer import ChunkWriter
 from filefleet.http.client import HttpClient
 from filefleet.http.controller_api import ControllerClient
 from filefleet.http.node_api import NodeClient
+from filefleet.http.replicas import ReplicaReader
 from filefleet.http.server import make_app
 from filefleet.queue.factory import open_queue
 from filefleet.runtime import service
@@ -38,7 +39,7 @@ def load_pages() -> dict[str, str]:
 
 
 async def build_app(settings: FrontendSettings) -> web.Application:
-    http = HttpClient(secret=settings.secret, timeout=120.0)
+    http = HttpClient(secret=settings.secret, deadlines=settings.deadlines())
     controller = ControllerClient(http, settings.controller_urls)
     nodes = NodeClient(http)
     directory = NodeDirectory(controller)
@@ -49,8 +50,9 @@ async def build_app(settings: FrontendSettings) -> web.Application:
     # client such as `filefleet share` sends CHUNK_API_INFLIGHT chunks at a time).
     keep = max(settings.inflight + 1, CHUNK_API_INFLIGHT)
     buffers = byte_buffers(settings.chunk_size, keep=keep)
+    replicas = ReplicaReader(nodes, controller, directory.suspects)
     downloader = Downloader(
-        controller, nodes, directory, inflight=settings.inflight, buffers=buffers
+        controller, replicas, directory, inflight=settings.inflight, buffers=buffers
     )
     queue = open_queue(settings.queue) if settings.queue else None
     if queue is None:

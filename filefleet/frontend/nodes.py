@@ -1,7 +1,9 @@
 """The frontend's view of the fleet: active nodes from the controller, cached briefly.
 
 A download or upload asks for nodes constantly; one controller call per second is enough
-to notice a node that came or went (the controller's TTL is 10 s anyway).
+to notice a node that came or went (the controller's TTL is 10 s anyway). Until the
+controller notices, the nodes that just failed a call are ``suspects``
+(``core/suspects.py``): placed last for new chunks and read last.
 """
 
 from __future__ import annotations
@@ -10,6 +12,7 @@ import time
 
 from filefleet.core.models import NodeInfo
 from filefleet.core.placement import NodeCandidate
+from filefleet.core.suspects import SuspectNodes
 from filefleet.http.controller_api import ControllerClient
 
 
@@ -19,6 +22,7 @@ class NodeDirectory:
         self.max_age = max_age
         self._nodes: dict[str, NodeInfo] = {}
         self._fetched = float("-inf")
+        self.suspects = SuspectNodes()
 
     async def active(self, *, fresh: bool = False) -> dict[str, NodeInfo]:
         if fresh or time.monotonic() - self._fetched > self.max_age or not self._nodes:

@@ -2,10 +2,12 @@
 (``upload.py``) and the resumable chunk API (``resumable.py``).
 
 ``ChunkWriter.write`` stores the chunk on the best node (retried once there by the HTTP
-client, then on the next node), then appends ``(order, id, size, node)`` to the file's
-record. If the controller answers 409 because the GC marked the chunk ``collecting``, the
-chunk is stored again (the node touches it, so it refuses the GC's delete within the
-grace) and appended again; that append clears the mark (DESIGN §8 step 2).
+client, then on the next node; a node that passed a deadline or is full is not tried
+again, and one that failed is a suspect, placed last for a while), then appends ``(order,
+id, size, node)`` to the file's record. If the controller answers 409 because the GC
+marked the chunk ``collecting``, the chunk is stored again (the node touches it, so it
+refuses the GC's delete within the grace) and appended again; that append clears the mark
+(DESIGN §8 step 2).
 """
 
 from __future__ import annotations
@@ -18,7 +20,13 @@ from datetime import datetime, timedelta
 from typing import Protocol
 
 from filefleet.core import ids
-from filefleet.core.errors import ChunkCollecting, Conflict, FilefleetError, Unavailable
+from filefleet.core.errors import (
+    ChunkCollecting,
+    Conflict,
+    FilefleetError,
+    InsufficientStorage,
+    Unavailable,
+)
 from filefleet.core.models import ChunkRef, FileCreate, UploadResult, utcnow
 from filefleet.core.placement import NodeCandidate, Placement
 from filefleet.frontend.nodes import NodeDirectory
@@ -96,23 +104,36 @@ class ChunkWriter:
         raise Conflict(f"chunk {chunk_id} stayed in collection; upload aborted")
 
     async def place(self, chunk_id: str, data: Bytes, placement: Placement) -> NodeCandidate:
-        """Store on the best node, then on the others; Unavailable when none takes it."""
+        """Store on the best node, then on the others. InsufficientStorage when every node
+        that was tried is full, Unavailable when none could take it for another reason."""
         tried: list[str] = []
-        last: FilefleetError | None = None
+        failures: list[FilefleetError] = []
+        suspects = self.directory.suspects
         while (node := placement.choose(len(data), exclude=tried)) is not None:
             try:
                 await self.nodes.put_chunk(node.url, chunk_id, data)
+                suspects.ok(node.id)
                 return node
             except FilefleetError as exc:
                 placement.release(node.id, len(data))
                 if not exc.retryable:
                     raise
                 tried.append(node.id)
-                last = exc
+                failures.append(exc)
+                if isinstance(exc, InsufficientStorage):
+                    placement.full(node.id)
+                else:  # hung, cut off, too slow or failing: avoid it for a while
+                    suspects.failed(node.id)
                 self.counters.store_retries += 1
                 log.warning("storing chunk %s on %s failed: %s", chunk_id, node.url, exc.message)
         self.directory.forget()
-        raise Unavailable(f"no node could store chunk {chunk_id}: {last.message if last else ''}")
+        if failures and all(isinstance(f, InsufficientStorage) for f in failures):
+            raise InsufficientStorage(f"no storage node has room for chunk {chunk_id}")
+        if not failures:
+            raise InsufficientStorage(
+                f"no active storage node has room for a chunk of {len(data)} bytes"
+            )
+        raise Unavailable(f"no node could store chunk {chunk_id}: {failures[-1].message}")
 
     async def placement(
         self, *, fresh: bool = True, assigned: dict[str, int] | None = None
@@ -123,7 +144,8 @@ class ChunkWriter:
         candidates = await self.directory.candidates(fresh=fresh)
         if not candidates:
             raise Unavailable("no active storage node: the cluster cannot store files right now")
-        return Placement(candidates, {} if assigned is None else assigned)
+        assigned = {} if assigned is None else assigned
+        return Placement(candidates, assigned, avoid=self.directory.suspects.suspected)
 
 
 def new_record(options: UploadOptions, size: int | None = None) -> tuple[FileCreate, str]:

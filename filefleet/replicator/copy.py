@@ -3,11 +3,13 @@
 ``ChunkCopier.replicate(chunk_id)``:
 1. ask the controller how many live replicas the chunk has (a replica on a node silent
    for less than node TTL + ``repair_after`` still counts: a restart is no reason to copy);
-2. read it from a live holder (``NodeClient.get_chunk`` verifies the hash; a corrupt or
-   missing replica is reported with ``remove_location`` and the next holder is tried);
+2. read it from a live holder (``http/replicas.py``, the reader downloads use too: the
+   hash is verified; a corrupt or missing replica is reported with ``remove_location``
+   and the next holder is tried; a slow one is hedged with a read of the next);
 3. store it on the active node with most free space that lacks it (``rank_targets``):
    the node hashes what it receives; a failed store is retried on the same node with
-   backoff (``STORE_RETRY``), then on the next node;
+   backoff (``STORE_RETRY``), then on the next node. A node that failed a call is a
+   suspect (``core/suspects.py``) and comes last, as a source and as a target;
 4. add the location on the controller (a set insert: concurrent adds all stick).
 
 Order of the writes, and what a crash between them leaves: the target stores the chunk
@@ -26,11 +28,13 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 
-from filefleet.core.errors import FilefleetError, NotFound
+from filefleet.core.errors import FilefleetError, NotFound, Unavailable
 from filefleet.core.models import ChunkInfo, NodeInfo
 from filefleet.core.placement import NodeCandidate, rank_targets
+from filefleet.core.suspects import SuspectNodes
 from filefleet.http.controller_api import ControllerClient
-from filefleet.http.node_api import CorruptChunk, NodeClient
+from filefleet.http.node_api import NodeClient
+from filefleet.http.replicas import ReplicaReader
 
 log = logging.getLogger(__name__)
 
@@ -91,6 +95,8 @@ class ChunkCopier:
         self.replicas = replicas
         self.repair_after = repair_after
         self.active = ActiveNodes(controller)
+        self.suspects = SuspectNodes()
+        self.reader = ReplicaReader(nodes, controller, self.suspects)
         self.counters = CopyCounters()
         self._busy: dict[str, asyncio.Lock] = {}
 
@@ -126,12 +132,13 @@ class ChunkCopier:
         holders = set(info.locations)
         sources = [n for n in active if n.id in holders]
         random.shuffle(sources)  # spread the reads over the holders
-        targets = rank_targets(self.active.candidates(), holders)
+        ranked = rank_targets(self.active.candidates(), holders, size=info.size)
+        targets = self.suspects.last(ranked, lambda node: node.id)
         if not sources:
             return Outcome(False, reason="no active node holds a replica to copy from")
-        bad_before = self.counters.bad_sources
+        bad = self.counters.bad_sources
         data = await self._read(info.id, sources)
-        need += self.counters.bad_sources - bad_before  # a rotten holder counted as live
+        need += self.counters.bad_sources - bad  # a rotten holder was counted as live
         if data is None:
             return Outcome(False, reason="no holder returned a verified replica")
         copied = 0
@@ -147,24 +154,16 @@ class ChunkCopier:
     async def _read(
         self, chunk_id: str, sources: list[NodeInfo]
     ) -> bytes | bytearray | memoryview | None:
-        for source in sources:
-            try:
-                return await self.nodes.get_chunk(source.url, chunk_id)
-            except (CorruptChunk, NotFound) as exc:
-                self.counters.bad_sources += 1
-                log.warning("replica of %s on %s is bad (%s); reporting it",
-                            chunk_id, source.id, exc.message)  # fmt: skip
-                await self._report_bad(chunk_id, source.id)
-            except FilefleetError as exc:
-                self.counters.failed += 1
-                log.warning("reading %s from %s failed: %s", chunk_id, source.url, exc.message)
-        return None
-
-    async def _report_bad(self, chunk_id: str, node_id: str) -> None:
+        """A verified copy from one of the holders (bad ones reported), or None."""
+        seen = self.reader.counters
+        bad, failed = seen.corrupt_replicas + seen.missing_replicas, seen.replica_failures
         try:
-            await self.controller.remove_location(chunk_id, node_id)
-        except FilefleetError as exc:
-            log.warning("could not report bad replica %s on %s: %s", chunk_id, node_id, exc)
+            return await self.reader.read(chunk_id, sources)
+        except Unavailable:
+            return None
+        finally:
+            self.counters.bad_sources += seen.corrupt_replicas + seen.missing_replicas - bad
+            self.counters.failed += seen.replica_failures - failed
 
     async def _store(
         self, chunk_id: str, data: bytes | bytearray | memoryview, target: NodeCandidate
@@ -174,6 +173,7 @@ class ChunkCopier:
             await self.nodes.put_chunk(target.url, chunk_id, data)
         except FilefleetError as exc:
             self.counters.failed += 1
+            self.suspects.failed(target.id)
             self.active.forget()
             log.warning("storing %s on %s failed: %s", chunk_id, target.url, exc.message)
             return 0

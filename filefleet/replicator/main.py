@@ -56,7 +56,7 @@ def counters(copier: ChunkCopier, repair: RepairLoop, worker: EventWorker | None
 
 def build_app(settings: ReplicatorSettings) -> web.Application:
     name = consumer_name()
-    http = HttpClient(secret=settings.secret, timeout=60.0)
+    http = HttpClient(secret=settings.secret, deadlines=settings.deadlines())
     copier = build_copier(settings, http)
     repair = RepairLoop(copier, interval=settings.repair_interval, rate_mib=settings.repair_rate)
     queue = open_queue(settings.queue, claim_after=settings.claim_after) if settings.queue else None
@@ -72,7 +72,7 @@ def build_app(settings: ReplicatorSettings) -> web.Application:
 
 
 async def repair_once(settings: ReplicatorSettings) -> dict[str, int]:
-    async with HttpClient(secret=settings.secret, timeout=60.0) as http:
+    async with HttpClient(secret=settings.secret, deadlines=settings.deadlines()) as http:
         copier = build_copier(settings, http)
         repair = RepairLoop(copier, interval=0, rate_mib=settings.repair_rate)
         counts = await repair.run_once()

@@ -55,3 +55,17 @@ def test_twice_the_free_space_gets_about_twice_the_chunks() -> None:
     placement = Placement([A, big])
     picks = [placement.choose(10) for _ in range(30)]
     assert sum(1 for p in picks if p == big) == 20
+
+
+def test_a_node_without_room_for_the_chunk_is_never_chosen() -> None:
+    full = NodeCandidate("f" * 32, "http://f", 99)
+    placement = Placement([full, A])
+    assert [placement.choose(100) for _ in range(10)] == [A] * 10
+    assert placement.choose(100) is None  # A's 1000 bytes are now all assigned
+    assert rank_targets([full, A], holders=[], size=100) == [A]
+
+
+def test_a_suspect_gets_a_chunk_only_when_no_other_node_can_take_it() -> None:
+    placement = Placement([A, B, C], avoid=lambda node: node == A.id)
+    assert {placement.choose(100).id[0] for _ in range(4)} == {"b", "c"}  # type: ignore[union-attr]
+    assert placement.choose(100, exclude=[B.id, C.id]) == A

@@ -10,10 +10,12 @@ from typing import cast
 
 from filefleet.core.buffers import byte_buffers
 from filefleet.core.models import ChunkRef, FileInfo, NodeInfo
+from filefleet.core.suspects import SuspectNodes
 from filefleet.frontend.download import Downloader
 from filefleet.frontend.nodes import NodeDirectory
 from filefleet.http.controller_api import ControllerClient
 from filefleet.http.node_api import NodeClient
+from filefleet.http.replicas import ReplicaReader
 
 NODE = "a" * 32
 SIZE = 64 * 1024
@@ -60,9 +62,11 @@ def file_of(blobs: list[bytes]) -> tuple[FileInfo, dict[str, bytes]]:
 
 
 def downloader(nodes: FakeNodes) -> Downloader:
+    controller = cast(ControllerClient, None)
+    reader = ReplicaReader(cast(NodeClient, nodes), controller, SuspectNodes())
     return Downloader(
-        cast(ControllerClient, None), cast(NodeClient, nodes),
-        cast(NodeDirectory, FakeDirectory()), inflight=2, buffers=byte_buffers(SIZE, keep=3),
+        controller, reader, cast(NodeDirectory, FakeDirectory()),
+        inflight=2, buffers=byte_buffers(SIZE, keep=3),
     )  # fmt: skip
 
 

@@ -86,7 +86,7 @@ class FleetNodes:
     def __init__(self, fleet: Fleet) -> None:
         self.fleet = fleet
 
-    async def get_chunk(self, url: str, chunk_id: str) -> bytes:
+    async def get_chunk(self, url: str, chunk_id: str, **_: Any) -> bytes:
         return await self.fleet.get_chunk_bytes(url, chunk_id)
 
     async def put_chunk(self, url: str, chunk_id: str, data: bytes) -> bool:

@@ -24,7 +24,7 @@ async def test_copies_to_the_node_with_most_free_space_that_lacks_it() -> None:
 
 
 async def test_at_r_nothing_is_copied() -> None:
-    fleet = fleet_of(1, 2, 3)
+    fleet = fleet_of(100, 200, 300)
     fleet.hold(0)
     fleet.hold(1)
     assert (await copier(fleet).replicate(CHUNK)).copied == 0
@@ -43,7 +43,7 @@ async def test_a_failed_target_is_replaced_by_the_next() -> None:
 
 
 async def test_a_corrupt_source_is_reported_and_another_used() -> None:
-    fleet = fleet_of(1, 2, 3, 4)
+    fleet = fleet_of(100, 200, 300, 400)
     fleet.hold(0, data=b"rotten")
     fleet.hold(1)
     c = copier(fleet, replicas=3)
@@ -56,7 +56,7 @@ async def test_a_corrupt_source_is_reported_and_another_used() -> None:
 
 
 async def test_too_few_nodes_leave_the_chunk_waiting() -> None:
-    fleet = fleet_of(1)
+    fleet = fleet_of(100)
     fleet.hold(0)
     c = copier(fleet)
     outcome = await c.replicate(CHUNK)
@@ -65,7 +65,7 @@ async def test_too_few_nodes_leave_the_chunk_waiting() -> None:
 
 
 async def test_an_unknown_or_unreferenced_chunk_needs_nothing() -> None:
-    fleet = fleet_of(1, 2)
+    fleet = fleet_of(100, 200)
     assert (await copier(fleet).replicate("a" * 64)).done
     fleet.hold(0)
     fleet.references = 0
@@ -78,7 +78,7 @@ def delivery(attempts: int = 1, age: float = 0.0) -> Delivery:
 
 
 async def test_worker_acks_when_r_is_reached() -> None:
-    fleet = fleet_of(1, 2)
+    fleet = fleet_of(100, 200)
     fleet.hold(0)
     queue = MemoryQueue(waiting=[delivery()])
     worker = EventWorker(queue.as_queue(), copier(fleet))
@@ -87,7 +87,7 @@ async def test_worker_acks_when_r_is_reached() -> None:
 
 
 async def test_worker_requeues_with_a_growing_delay_then_dead_letters() -> None:
-    fleet = fleet_of(1)
+    fleet = fleet_of(100)
     fleet.hold(0)
     queue = MemoryQueue(waiting=[delivery(attempts=3)])
     worker = EventWorker(queue.as_queue(), copier(fleet))
@@ -112,7 +112,7 @@ def test_dead_letter_needs_attempts_and_age() -> None:
 
 
 async def test_repair_pass_heals_fewest_first_and_leaves_the_hopeless() -> None:
-    fleet = fleet_of(5, 4, 3)
+    fleet = fleet_of(500, 400, 300)
     fleet.hold(0)  # one replica: repairable
     fleet.locations["b" * 64] = set()  # no replica at all: waits
     repair = RepairLoop(copier(fleet), interval=1, rate_mib=1000)
