@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import html
+import logging
 from dataclasses import asdict
 from string import Template
 
 from aiohttp import web
 
 from filefleet.core import ids
-from filefleet.core.errors import PayloadTooLarge, RangeNotSatisfiable
+from filefleet.core.errors import FilefleetError, PayloadTooLarge, RangeNotSatisfiable
 from filefleet.core.models import FileInfo, UploadResult
 from filefleet.frontend.context import FRONTEND, FrontendContext
 from filefleet.frontend.forms import file_part_pieces, read_form_fields
@@ -19,6 +20,8 @@ from filefleet.frontend.ranges import ByteRange, content_disposition, parse_rang
 from filefleet.http.bodies import body_pieces
 from filefleet.http.sending import released, wait_for_kernel
 from filefleet.http.server import Api
+
+log = logging.getLogger(__name__)
 
 api = Api("frontend")
 
@@ -161,10 +164,17 @@ async def download(request: web.Request) -> web.StreamResponse:
     await response.prepare(request)
     if first is not None:
         await response.write(first)
-    # After the first byte a failure raises out of here and aiohttp aborts the connection:
-    # the client sees a short body against Content-Length, never a silently truncated file.
-    async for data in chunks:
-        await response.write(data)
+    try:
+        async for data in chunks:
+            await response.write(data)
+    except FilefleetError as exc:
+        # The answer has begun: no error status can be sent any more, so the connection is
+        # cut, and the client sees a body shorter than its Content-Length (never a silently
+        # truncated file, and never a connection left waiting for bytes that will not come).
+        log.warning("GET %s cut short after the first byte: %s", request.path, exc.message)
+        if request.transport is not None:
+            request.transport.abort()
+        return response
     await response.write_eof()
     return response
 
@@ -178,6 +188,8 @@ async def stats(request: web.Request) -> web.Response:
             "resumable": asdict(ctx.resumable.counters),
             "writer": asdict(ctx.uploader.writer.counters),
             "download": asdict(ctx.downloader.counters),
+            "replicas": asdict(ctx.downloader.replicas.counters),
+            "suspects": ctx.downloader.directory.suspects.current(),
         }
     )
 

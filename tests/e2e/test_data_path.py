@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import http.client as http_client
 import os
 import uuid
 from pathlib import Path
@@ -205,3 +206,26 @@ def test_missing_replica_is_skipped_and_its_location_dropped(cluster: Cluster) -
     assert cluster.download(file_id).body == data
     locations = cluster.file_info(file_id)["chunks"][0]["locations"]
     assert lost.node_id not in locations and len(locations) == 1
+
+
+def test_a_chunk_lost_after_the_first_byte_cuts_the_connection(cluster: Cluster) -> None:
+    """Once the answer has begun no error status can be sent: the frontend closes the
+    connection, so the client sees a body shorter than its Content-Length at once, instead
+    of waiting for bytes that never come."""
+    data = os.urandom(6 * CHUNK)
+    file_id = cluster.upload(data)["id"]
+    last = cluster.file_info(file_id)["chunks"][-1]
+    for node in cluster.nodes:  # every replica of the last chunk is gone
+        node.chunk_path(last["id"]).unlink(missing_ok=True)
+
+    conn = http_client.HTTPConnection("127.0.0.1", cluster.frontend_port, timeout=30)
+    try:
+        conn.request("GET", f"/download/{file_id}")
+        resp = conn.getresponse()
+        assert resp.status == 200 and resp.getheader("Content-Length") == str(len(data))
+        with pytest.raises(http_client.IncompleteRead) as cut:
+            resp.read()
+    finally:
+        conn.close()
+    assert 0 < len(cut.value.partial) < len(data)
+    assert bytes(cut.value.partial) == data[: len(cut.value.partial)]
