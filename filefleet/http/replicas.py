@@ -99,6 +99,9 @@ class ReplicaReader:
                 )
                 if not done:  # the reads under way are slow: one more beside them
                     self.counters.hedged += 1
+                    slow = ", ".join(node.url for node in running.values())
+                    log.info("chunk %s: no answer from %s within %gs; reading %s too",
+                             chunk_id, slow, self.hedge_after, waiting[0].url)  # fmt: skip
                     start()
                     continue
                 for task in done:

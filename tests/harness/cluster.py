@@ -49,16 +49,10 @@ def http(
         return HttpAnswer(err.code, dict(err.headers), err.read())
 
 
-@dataclass
-class Node:
-    index: int
-    data: Path
-    port: int
-    process: Process | None = None
+class NodeDisk:
+    """A node's data directory, as tests look at it (the layout of DESIGN §4)."""
 
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
+    data: Path
 
     @property
     def node_id(self) -> str:
@@ -73,7 +67,48 @@ class Node:
 
 
 @dataclass
-class Cluster:
+class Node(NodeDisk):
+    index: int
+    data: Path
+    port: int
+    process: Process | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+
+class ControllerView:
+    """The controller's view of a cluster, over HTTP with the secret."""
+
+    @property
+    def controller_url(self) -> str:
+        raise NotImplementedError
+
+    def api(self, method: str, path: str, body: Any = None, timeout: float = 60.0) -> HttpAnswer:
+        data = None if body is None else json.dumps(body).encode()
+        headers = {"Authorization": f"Bearer {SECRET}", "Content-Type": "application/json"}
+        return http(method, self.controller_url + path, data, headers, timeout=timeout)
+
+    def active_node_ids(self) -> set[str]:
+        return {n["id"] for n in self.api("GET", "/active-nodes").json()}
+
+    def wait_active(self, count: int, timeout: float = 20.0) -> None:
+        wait_for(
+            lambda: len(self.active_node_ids()) >= count,
+            timeout=timeout,
+            what=f"{count} active nodes",
+        )
+
+    def file_info(self, file_id: str) -> dict[str, Any]:
+        answer = self.api("GET", f"/file/{file_id}")
+        assert answer.status == 200, (answer.status, answer.body)
+        result: dict[str, Any] = answer.json()
+        return result
+
+
+@dataclass
+class Cluster(ControllerView):
     procs: ProcessGroup
     root: Path
     node_args: list[str] = field(default_factory=list)
@@ -189,29 +224,6 @@ class Cluster:
             args += ["--queue", self.queue]
         self.frontend = self.procs.spawn("frontend", [*args, *self.frontend_args], url=self.url)
         return self.frontend.wait_healthy()
-
-    # -- the controller's view -------------------------------------------------------------
-
-    def api(self, method: str, path: str, body: Any = None) -> HttpAnswer:
-        data = None if body is None else json.dumps(body).encode()
-        headers = {"Authorization": f"Bearer {SECRET}", "Content-Type": "application/json"}
-        return http(method, self.controller_url + path, data, headers)
-
-    def active_node_ids(self) -> set[str]:
-        return {n["id"] for n in self.api("GET", "/active-nodes").json()}
-
-    def wait_active(self, count: int, timeout: float = 20.0) -> None:
-        wait_for(
-            lambda: len(self.active_node_ids()) >= count,
-            timeout=timeout,
-            what=f"{count} active nodes",
-        )
-
-    def file_info(self, file_id: str) -> dict[str, Any]:
-        answer = self.api("GET", f"/file/{file_id}")
-        assert answer.status == 200, answer.body
-        result: dict[str, Any] = answer.json()
-        return result
 
     # -- as a user -------------------------------------------------------------------------
 

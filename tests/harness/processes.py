@@ -146,11 +146,16 @@ class ProcessGroup:
         *,
         url: str | None = None,
         env: dict[str, str] | None = None,
+        program: Sequence[str] = FILEFLEET,
+        wrap: Sequence[str] = (),
     ) -> Process:
+        """Start ``program args`` (a ``filefleet`` command unless told otherwise), inside
+        ``wrap`` when given (e.g. ``ip netns exec NS``, which execs: the pid is the
+        program's own)."""
         full_env = {**os.environ, **self.base_env, **(env or {})}
         full_env.setdefault("PYTHONUNBUFFERED", "1")
         log_path = self.workdir / f"{name}.log"
-        proc = Process(name, [*FILEFLEET, *args], log_path, full_env, url)
+        proc = Process(name, [*wrap, *program, *args], log_path, full_env, url)
         self.processes.append(proc)
         return proc.start()
 

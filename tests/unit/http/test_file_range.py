@@ -13,12 +13,12 @@ from pathlib import Path
 
 import pytest
 from aiohttp import web
-from aiohttp.test_utils import TestServer
 
 from filefleet.http import direct as direct_http
 from filefleet.http.client import NO_RETRY, HttpClient
 from filefleet.http.direct import SEND_SLICE
 from filefleet.http.file_range import FileChanged, FileRange
+from tests.unit.http.serving import served
 
 # Larger than a loopback socket's send buffer: sending it waits for the socket at times.
 CONTENT = os.urandom(24 * SEND_SLICE + 12345)
@@ -43,12 +43,8 @@ async def digest_url() -> AsyncIterator[str]:
 
     app = web.Application(client_max_size=64 * 1024 * 1024)
     app.router.add_put("/digest", digest)
-    server = TestServer(app)
-    await server.start_server()
-    try:
-        yield str(server.make_url("")).rstrip("/")
-    finally:
-        await server.close()
+    async with served(app) as url:
+        yield url
 
 
 def test_read_is_the_range(opened: int) -> None:
