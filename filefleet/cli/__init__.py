@@ -29,6 +29,7 @@ COMMANDS = {
     "share": "share",
     "get": "get",
     "delete": "delete",
+    "fsck": "fsck",
 }
 
 
@@ -53,7 +54,7 @@ def build_app(command: str | None = None) -> typer.Typer:
 
 
 # Short-lived commands: once one has printed its result, nothing is left to tear down.
-CLIENT_COMMANDS = frozenset({"status", "share", "get", "delete"})
+CLIENT_COMMANDS = frozenset({"status", "share", "get", "delete", "fsck"})
 
 
 def main() -> None:

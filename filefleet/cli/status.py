@@ -8,21 +8,20 @@ Everything but the dead letters is the controller's ``GET /status`` (the same nu
 verdict as its ``/ui`` page, ``core/health.py``); the dead letters are read from the queue.
 
 With no ``--controller`` it reads ``<data>/cluster.json`` (written by ``filefleet up``)
-for the controller's URL, the secret and the queue.
+for the controller's URL, the secret and the queue (``target.py``).
 """
 
 from __future__ import annotations
 
 import asyncio
-import json
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from filefleet.cli.common import fail
+from filefleet.cli.target import ControllerOption, DataOption, SecretOption, find_cluster
 from filefleet.core import health
 from filefleet.core.errors import FilefleetError
 from filefleet.core.health import FILE_STATES, ClusterStatus
@@ -32,7 +31,6 @@ from filefleet.http.controller_api import ControllerClient
 from filefleet.http.deadlines import Deadlines
 from filefleet.queue.base import DeadLetter
 from filefleet.queue.factory import open_queue
-from filefleet.runtime.settings import default_data_dir
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -57,20 +55,8 @@ class Snapshot:
         return self.report.below
 
 
-def cluster_target(data: Path | None) -> dict[str, Any]:
-    path = (data or default_data_dir()) / "cluster.json"
-    try:
-        manifest: dict[str, Any] = json.loads(path.read_text())
-    except FileNotFoundError:
-        fail(f"no {path}: is `filefleet up` running there? Or pass --controller URL")
-    except ValueError as exc:
-        fail(f"{path} is not valid JSON: {exc}")
-    return manifest
-
-
 async def take_snapshot(controller: ControllerClient, queue_url: str | None) -> Snapshot:
-    answer = await controller.http.get_json(controller.urls, "/status", retry=controller.retry)
-    snapshot = Snapshot(ClusterStatus.model_validate(answer))
+    snapshot = Snapshot(await controller.status())
     if queue_url:
         await read_dead_letters(snapshot, queue_url)
     return snapshot
@@ -151,41 +137,25 @@ def verdict(snapshot: Snapshot) -> str:
 
 
 def status(
-    controller: Annotated[
-        str | None,
-        typer.Option(
-            envvar="FILEFLEET_CONTROLLER",
-            help="Controller URL(s), comma-separated (default: from <data>/cluster.json).",
-        ),
-    ] = None,
-    data: Annotated[
-        Path | None, typer.Option(help="Cluster data dir holding cluster.json.")
-    ] = None,
+    controller: ControllerOption = None,
+    data: DataOption = None,
     queue: Annotated[
         str | None, typer.Option(help="Queue URL for dead letters (default: cluster.json's).")
     ] = None,
-    secret: Annotated[
-        str | None, typer.Option(envvar="FILEFLEET_SECRET", help="Cluster secret.")
-    ] = None,
+    secret: SecretOption = None,
 ) -> None:
     """Show nodes, chunks below R, dead letters and files, with a one-line verdict."""
-    if controller is None:
-        manifest = cluster_target(data)
-        controller = manifest.get("services", {}).get("controller", {}).get("url")
-        if not controller:
-            fail("cluster.json names no controller")
-        secret = secret or manifest.get("secret")
-        queue = queue or manifest.get("queue")
-    urls = [u.strip().rstrip("/") for u in controller.split(",") if u.strip()]
+    target = find_cluster(controller, data, secret)
+    queue = queue or target.queue
 
     async def snapshot() -> Snapshot:
-        async with HttpClient(secret=secret, deadlines=QUICK_DEADLINES) as http:
-            return await take_snapshot(ControllerClient(http, urls, retry=QUICK), queue)
+        async with HttpClient(secret=target.secret, deadlines=QUICK_DEADLINES) as http:
+            return await take_snapshot(ControllerClient(http, target.urls, retry=QUICK), queue)
 
     try:
         result = asyncio.run(snapshot())
     except FilefleetError as exc:
-        fail(f"cannot read the cluster at {controller}: {exc.message}", code=1)
+        fail(f"cannot read the cluster at {target.where}: {exc.message}", code=1)
     from rich.console import Console
 
     render(result, Console())

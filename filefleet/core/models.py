@@ -211,3 +211,19 @@ class Removed(BaseModel):
 
     id: str
     deleted: bool
+
+
+# --- node routes a client reads (the rest of the node's shapes: node/models.py) ---
+
+
+class ChunkVerified(BaseModel):
+    """``POST /chunk/{id}/verify``: whether the chunk's bytes on disk still hash to its id.
+
+    ``quarantined``: it did not, and the node has moved it aside and told the controller
+    (as its scrubber does), so it is no longer served and repair copies a healthy one back.
+    """
+
+    id: ChunkId
+    size: int = Field(ge=0)
+    ok: bool
+    quarantined: bool

@@ -12,6 +12,7 @@ from typing import Any
 
 from pydantic import TypeAdapter
 
+from filefleet.core.health import ClusterStatus
 from filefleet.core.models import (
     ChunkInfo,
     ChunkList,
@@ -74,6 +75,10 @@ class ControllerClient:
     async def all_nodes(self) -> list[NodeStatus]:
         """Every known node with its ``active`` flag (``GET /nodes``)."""
         return _NODE_STATUSES.validate_python(await self._get("/nodes"))
+
+    async def status(self) -> ClusterStatus:
+        """``GET /status``: R, every node with its active flag, the totals, the verdict."""
+        return ClusterStatus.model_validate(await self._get("/status"))
 
     async def list_files(
         self,

@@ -7,6 +7,7 @@ from typing import Any
 
 from filefleet.core.errors import InsufficientStorage, NotFound, TimedOut, UpstreamError
 from filefleet.core.hashing import ArrivingDigest
+from filefleet.core.models import ChunkVerified
 from filefleet.http.client import HttpClient, RetryPolicy
 
 # Store: the same node once more after a short pause (a refused or reset connection, a
@@ -86,6 +87,12 @@ class NodeClient:
             "DELETE", url, f"/chunk/{chunk_id}", params={"grace": str(grace)}, retry=READ_RETRY
         )
         return bool(resp.json().get("deleted"))
+
+    async def verify_chunk(self, url: str, chunk_id: str) -> ChunkVerified:
+        """Have the node re-hash its copy (NotFound if it has none); a corrupt one it
+        quarantines and reports to the controller itself."""
+        raw = await self.http.post_json(url, f"/chunk/{chunk_id}/verify", {}, retry=READ_RETRY)
+        return ChunkVerified.model_validate(raw)
 
     async def list_chunks(self, url: str, after: str | None = None, limit: int = 1000) -> Any:
         params: dict[str, str | int] = {"limit": limit}

@@ -4,6 +4,7 @@
                                      400 hash mismatch or bad id, 413 > --max-chunk, 507 full
     GET    /chunk/{id}               the bytes, read and sent whole; 404 absent (HEAD too)
     DELETE /chunk/{id}?grace=<dur>   200 {"id", "deleted"}; 409 written/touched within grace
+    POST   /chunk/{id}/verify        re-hash on disk: {"id", "size", "ok", "quarantined"}; 404
     GET    /chunks?after=&limit=     {"chunks": [...], "next": id | null}
     GET    /stats                    counts, space, scrub counters
 
@@ -21,6 +22,7 @@ from aiohttp import web
 from filefleet.core import ids
 from filefleet.core.buffers import Buffers, aligned_buffers
 from filefleet.core.errors import InvalidInput
+from filefleet.core.models import ChunkVerified
 from filefleet.core.units import parse_duration
 from filefleet.http.bodies import chunk_body
 from filefleet.http.sending import released, wait_for_kernel
@@ -92,6 +94,15 @@ async def delete_chunk(request: web.Request) -> web.Response:
     grace = parse_duration(request.query.get("grace", "0"))
     deleted = await request.app[STORE].delete(chunk_id, grace)
     return json_model(ChunkDeleted(id=chunk_id, deleted=deleted))
+
+
+@api.route("POST", "/chunk/{id}/verify", summary="Re-hash a chunk on disk (fsck --verify)",
+           response=ChunkVerified)  # fmt: skip
+async def verify_chunk(request: web.Request) -> web.Response:
+    """The bytes are read and hashed here, not sent: a check of the whole fleet costs the
+    network nothing. A corrupt chunk is quarantined and reported, as the scrubber does."""
+    chunk_id = ids.chunk_id(request.match_info["id"])
+    return json_model(await request.app[SCRUBBER].check_chunk(chunk_id))
 
 
 @api.route("GET", "/chunks", summary="List chunk ids in order (paged)", response=ChunkPage)

@@ -18,6 +18,7 @@ import asyncio
 import logging
 
 from filefleet.core.errors import FilefleetError, NotFound
+from filefleet.core.models import ChunkVerified
 from filefleet.http.controller_api import ControllerClient
 from filefleet.node.chunkstore import ChunkStore
 from filefleet.node.models import ScrubStats
@@ -75,21 +76,29 @@ class Scrubber(Service):
     async def scrub_chunk(self, chunk_id: str) -> tuple[int, bool]:
         """Re-hash one chunk; quarantine and report it if corrupt. (bytes read, healthy?)"""
         try:
-            result = await self.store.verify(chunk_id)
+            checked = await self.check_chunk(chunk_id)
         except NotFound:
             return 0, True  # deleted since it was listed
+        return checked.size, not checked.quarantined
+
+    async def check_chunk(self, chunk_id: str) -> ChunkVerified:
+        """Re-hash one chunk (NotFound if it is not here); a corrupt one is quarantined and
+        reported. The scrubber's walk and ``POST /chunk/{id}/verify`` (fsck) both come here,
+        so a rotten replica is handled the same way whoever finds it."""
+        result = await self.store.verify(chunk_id)
         self.scanned += 1
         self.scanned_bytes += result.size
+        checked = ChunkVerified(id=chunk_id, size=result.size, ok=result.ok, quarantined=False)
         if result.ok:
-            return result.size, True
+            return checked
         moved = await self.store.quarantine(chunk_id, inode=result.inode)
         if moved is None:
-            return result.size, True  # deleted or replaced by a verified put meanwhile
+            return checked  # deleted or replaced by a verified put meanwhile
         self.corrupt += 1
         log.warning("chunk %s is corrupt; moved to %s", chunk_id, moved)
         self.unreported.add(chunk_id)
         await self.report_pending()
-        return result.size, False
+        return checked.model_copy(update={"quarantined": True})
 
     async def report_pending(self) -> int:
         """Tell the controller this node no longer holds each quarantined chunk."""

@@ -93,6 +93,7 @@ async def test_chunked_body_within_limit_is_stored(client: Client) -> None:
         ("GET", "/chunks", {"after": "../x"}),
         ("GET", "/chunks", {"limit": "0"}),
         ("GET", "/chunks", {"limit": "many"}),
+        ("POST", "/chunk/" + "A" * 64 + "/verify", {}),
     ],
 )
 async def test_bad_input_is_400(
@@ -119,6 +120,7 @@ async def test_every_route_needs_the_secret(client: Client) -> None:
         ("POST", f"/chunk?hash={chunk}"),
         ("GET", f"/chunk/{chunk}"),
         ("DELETE", f"/chunk/{chunk}"),
+        ("POST", f"/chunk/{chunk}/verify"),
         ("GET", "/chunks"),
         ("GET", "/stats"),
     ]:
@@ -139,6 +141,30 @@ async def test_listing_and_stats(client: Client) -> None:
     stats = await (await client.get("/stats", headers=AUTH)).json()
     assert (stats["chunks"], stats["bytes"], stats["quarantined"]) == (5, 500, 0)
     assert stats["free"] > 0 and stats["scrub"]["scanned"] == 0
+
+
+async def test_verify_rehashes_on_the_node_and_quarantines_a_rotten_chunk(
+    client: Client, tmp_path: Path
+) -> None:
+    good, rotten = os.urandom(1000), os.urandom(2000)
+    for blob in (good, rotten):
+        await client.post("/chunk", params={"hash": cid(blob)}, data=blob, headers=AUTH)
+    path = tmp_path / "data" / "chunks" / cid(rotten)[:2] / cid(rotten)
+    path.write_bytes(b"x" + rotten[1:])
+
+    resp = await client.post(f"/chunk/{cid(good)}/verify", headers=AUTH)
+    assert resp.status == 200
+    assert await resp.json() == {"id": cid(good), "size": 1000, "ok": True, "quarantined": False}
+    resp = await client.post(f"/chunk/{cid(rotten)}/verify", headers=AUTH)
+    assert await resp.json() == {"id": cid(rotten), "size": 2000, "ok": False, "quarantined": True}
+    # moved aside, as the scrubber does: no longer listed nor served, counted in /stats
+    assert not path.exists() and (tmp_path / "data" / "quarantine" / cid(rotten)).exists()
+    resp = await client.get("/chunks", headers=AUTH)
+    assert (await resp.json())["chunks"] == [cid(good)]
+    stats = await (await client.get("/stats", headers=AUTH)).json()
+    assert stats["quarantined"] == 1 and stats["scrub"]["corrupt"] == 1
+    resp = await client.post(f"/chunk/{cid(rotten)}/verify", headers=AUTH)
+    assert resp.status == 404 and "error" in await resp.json()
 
 
 async def test_reads_through_reused_buffers_never_mix_chunks(client: Client) -> None:
