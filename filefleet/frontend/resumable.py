@@ -135,7 +135,8 @@ class ResumableUploads:
             raise InvalidInput("size must be zero or more bytes")
         if size > self.max_upload:
             raise PayloadTooLarge(f"size {size} exceeds the maximum upload of {self.max_upload}")
-        await self.writer.placement()  # 503 before any record when no node is active
+        # 503 (no node) or 507 (no room) before any record is written.
+        await self.writer.placement(room=min(size, self.chunk_size))
         record, token = new_record(options, size=size)
         await self.controller.create_file(record)
         self.counters.created += 1

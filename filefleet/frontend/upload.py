@@ -69,7 +69,8 @@ class Uploader:
     async def upload(
         self, pieces: AsyncIterator[bytes], options: UploadOptions, public_url: str
     ) -> UploadResult:
-        placement = await self.writer.placement()  # 503 before any record when no node
+        # 503 (no node) or 507 (no room) before any record is written.
+        placement = await self.writer.placement(room=self.chunk_size)
         record, token = new_record(options)
         await self.controller.create_file(record)
         size, sha256, chunk_ids = await self._store_chunks(record.id, pieces, placement)

@@ -136,14 +136,19 @@ class ChunkWriter:
         raise Unavailable(f"no node could store chunk {chunk_id}: {failures[-1].message}")
 
     async def placement(
-        self, *, fresh: bool = True, assigned: dict[str, int] | None = None
+        self, *, fresh: bool = True, assigned: dict[str, int] | None = None, room: int = 1
     ) -> Placement:
         """A placement over the active nodes (asked now, or from the ~1 s cache), continuing
         from ``assigned`` (bytes already sent to each node by this upload); 503 when there
-        is no active node."""
+        is no active node, 507 when none has ``room`` bytes free (so an upload that cannot
+        store its first chunk is refused before its record is written)."""
         candidates = await self.directory.candidates(fresh=fresh)
         if not candidates:
             raise Unavailable("no active storage node: the cluster cannot store files right now")
+        if not any(c.free >= room for c in candidates):
+            raise InsufficientStorage(
+                f"every storage node is full (none has {room} bytes free above its reserve)"
+            )
         assigned = {} if assigned is None else assigned
         return Placement(candidates, assigned, avoid=self.directory.suspects.suspected)
 

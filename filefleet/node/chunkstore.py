@@ -205,8 +205,14 @@ class ChunkStore:
         tmp = self.tmp_dir / f"{cid}.{secrets.token_hex(4)}"
         try:
             self._write_durably(tmp, data)
-        except BaseException:
+        except BaseException as exc:
             _unlink_quietly(tmp)
+            if isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, errno.EDQUOT):
+                # The check above passed, but the disk filled meanwhile (writes at once,
+                # or another process on the same disk): a full disk, not a failure.
+                raise InsufficientStorage(
+                    f"the node's disk filled up while storing {len(data)} bytes"
+                ) from exc
             raise
         return tmp
 

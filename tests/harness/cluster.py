@@ -78,12 +78,29 @@ class Node(NodeDisk):
         return f"http://127.0.0.1:{self.port}"
 
 
-class ControllerView:
-    """The controller's view of a cluster, over HTTP with the secret."""
+class ClusterView:
+    """A running cluster seen from outside: the controller's view over HTTP with the
+    secret, and the frontend as a user sees it."""
 
     @property
     def controller_url(self) -> str:
         raise NotImplementedError
+
+    @property
+    def url(self) -> str:
+        """The frontend's base URL."""
+        raise NotImplementedError
+
+    def upload(self, data: bytes, name: str = "file.bin", **params: str) -> dict[str, Any]:
+        query = urllib.parse.urlencode({"name": name, **params})
+        answer = http("POST", f"{self.url}/upload?{query}", data, {"Accept": "application/json"})
+        assert answer.status == 201, (answer.status, answer.body)
+        result: dict[str, Any] = answer.json()
+        assert result["sha256"] == hashlib.sha256(data).hexdigest()
+        return result
+
+    def download(self, file_id: str, headers: dict[str, str] | None = None) -> HttpAnswer:
+        return http("GET", f"{self.url}/download/{file_id}", headers=headers)
 
     def api(self, method: str, path: str, body: Any = None, timeout: float = 60.0) -> HttpAnswer:
         data = None if body is None else json.dumps(body).encode()
@@ -108,7 +125,7 @@ class ControllerView:
 
 
 @dataclass
-class Cluster(ControllerView):
+class Cluster(ClusterView):
     procs: ProcessGroup
     root: Path
     node_args: list[str] = field(default_factory=list)
@@ -224,16 +241,3 @@ class Cluster(ControllerView):
             args += ["--queue", self.queue]
         self.frontend = self.procs.spawn("frontend", [*args, *self.frontend_args], url=self.url)
         return self.frontend.wait_healthy()
-
-    # -- as a user -------------------------------------------------------------------------
-
-    def upload(self, data: bytes, name: str = "file.bin", **params: str) -> dict[str, Any]:
-        query = urllib.parse.urlencode({"name": name, **params})
-        answer = http("POST", f"{self.url}/upload?{query}", data, {"Accept": "application/json"})
-        assert answer.status == 201, (answer.status, answer.body)
-        result: dict[str, Any] = answer.json()
-        assert result["sha256"] == hashlib.sha256(data).hexdigest()
-        return result
-
-    def download(self, file_id: str, headers: dict[str, str] | None = None) -> HttpAnswer:
-        return http("GET", f"{self.url}/download/{file_id}", headers=headers)

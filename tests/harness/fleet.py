@@ -10,19 +10,25 @@ the test's ``ProcessGroup`` (whose teardown also prints every log's tail on fail
 
 Ports: each service gets a free port (picked in the test's namespace; a new namespace
 has nothing listening, so it is free there too).
+
+A node may get a small disk of its own (``small_disks``: a tmpfs of that size mounted on
+its data directory), to fill up; ``close`` stops those nodes and unmounts it.
 """
 
 from __future__ import annotations
 
+import json
+import os
 import shutil
 import signal
+import subprocess
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from tests.harness.cluster import SECRET, ControllerView, NodeDisk, http
+from tests.harness.cluster import SECRET, ClusterView, NodeDisk, http
 from tests.harness.hosts import Host, Network
-from tests.harness.processes import Process, ProcessGroup, free_port, wait_for
+from tests.harness.processes import FILEFLEET, Process, ProcessGroup, free_port, wait_for
 
 # Fast but not flapping on a loaded 2-core machine: pings every 500 ms, inactive after 3 s.
 NODE_TTL = "3s"
@@ -52,7 +58,7 @@ class FleetNode(NodeDisk):
 
 
 @dataclass
-class Fleet(ControllerView):
+class Fleet(ClusterView):
     procs: ProcessGroup
     root: Path
     network: Network
@@ -63,7 +69,10 @@ class Fleet(ControllerView):
     controller_args: list[str] = field(default_factory=list)
     replicator_args: list[str] = field(default_factory=list)
     gc_args: list[str] = field(default_factory=list)
+    small_disks: dict[int, str] = field(default_factory=dict)  # node index -> tmpfs size
+    node_extra: dict[int, list[str]] = field(default_factory=dict)  # node index -> its args
     nodes: list[FleetNode] = field(default_factory=list)
+    mounts: list[Path] = field(default_factory=list)
     core: Host | None = None
     ports: dict[str, int] = field(default_factory=dict)
     services: dict[str, Process] = field(default_factory=dict)
@@ -134,13 +143,29 @@ class Fleet(ControllerView):
         host = self.network.add_host(f"node{index}")
         node = FleetNode(index, host, self.root / f"node-{index}", free_port())
         self.nodes.append(node)
+        size = self.small_disks.get(index)
+        if size is not None:
+            node.data.mkdir()
+            subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs",
+                            str(node.data)], check=True, timeout=20)  # fmt: skip
+            self.mounts.append(node.data)
         self.start_node(node)
         return node
+
+    def close(self) -> None:
+        """Stop the nodes on small disks, then unmount those (lazily: never left behind)."""
+        for node in self.nodes:
+            if node.data in self.mounts and node.process is not None:
+                node.process.stop()
+        for mount in self.mounts:
+            subprocess.run(["umount", "-l", str(mount)], check=False, timeout=20)
+        self.mounts.clear()
 
     def start_node(self, node: FleetNode) -> Process:
         argv = ["node", "--data", str(node.data), "--host", node.host.address,
                 "--port", str(node.port), "--controller", self.controller_url,
-                "--ping-interval", PING_INTERVAL, "--scrub-rate", "0", *self.node_args]  # fmt: skip
+                "--ping-interval", PING_INTERVAL, "--scrub-rate", "0", *self.node_args,
+                *self.node_extra.get(node.index, [])]  # fmt: skip
         node.process = self.procs.spawn(
             f"node-{node.index}", argv, url=node.url, wrap=node.host.command([])
         )
@@ -188,6 +213,34 @@ class Fleet(ControllerView):
                 if len(set(good)) < self.replicas:
                     short[chunk["id"]] = chunk["locations"]
         return short
+
+    def fsck(self, *args: str) -> dict[str, Any]:
+        """``filefleet fsck --json`` run as an operator would, from this (the test's) host;
+        its exit code under ``"exit"``."""
+        env = {**os.environ, "FILEFLEET_SECRET": SECRET}
+        argv = [*FILEFLEET, "fsck", "--json", "--controller", self.controller_url, *args]
+        done = subprocess.run(argv, capture_output=True, text=True, env=env, timeout=120)
+        assert done.returncode in (0, 1), (done.returncode, done.stderr)
+        report: dict[str, Any] = json.loads(done.stdout)
+        report["exit"] = done.returncode
+        return report
+
+    def wait_clean(self, timeout: float = 90.0) -> dict[str, Any]:
+        """Until ``filefleet fsck`` says the fleet is whole: every live chunk on R good
+        replicas, every node answering. The fleet must get there by itself."""
+        last: dict[str, Any] = {}
+
+        def clean() -> bool:
+            nonlocal last
+            last = self.fsck()
+            return bool(last["clean"]) and last["exit"] == 0
+
+        try:
+            wait_for(clean, timeout=timeout, interval=1.0, what="filefleet fsck clean")
+        except AssertionError as exc:
+            shown = json.dumps(last, indent=1)[:3000]
+            raise AssertionError(f"{exc}\nlast fsck: {shown}") from None
+        return last
 
     def wait_whole(self, file_ids: list[str], timeout: float = 60.0) -> None:
         """Every chunk of the files on R active nodes, each really holding it."""

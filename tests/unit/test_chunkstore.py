@@ -5,7 +5,9 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import os
+import subprocess
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -242,3 +244,45 @@ async def test_mismatch_does_not_touch_an_existing_chunk(store: ChunkStore) -> N
     with pytest.raises(InvalidInput):
         await store.put(cid(b"old"), b"not old")
     assert store.path(cid(b"old")).stat().st_mtime == pytest.approx(old)
+
+
+@pytest.fixture
+def small_disk(tmp_path: Path) -> Iterator[Path]:
+    """A real 2 MiB file system (tmpfs), unmounted afterwards; needs root."""
+    if os.geteuid() != 0:
+        if os.environ.get("FILEFLEET_REQUIRE_SERVICES") == "1":
+            pytest.fail("mounting a small file system needs root")
+        pytest.skip("mounting a small file system needs root")
+    mount = tmp_path / "small"
+    mount.mkdir()
+    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=2m", "tmpfs", str(mount)], check=True)
+    try:
+        yield mount
+    finally:
+        subprocess.run(["umount", "-l", str(mount)], check=False)
+
+
+async def test_a_disk_that_fills_while_writing_is_a_507_and_leaves_no_partial_file(
+    small_disk: Path,
+) -> None:
+    # A reserve far below zero lets the space check pass, as when several writes or another
+    # process fill the disk between the check and the write: the write itself meets ENOSPC.
+    store = ChunkStore(small_disk / "data", reserve=-(2**40))
+    data = os.urandom(3 * 1024 * 1024)
+    with pytest.raises(InsufficientStorage, match="filled up"):
+        await store.put(cid(data), data)
+    assert list((small_disk / "data" / "tmp").iterdir()) == []
+    assert not store.path(cid(data)).exists()
+    small = os.urandom(64 * 1024)  # what fits still goes in
+    assert (await store.put(cid(small), small)).created
+
+
+async def test_below_the_reserve_a_chunk_is_refused_before_anything_is_written(
+    small_disk: Path,
+) -> None:
+    store = ChunkStore(small_disk / "data", reserve=1024 * 1024)
+    data = os.urandom(1536 * 1024)  # fits on the disk, not above the reserve
+    with pytest.raises(InsufficientStorage, match="reserve"):
+        await store.put(cid(data), data)
+    assert list((small_disk / "data" / "tmp").iterdir()) == []
+    assert store.space().free < len(data)

@@ -1,0 +1,51 @@
+"""Scenario 3: one node of four sits behind a slow, lossy link (2 Mbit/s, a short queue).
+
+The node is alive and answers, just slowly: its pings arrive, so the controller keeps it
+active, and no pause is long enough to trip a deadline on its own. What protects the
+uploads is the minimum rate (``--min-rate``): a 4 MiB chunk that cannot keep 1 MiB/s goes
+to another node, and the slow node becomes a suspect that gets no new chunk for a while.
+Reads from it are hedged to another replica. Every transfer completes correctly in
+bounded time, and afterwards the fleet is whole.
+"""
+
+from __future__ import annotations
+
+import os
+
+from tests.faults.conftest import MakeFleet
+from tests.faults.story import clients
+from tests.harness.processes import wait_for
+
+MiB = 1024 * 1024
+
+
+def test_a_slow_node_holds_no_upload_hostage(make_fleet: MakeFleet) -> None:
+    fleet = make_fleet(
+        nodes=4,
+        chunk_size="4MiB",
+        replicator_args=["--repair-interval", "1s", "--repair-after", "60s"],
+        gc_args=["--gc-interval", "1h"],
+    )
+    before = {fleet.upload(data := os.urandom(9 * MiB), f"b{i}")["id"]: data for i in range(2)}
+    fleet.wait_whole(list(before))
+    slow = fleet.nodes[0]
+    slow.host.slow("2mbit")
+    try:
+        traffic = clients(fleet, before, size=16 * MiB)
+        try:
+            wait_for(
+                lambda: traffic.count("upload") >= 8 and traffic.count("download") >= 4,
+                timeout=120,
+                what="uploads and downloads past the slow node",
+            )
+        finally:
+            traffic.stop()
+        assert slow.node_id in fleet.active_node_ids()  # slow, not dead
+        print(traffic.summary())
+        traffic.check(answer_within=30, stall_within=5)
+    finally:
+        slow.host.unslow()
+    fleet.wait_clean()
+    for file_id, data in traffic.files.items():
+        op = traffic.download(file_id, data)
+        assert op.ok, op.line()
