@@ -138,6 +138,14 @@ class Fleet(ClusterView):
         self.services[name] = self.procs.spawn(name, argv, url=url, wrap=self.core.command([]))
         return self.services[name].wait_healthy()
 
+    def restart(self, name: str) -> Process:
+        """The service started again as it was (same host, port and flags), once the old
+        process has ended (the test stops or kills it first)."""
+        old = self.services[name]
+        assert not old.alive(), f"{name} is still running"
+        self.services[name] = self.procs.spawn(name, old.args, url=old.url, program=())
+        return self.services[name].wait_healthy()
+
     def add_node(self) -> FleetNode:
         index = len(self.nodes) + 1
         host = self.network.add_host(f"node{index}")
