@@ -3,7 +3,7 @@ PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: up test lint types unit venv dev clean bench
+.PHONY: up test lint types unit faults venv dev clean bench
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -33,6 +33,10 @@ types: dev
 
 unit: dev
 	$(BIN)/pytest tests/unit -q
+
+# The fault scenarios alone (tests/faults; root and iproute2), each printing its figures.
+faults: dev
+	$(BIN)/pytest tests/faults -q -s -p no:cacheprovider $(PYTEST_ARGS)
 
 test: lint types
 	$(BIN)/pytest -q $(PYTEST_ARGS)

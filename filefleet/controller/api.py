@@ -11,6 +11,7 @@ from filefleet.core.models import (
     ChunkInfo,
     ChunkList,
     ChunkLookup,
+    ChunkPage,
     Collecting,
     FileCreate,
     FileInfo,
@@ -124,6 +125,14 @@ async def active_nodes(request: web.Request) -> web.Response:
 @api.route("GET", "/nodes", summary="Every known node with its active flag")
 async def all_nodes(request: web.Request) -> web.Response:
     return json_model(await nodes.all_nodes(_store(request), _ttl(request)))
+
+
+@api.route("GET", "/nodes/{id}/chunks", summary="Chunks listed on a node, in id order (paged)",
+           response=ChunkPage)  # fmt: skip
+async def chunks_on_node(request: web.Request) -> web.Response:
+    node_id = ids.node_id(request.match_info["id"])
+    query = params.node_chunk_query(request.query)
+    return json_model(await nodes.chunks_on_node(_store(request), node_id, query))
 
 
 # --- chunks ---

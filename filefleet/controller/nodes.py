@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
-from filefleet.core.models import NodeInfo, NodeStatus, PingRequest
+from filefleet.core.models import ChunkPage, NodeInfo, NodeStatus, PingRequest
 from filefleet.store.base import MetadataStore
+
+from .params import NodeChunkQuery
 
 
 async def ping(store: MetadataStore, node: PingRequest) -> NodeInfo:
@@ -17,3 +19,10 @@ async def active_nodes(store: MetadataStore, node_ttl: float) -> list[NodeInfo]:
 
 async def all_nodes(store: MetadataStore, node_ttl: float) -> list[NodeStatus]:
     return await store.all_nodes(node_ttl)
+
+
+async def chunks_on_node(store: MetadataStore, node_id: str, query: NodeChunkQuery) -> ChunkPage:
+    """A page of the chunks the metadata lists on the node; ``next`` when more may follow."""
+    found = await store.chunks_on_node(node_id, query.after, query.until, query.limit)
+    following = found[-1] if len(found) == query.limit else None
+    return ChunkPage(chunks=found, next=following)

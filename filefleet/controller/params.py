@@ -98,6 +98,25 @@ def chunk_query(query: Mapping[str, str], default_replicas: int) -> ChunkQuery:
     )
 
 
+@dataclass(frozen=True)
+class NodeChunkQuery:
+    """``GET /nodes/{id}/chunks?after=&until=&limit=``: a page of the chunks listed on a
+    node, ids in ``(after, until]``."""
+
+    after: str | None = None
+    until: str | None = None
+    limit: int = MAX_LIMIT
+
+
+def node_chunk_query(query: Mapping[str, str]) -> NodeChunkQuery:
+    _only(query, {"after", "until", "limit"})
+    return NodeChunkQuery(
+        after=ids.chunk_id(query["after"]) if "after" in query else None,
+        until=ids.chunk_id(query["until"]) if "until" in query else None,
+        limit=bounded_int("limit", query["limit"], 1, MAX_LIMIT) if "limit" in query else 1000,
+    )
+
+
 def repair_after(query: Mapping[str, str]) -> float:
     """``GET /chunk/{id}?repair_after=``: extra seconds a silent node's replicas count."""
     _only(query, {"repair_after"})

@@ -185,6 +185,15 @@ class ChunkList(BaseModel):
     chunks: list[ChunkInfo]
 
 
+class ChunkPage(BaseModel):
+    """A page of chunk ids in order, ``next`` to pass as ``after`` for the next page: a
+    node's ``GET /chunks`` (what it holds), and the controller's ``GET /nodes/{id}/chunks``
+    (what it lists the node as holding)."""
+
+    chunks: list[ChunkId]
+    next: ChunkId | None
+
+
 class ChunkLookup(Strict):
     """``POST /chunks/lookup``: the records of up to 1,000 chunks at once (unknown ids are
     left out of the answer)."""

@@ -8,7 +8,9 @@ A pass (``worker.GarbageCollector.run_once``) calls them in this order:
    ``collect_chunk`` for each of its chunks, then remove its record once every replica
    on an active node is gone, then the records of chunks left with no location.
 3. ``sweep_node`` for each active node: page through its ``GET /chunks`` and delete what
-   no file references (orphans, and pending deletes of a node that came back).
+   no file references (orphans, and pending deletes of a node that came back); beside
+   each page, drop the locations of chunks the node is listed for but no longer holds
+   (``missing.py``), so repair restores them.
 
 How a chunk is collected, and why an upload re-using it never loses it (``collect_chunk``):
 
@@ -38,6 +40,7 @@ from dataclasses import dataclass, field, fields
 
 from filefleet.core.errors import Conflict, FilefleetError, NotFound
 from filefleet.core.models import ChunkInfo, FileInfo, FileState
+from filefleet.gc.missing import drop_missing
 from filefleet.http.controller_api import ControllerClient
 from filefleet.http.node_api import NodeClient
 
@@ -57,6 +60,7 @@ class GCCounts:
     chunk_records_removed: int = 0  # chunk records removed (no file, no location left)
     deletes_pending: int = 0  # replicas left on inactive nodes, to delete when they return
     orphans_deleted: int = 0  # chunks deleted from a node that had no record at all
+    lost_replicas: int = 0  # locations dropped: the node was listed but did not hold it
     conflicts: int = 0  # node refused (within grace), or an upload claimed a marked chunk
     failures: int = 0  # a node or the controller failed a step; retried next pass
 
@@ -259,10 +263,14 @@ async def sweep_node(fleet: Fleet, node_id: str, counts: GCCounts) -> None:
     while True:
         page = await fleet.nodes.list_chunks(url, after=after, limit=NODE_PAGE)
         ids: list[str] = page["chunks"]
+        following: str | None = page.get("next")
         known = {c.id: c for c in await fleet.controller.lookup_chunks(ids)}
         for chunk_id in ids:
             await sweep_chunk(fleet, node_id, chunk_id, known.get(chunk_id), counts)
-        after = page.get("next")
+        # This page holds every chunk of the node in (after, following]: anything listed
+        # there and absent is a replica lost without the controller hearing of it.
+        await drop_missing(fleet, node_id, set(ids), after, following, counts)
+        after = following
         if not after:
             return
 

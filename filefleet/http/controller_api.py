@@ -16,6 +16,7 @@ from filefleet.core.health import ClusterStatus
 from filefleet.core.models import (
     ChunkInfo,
     ChunkList,
+    ChunkPage,
     ChunkRef,
     FileCreate,
     FileInfo,
@@ -138,6 +139,24 @@ class ControllerClient:
             body = {"ids": list(chunk_ids[start : start + 1000])}
             found += ChunkList.model_validate(await self._post("/chunks/lookup", body)).chunks
         return found
+
+    async def listed_on_node(self, node_id: str, after: str | None, until: str | None) -> list[str]:
+        """Every chunk the metadata lists on the node with an id in ``(after, until]``
+        (None: unbounded), in order, in pages of 1,000."""
+        found: list[str] = []
+        while True:
+            params: dict[str, str | int] = {"limit": 1000}
+            if after:
+                params["after"] = after
+            if until:
+                params["until"] = until
+            page = ChunkPage.model_validate(
+                await self._get(f"/nodes/{node_id}/chunks", params=params)
+            )
+            found += page.chunks
+            if page.next is None:
+                return found
+            after = page.next
 
     async def add_location(self, chunk_id: str, node_id: str) -> ChunkInfo:
         raw = await self._post(f"/chunk/{chunk_id}/locations", {"node": node_id})

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pydantic import BaseModel, Field
 
-from filefleet.core.models import ChunkId
+from filefleet.core.models import ChunkId, ChunkPage
 
 
 class ChunkStored(BaseModel):
@@ -20,13 +20,6 @@ class ChunkDeleted(BaseModel):
 
     id: ChunkId
     deleted: bool
-
-
-class ChunkPage(BaseModel):
-    """``GET /chunks``: ids in order; pass ``next`` as ``after`` for the next page."""
-
-    chunks: list[ChunkId]
-    next: ChunkId | None
 
 
 class ScrubStats(BaseModel):
@@ -49,3 +42,6 @@ class NodeStats(BaseModel):
     free: int
     quarantined: int
     scrub: ScrubStats
+
+
+__all__ = ["ChunkDeleted", "ChunkPage", "ChunkStored", "NodeStats"]

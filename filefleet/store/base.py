@@ -110,6 +110,13 @@ class MetadataStore(abc.ABC):
         the GC deleted it, so its size is added to the ``reclaimed_bytes`` counter."""
 
     @abc.abstractmethod
+    async def chunks_on_node(
+        self, node_id: str, after: str | None, until: str | None, limit: int
+    ) -> list[str]:
+        """Ids of the chunks listed on the node, in order: after ``after``, up to and with
+        ``until`` (None: no bound), at most ``limit``."""
+
+    @abc.abstractmethod
     async def get_chunks(self, chunk_ids: list[str], live_ttl: float) -> list[ChunkInfo]:
         """The records of the known ones among ``chunk_ids``."""
 

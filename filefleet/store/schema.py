@@ -19,8 +19,9 @@
 Indexes, each for a question a service asks (``bench/metadata.py`` times them at 1 million
 chunks): ``files (state, expires_at)`` and ``(state, id)`` for the GC's pages of expired
 and deleting files, ``(state, updated_at)`` for abandoned uploads; ``chunks
-(location_count)`` and ``chunk_locations (node_id)`` for repair (chunks with too few
-locations, and those with a location on a silent node); ``file_chunks (chunk_id)`` for
+(location_count)`` and ``chunk_locations (node_id, chunk_id)`` for repair (chunks with too
+few locations, and those with a location on a silent node) and for the GC's comparison of
+what a node holds with what it is listed as holding, in id order; ``file_chunks (chunk_id)`` for
 "does a live file reference this chunk" (GC mark); ``nodes (last_ping)`` for /active-nodes;
 ``files (sha256)`` for "is this content already a verified file" (the chunk API's
 completion of a re-upload).
@@ -126,7 +127,7 @@ chunk_locations = Table(
     metadata,
     Column("chunk_id", String(64), ForeignKey("chunks.id", ondelete="CASCADE"), primary_key=True),
     Column("node_id", String(32), primary_key=True),
-    Index("ix_chunk_locations_node_id", "node_id"),
+    Index("ix_chunk_locations_node_id_chunk_id", "node_id", "chunk_id"),
 )
 
 nodes = Table(

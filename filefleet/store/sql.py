@@ -410,6 +410,19 @@ class SqlStore(MetadataStore):
             )
         )
 
+    async def chunks_on_node(
+        self, node_id: str, after: str | None, until: str | None, limit: int
+    ) -> list[str]:
+        column = chunk_locations.c.chunk_id
+        query = select(column).where(chunk_locations.c.node_id == node_id)
+        if after is not None:
+            query = query.where(column > after)
+        if until is not None:
+            query = query.where(column <= until)
+        async with self._read() as conn:
+            rows = await conn.execute(query.order_by(column).limit(limit))
+            return [row[0] for row in rows]
+
     async def get_chunks(self, chunk_ids: list[str], live_ttl: float) -> list[ChunkInfo]:
         async with self._read() as conn:
             return await queries.chunk_infos(conn, chunk_ids, self._cutoff(live_ttl))

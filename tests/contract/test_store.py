@@ -306,6 +306,20 @@ async def test_locations_from_appends_and_single_row_changes(store: SqlStore, cl
         await store.add_location(chunk_id(99), node_id(1))
 
 
+async def test_chunks_on_a_node_in_id_order_within_a_range(store: SqlStore, clock: Clock) -> None:
+    record = new_file(clock)
+    await store.create_file(record)
+    refs = [ref(n, order, locations=[node_id(1)]) for order, n in enumerate(range(6))]
+    refs[0] = ref(0, 0, locations=[node_id(2)])  # not on node 1
+    await store.update_file(record.id, FileUpdate(chunks=refs))
+    on_one = sorted(chunk_id(n) for n in range(1, 6))
+    assert await store.chunks_on_node(node_id(1), None, None, 100) == on_one
+    assert await store.chunks_on_node(node_id(1), None, None, 2) == on_one[:2]
+    assert await store.chunks_on_node(node_id(1), on_one[1], on_one[3], 100) == on_one[2:4]
+    assert await store.chunks_on_node(node_id(1), on_one[4], None, 100) == []
+    assert await store.chunks_on_node(node_id(3), None, None, 100) == []
+
+
 async def test_replicas_the_gc_deleted_are_counted_as_reclaimed(
     store: SqlStore, clock: Clock
 ) -> None:

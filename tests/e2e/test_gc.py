@@ -25,6 +25,7 @@ from filefleet.http.controller_api import ControllerClient
 from filefleet.http.node_api import NodeClient
 from tests.harness.cluster import SECRET, Cluster, Node, http
 from tests.harness.processes import ProcessGroup, wait_for
+from tests.harness.replicators import start_replicator, wait_replicated
 
 CHUNK = 64 * 1024
 GC_KNOBS = ("--gc-interval", "1s", "--gc-grace", "2s")
@@ -187,6 +188,27 @@ def test_a_node_down_during_collection_gets_its_chunks_deleted_when_it_returns(
         timeout=DEADLINE,
         what="chunk records removed",
     )
+
+
+def test_a_replica_lost_from_a_disk_is_found_and_restored(gc_cluster: Cluster) -> None:
+    """A chunk file gone from a node's disk without the controller hearing of it (a wiped
+    or replaced disk, a late delete): the GC's sweep finds the false location and drops
+    it, and repair copies the chunk back, without any read or operator action."""
+    cluster = gc_cluster
+    replicator = start_replicator(cluster, "--repair-interval", "1s")
+    data = os.urandom(6 * CHUNK)
+    result = cluster.upload(data)
+    wait_replicated(cluster, [result["id"]])
+    chunk = cluster.file_info(result["id"])["chunks"][2]
+    victim = next(n for n in cluster.nodes if n.node_id == chunk["locations"][0])
+    victim.chunk_path(chunk["id"]).unlink()
+
+    wait_for(lambda: gc_total(cluster, "lost_replicas") >= 1, timeout=DEADLINE, what="found")
+    wait_replicated(cluster, [result["id"]], timeout=DEADLINE)
+    holders = [n for n in cluster.nodes if chunk["id"] in n.chunk_ids()]
+    assert len(holders) >= 2  # really on two disks again, not just listed
+    assert replicator.stats()["repaired"] >= 1
+    assert cluster.download(result["id"]).body == data
 
 
 def test_an_interrupted_upload_is_collected_after_the_grace(gc_cluster: Cluster) -> None:

@@ -49,6 +49,21 @@ def clients(fleet: Fleet, files: dict[str, bytes], size: int = 4 * 1024 * 1024) 
 class Lived:
     detected: float  # seconds from the fault to the node leaving the active nodes
     rejoined: float  # seconds from the end of the fault to the node being active again
+    ended: float  # when the fault ended (time.monotonic())
+
+
+def healed(fleet: Fleet, scenario: str, traffic: Traffic, lived: Lived | None = None) -> None:
+    """Wait for ``filefleet fsck`` clean, then print the scenario's figures on one line
+    (``make faults`` shows them; docs/reliability.md quotes them)."""
+    fleet.wait_clean()
+    figures = traffic.summary()
+    if lived is not None:
+        heal = time.monotonic() - lived.ended
+        figures += (
+            f"; inactive after {lived.detected:.1f}s, active again {lived.rejoined:.1f}s"
+            f" after the fault, fsck clean {heal:.1f}s after it"
+        )
+    print(f"\nFAULT {scenario}: {figures}")
 
 
 def live_through(
@@ -87,4 +102,4 @@ def live_through(
     rejoined = time.monotonic() - ended
     uploads = traffic.count("upload")
     wait_for(lambda: traffic.count("upload") >= uploads + 4, timeout=30, what="uploads after")
-    return Lived(detected, rejoined)
+    return Lived(detected, rejoined, ended)

@@ -11,7 +11,7 @@ away for less than ``--repair-after``, it sets off no copies.
 from __future__ import annotations
 
 from tests.faults.conftest import MakeFleet
-from tests.faults.story import clients, holder_of_most, live_through, upload_some
+from tests.faults.story import clients, healed, holder_of_most, live_through, upload_some
 
 MiB = 1024 * 1024
 
@@ -31,11 +31,8 @@ def test_a_hung_node_stalls_nothing_and_rejoins_quietly(make_fleet: MakeFleet) -
         lived = live_through(fleet, traffic, victim, victim.freeze, victim.thaw)
     finally:
         traffic.stop()
-    print(traffic.summary(), lived)
     traffic.check(answer_within=30, stall_within=5)
-
-    fleet.wait_whole(list(traffic.files), timeout=60)
-    fleet.wait_clean()
+    healed(fleet, "hung node (SIGSTOP)", traffic, lived)
     for file_id, data in traffic.files.items():
         op = traffic.download(file_id, data)
         assert op.ok, op.line()

@@ -15,7 +15,7 @@ import os
 import pytest
 
 from tests.faults.conftest import MakeFleet
-from tests.faults.story import clients, holder_of_most, live_through, upload_some
+from tests.faults.story import clients, healed, holder_of_most, live_through, upload_some
 from tests.harness.cluster import http
 from tests.harness.hosts import Cut
 from tests.harness.processes import wait_for
@@ -55,8 +55,8 @@ def test_a_partitioned_node_holds_nothing_up_and_frees_what_was_deleted(
         )  # fmt: skip
     finally:
         traffic.stop()
-    print(traffic.summary(), lived)
     traffic.check(answer_within=30, stall_within=5)
+    healed(fleet, f"partition ({how})", traffic, lived)
 
     # The deleted file never comes back, and its chunks are freed on the returning node.
     wait_for(
@@ -66,7 +66,6 @@ def test_a_partitioned_node_holds_nothing_up_and_frees_what_was_deleted(
         what="the deleted file's chunks freed on the node that was away",
     )
     assert http("GET", f"{fleet.url}/download/{doomed['id']}").status in (404, 410)
-    fleet.wait_clean()
     for file_id, data in traffic.files.items():
         op = traffic.download(file_id, data)
         assert op.ok, op.line()

@@ -13,7 +13,7 @@ from __future__ import annotations
 import os
 
 from tests.faults.conftest import MakeFleet
-from tests.faults.story import clients
+from tests.faults.story import clients, healed
 from tests.harness.processes import wait_for
 
 MiB = 1024 * 1024
@@ -41,11 +41,10 @@ def test_a_slow_node_holds_no_upload_hostage(make_fleet: MakeFleet) -> None:
         finally:
             traffic.stop()
         assert slow.node_id in fleet.active_node_ids()  # slow, not dead
-        print(traffic.summary())
         traffic.check(answer_within=30, stall_within=5)
     finally:
         slow.host.unslow()
-    fleet.wait_clean()
+    healed(fleet, "slow link (2 Mbit/s, one node of four)", traffic)
     for file_id, data in traffic.files.items():
         op = traffic.download(file_id, data)
         assert op.ok, op.line()

@@ -45,7 +45,9 @@ class Op:
     wrong: bool = False  # a download that answered 200 and delivered other bytes
     detail: str = ""
     file_id: str = ""
-    started: float = 0.0
+    started: float = 0.0  # seconds since the traffic began
+    finished: float = 0.0
+    size: int = 0  # bytes uploaded or downloaded
 
     def line(self) -> str:
         what = "hung" if self.hung else self.status
@@ -114,6 +116,7 @@ class Traffic:
                 self._record(self.download(file_id, data))
 
     def _record(self, op: Op) -> None:
+        op.finished = time.monotonic() - self._t0
         with self._lock:
             self.ops.append(op)
 
@@ -146,6 +149,7 @@ class Traffic:
         if resp.status == 201:
             answer = json.loads(body)
             op.file_id = answer["id"]
+            op.size = len(data)
             op.ok = answer["sha256"] == hashlib.sha256(data).hexdigest()
             if op.ok:
                 with self._lock:
@@ -208,9 +212,15 @@ class Traffic:
     def summary(self) -> str:
         ups = [op.seconds for op in self.uploads() if op.ok]
         downs = [op.stall for op in self.downloads()]
+        done = [op for op in self.uploads() if op.ok]
+        span = max((op.finished for op in done), default=0.0) - min(
+            (op.started for op in done), default=0.0
+        )
+        rate = sum(op.size for op in done) / span / 1024**2 if span > 0 else 0.0
         return (
-            f"uploads ok {len(ups)}/{len(self.uploads())} "
-            f"p50 {percentile(ups, 50):.2f}s p99 {percentile(ups, 99):.2f}s; "
+            f"uploads ok {len(ups)}/{len(self.uploads())} ({rate:.0f} MiB/s in all), "
+            f"answered p50 {percentile(ups, 50):.2f}s p99 {percentile(ups, 99):.2f}s "
+            "after the last byte; "
             f"downloads ok {sum(op.ok for op in self.downloads())}/{len(self.downloads())} "
             f"longest stall {max(downs, default=0.0):.2f}s"
         )

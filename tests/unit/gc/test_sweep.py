@@ -62,6 +62,14 @@ class FakeController:
         self.calls.append(("lookup", ",".join(chunk_ids)))
         return [await self.get_chunk(c) for c in chunk_ids if c in self.locations]
 
+    async def listed_on_node(self, node_id: str, after: str | None, until: str | None) -> list[str]:
+        self.calls.append(("listed", f"{node_id}:{after}..{until}"))
+        return sorted(
+            chunk for chunk, nodes in self.locations.items()
+            if node_id in nodes and (after is None or chunk > after)
+            and (until is None or chunk <= until)
+        )  # fmt: skip
+
     async def remove_location(
         self, chunk_id: str, node_id: str, *, reclaimed: bool = False
     ) -> None:
@@ -88,6 +96,12 @@ class FakeNodes:
     deletes: list[tuple[str, str, float]] = field(default_factory=list)
     held: list[str] = field(default_factory=list)  # chunk ids every node lists
     page: int = 2
+    stored_since: set[str] = field(default_factory=set)  # held, but after the listing
+
+    async def has_chunk(self, url: str, chunk_id: str) -> bool:
+        if url in self.down:
+            raise Unavailable(url)
+        return chunk_id in self.held or chunk_id in self.stored_since
 
     async def list_chunks(self, url: str, after: str | None = None, limit: int = 1000) -> Any:
         rest = [c for c in self.held if after is None or c > after]
@@ -212,6 +226,26 @@ async def test_sweeping_a_node_asks_for_the_records_of_a_page_at_once() -> None:
     deleted = [chunk for _, chunk, _ in nodes.deletes]
     assert deleted == [C1, c3, c4, c5]  # orphans C1, c4; unreferenced c3, c5; C2 kept
     assert counts.orphans_deleted == 2 and counts.chunks_deleted == 2
+
+
+async def test_a_replica_listed_on_a_node_that_lacks_it_loses_its_location() -> None:
+    """A wiped disk, a hand-removed file, a late delete: the node is listed for chunks it
+    does not hold. Each page of its listing is compared with what the controller lists in
+    the same id range; a chunk stored since the page was read (HEAD finds it) is kept."""
+    c3, c4, c5 = "3" * 64, "4" * 64, "5" * 64
+    controller = FakeController(
+        locations={C1: [N1], C2: [N1, N2], c3: [N1], c4: [N1], c5: [N2]},
+        references={C1: 1, C2: 1, c3: 1, c4: 1, c5: 1},
+    )
+    nodes = FakeNodes(held=[C1, c3], page=1, stored_since={c4})
+    counts = GCCounts()
+    await sweep_node(fleet(controller, nodes, {N1}), N1, counts)
+    ranges = [r for call, r in controller.calls if call == "listed"]
+    assert ranges == [f"{N1}:None..{C1}", f"{N1}:{C1}..None"]  # page by page
+    assert controller.locations[C2] == [N2]  # lost on N1: dropped, repair restores it
+    assert controller.locations[c4] == [N1]  # stored after the page was read: kept
+    assert controller.locations[c5] == [N2]  # never listed on N1: untouched
+    assert counts.lost_replicas == 1
 
 
 def test_counts_add_up() -> None:
