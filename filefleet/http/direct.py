@@ -43,6 +43,12 @@ BODY_LIMIT = 64 * 1024 * 1024  # a whole answer read into memory (``request``)
 IDLE_PER_HOST = 32  # kept connections per host:port
 EARLY_ANSWER_WAIT = 2.0  # after a body the server stopped reading: wait this for its answer
 SEND_SLICE = 1024 * 1024  # a body is sent in slices of this, each one progress (deadlines)
+# The kernel keeps at most this much of a body not yet sent on the wire: without a bound,
+# a 4 MiB chunk vanishes into socket buffers at once whatever the link, so its send "made
+# progress" even towards a node behind a 2 Mbit/s link, and only the answer deadline
+# (10 s) noticed. With it, the pace of sending is the pace of the link, and the minimum
+# rate (http/deadlines.py) gives a slow node's chunk to another node within ~2.5 s.
+NOTSENT_LOWAT = 256 * 1024
 
 # Called as bytes arrive: the body's view and how many of its bytes are in.
 Arrived = Callable[[memoryview, int], None]
@@ -221,6 +227,8 @@ class DirectHttp:
                 last = exc
                 continue
             sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            if hasattr(socket, "TCP_NOTSENT_LOWAT"):  # Linux, macOS
+                sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NOTSENT_LOWAT, NOTSENT_LOWAT)
             return sock
         raise last
 

@@ -14,9 +14,25 @@ import os
 
 from tests.faults.conftest import MakeFleet
 from tests.faults.story import clients, healed
+from tests.harness.fleet import Fleet
 from tests.harness.processes import wait_for
+from tests.harness.traffic import Traffic
 
 MiB = 1024 * 1024
+
+
+def run_traffic(fleet: Fleet, files: dict[str, bytes]) -> Traffic:
+    """Four clients until 8 uploads of 16 MiB and 4 downloads are done; stopped after."""
+    traffic = clients(fleet, files, size=16 * MiB)
+    try:
+        wait_for(
+            lambda: traffic.count("upload") >= 8 and traffic.count("download") >= 4,
+            timeout=120,
+            what="uploads and downloads",
+        )
+    finally:
+        traffic.stop()
+    return traffic
 
 
 def test_a_slow_node_holds_no_upload_hostage(make_fleet: MakeFleet) -> None:
@@ -28,18 +44,11 @@ def test_a_slow_node_holds_no_upload_hostage(make_fleet: MakeFleet) -> None:
     )
     before = {fleet.upload(data := os.urandom(9 * MiB), f"b{i}")["id"]: data for i in range(2)}
     fleet.wait_whole(list(before))
+    print(f"\nFAULT slow link, baseline (every link fast): {run_traffic(fleet, before).summary()}")
     slow = fleet.nodes[0]
     slow.host.slow("2mbit")
     try:
-        traffic = clients(fleet, before, size=16 * MiB)
-        try:
-            wait_for(
-                lambda: traffic.count("upload") >= 8 and traffic.count("download") >= 4,
-                timeout=120,
-                what="uploads and downloads past the slow node",
-            )
-        finally:
-            traffic.stop()
+        traffic = run_traffic(fleet, before)
         assert slow.node_id in fleet.active_node_ids()  # slow, not dead
         traffic.check(answer_within=30, stall_within=5)
     finally:
