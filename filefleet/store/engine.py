@@ -21,6 +21,7 @@ from sqlalchemy.exc import ArgumentError
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from filefleet.core.errors import InvalidInput
+from filefleet.store.multihost import check_session_attrs, split_hosts
 
 WRITE = "filefleet_write"  # execution option: this transaction writes
 SQLITE_BUSY_TIMEOUT_MS = 30_000
@@ -37,10 +38,13 @@ _DRIVERS = {
 
 
 def async_url(url: str) -> URL:
-    """The async-driver URL for ``sqlite:///path`` or ``postgresql://...``."""
+    """The async-driver URL for ``sqlite:///path`` or ``postgresql://...``, also libpq's
+    multi-host form ``postgresql://user@host1:port1,host2:port2/db?...`` (multihost.py)."""
+    several = split_hosts(url)
+    text, hosts = several if several is not None else (url, [])
     try:
-        parsed = make_url(url)
-    except ArgumentError as exc:
+        parsed = make_url(text)
+    except (ArgumentError, ValueError) as exc:
         raise InvalidInput(f"invalid database URL {url!r}: {exc}") from exc
     driver = _DRIVERS.get(parsed.drivername)
     if driver is None:
@@ -50,7 +54,12 @@ def async_url(url: str) -> URL:
         )
     if driver.startswith("sqlite") and parsed.database in (None, "", ":memory:"):
         raise InvalidInput("SQLite needs a file: sqlite:///path/meta.db")
-    return parsed.set(drivername=driver)
+    if driver.startswith("postgresql"):
+        check_session_attrs(parsed.query.get("target_session_attrs"))
+    elif hosts:
+        raise InvalidInput("only a PostgreSQL URL may name several hosts")
+    parsed = parsed.set(drivername=driver)
+    return parsed.update_query_pairs([("host", h) for h in hosts], append=True)
 
 
 def create_engine(url: str) -> AsyncEngine:
