@@ -182,3 +182,7 @@ async def publish_replicate(
     except TimeoutError:
         log.warning("publishing replicate events for %s: no answer in %.0fs; left to repair",
                     file_id, PUBLISH_TIMEOUT)  # fmt: skip
+    except Exception:
+        # A backend's error nobody translated (a bug, logged as such): the upload has
+        # succeeded all the same, and its client must get its link, not a 500.
+        log.exception("unexpected error publishing replicate events for %s", file_id)
