@@ -33,23 +33,20 @@ from filefleet.store.sql import SqlStore, open_store
 from tests.harness.cluster import Cluster
 from tests.harness.private_postgres import DATABASE, PrivatePostgres, private_postgres
 from tests.harness.processes import ProcessGroup
-from tests.harness.servers import ServerProcess
 from tests.harness.upload_load import (
+    CHUNK,
+    FAST_NODE,
     FaultWindow,
     UploadLoad,
     fault_report,
     mismatched_downloads,
     run_fault,
+    untranslated_errors,
     upload_once,
 )
 
 pytestmark = [pytest.mark.faults, pytest.mark.timeout(180)]
 
-KiB = 1024
-CHUNK = 256 * KiB
-# The node TTL stays at its default (10 s): the nodes' pings fail while the database is
-# away, and a short outage must not make them inactive (a long one does).
-FAST_NODE = ["--ping-interval", "200ms", "--scrub-rate", "0"]
 OUTAGE = 3.0  # seconds the database stays down, shorter than a controller call waits
 LONG_OUTAGE = 12.0  # ... and longer than it waits
 REFUSED_WITHIN = 15.0  # seconds: an upload refused during the outage was answered within
@@ -68,6 +65,8 @@ def start_cluster(procs: ProcessGroup, root: Path, db: str, controllers: int) ->
         db=db,
         node_args=FAST_NODE,
         frontend_args=["--chunk-size", str(CHUNK)],
+        # The node TTL stays at its default (10 s): the nodes' pings fail while the
+        # database is away, and a short outage must not make them inactive (a long one does).
     )
     return cluster.start(nodes=3, controllers=controllers)
 
@@ -79,16 +78,6 @@ def refused_by_controllers(cluster: Cluster) -> int:
         for proc in cluster.controllers
         if proc.log_path.exists()
     )
-
-
-def unexpected_errors(cluster: Cluster) -> list[str]:
-    """Log lines of a 500 (an exception nobody translated) in any filefleet service."""
-    found = []
-    for proc in cluster.procs.processes:
-        if proc.log_path.exists() and not isinstance(proc, ServerProcess):
-            lines = proc.log_path.read_text(errors="replace").splitlines()
-            found += [f"{proc.name}: {line}" for line in lines if "unexpected error" in line]
-    return found
 
 
 def ride_through(
@@ -109,7 +98,7 @@ def ride_through(
     print(fault_report(fault, load.answers, window))
 
     assert load.unacceptable() == [], "answers other than a link or a JSON 503"
-    assert unexpected_errors(cluster) == []
+    assert untranslated_errors(cluster.procs) == []
     assert len(window.met(load.answers)) >= 4, "the fault met no upload in flight"
     # The controllers reconnected by themselves: the same processes serve the new uploads.
     assert [proc.pid for proc in cluster.controllers] == pids

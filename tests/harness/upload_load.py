@@ -27,10 +27,15 @@ from dataclasses import dataclass, field
 from http.client import HTTPException
 
 from tests.harness.cluster import Cluster, http
-from tests.harness.processes import wait_for
+from tests.harness.processes import FILEFLEET, ProcessGroup, wait_for
 
 MiB = 1024 * 1024
 UPLOAD_TIMEOUT = 90.0  # seconds a client waits for one answer
+# The frontend's --chunk-size under load: small, so each upload makes dozens of
+# controller calls and publishes dozens of events.
+CHUNK = 256 * 1024
+# Nodes ping often (a fleet that heals quickly) and do not scrub (no disk reads competing).
+FAST_NODE = ["--ping-interval", "200ms", "--scrub-rate", "0"]
 
 
 @dataclass(frozen=True)
@@ -150,6 +155,21 @@ def _json(raw: bytes) -> dict[str, object]:
     return value if isinstance(value, dict) else {}
 
 
+# What a filefleet service logs for an exception nobody translated.
+MARKS = ("unexpected error", "pass failed")
+
+
+def untranslated_errors(procs: ProcessGroup) -> list[str]:
+    """Log lines of the filefleet services that betray an exception nobody translated: a
+    500 answered ("unexpected error") or a background pass that crashed ("pass failed")."""
+    found = []
+    for proc in procs.processes:
+        if proc.args[: len(FILEFLEET)] == FILEFLEET and proc.log_path.exists():
+            lines = proc.log_path.read_text(errors="replace").splitlines()
+            found += [f"{proc.name}: {line}" for line in lines if any(m in line for m in MARKS)]
+    return found
+
+
 def mismatched_downloads(cluster: Cluster, answers: Iterable[Answer]) -> list[str]:
     """Every linked upload downloaded and hashed: the ones that are not byte-identical."""
     bad = []
@@ -172,14 +192,21 @@ def percentiles(seconds: list[float]) -> str:
 
 @dataclass(frozen=True)
 class FaultWindow:
-    """When the fault began (``down``) and when it was mended (``up``), monotonic time."""
+    """Monotonic moments of a fault: ``break_it()`` called (``down``) and returned
+    (``broken``), ``mend_it()`` called (``mending``) and returned (``up``)."""
 
     down: float
+    broken: float
+    mending: float
     up: float
 
     def met(self, answers: Iterable[Answer]) -> list[Answer]:
         """The uploads in flight at some moment of the fault."""
         return [a for a in answers if a.overlaps(self.down, self.up)]
+
+    def within(self, answers: Iterable[Answer]) -> list[Answer]:
+        """The uploads that began and ended while the thing was surely broken."""
+        return [a for a in answers if a.started >= self.broken and a.ended <= self.mending]
 
 
 def run_fault(
@@ -204,12 +231,14 @@ def run_fault(
         )
         down = time.monotonic()
         break_it()
+        broken = time.monotonic()
         wait_for(
             lambda: time.monotonic() - down >= outage and seen(),
             timeout=outage + 30,
             interval=0.1,
             what="the fault noticed for the whole outage",
         )
+        mending = time.monotonic()
         mend_it()
         up = time.monotonic()
         wait_for(
@@ -220,7 +249,7 @@ def run_fault(
         )
     finally:
         load.stop()
-    return FaultWindow(down, up)
+    return FaultWindow(down, broken, mending, up)
 
 
 def fault_report(fault: str, answers: list[Answer], window: FaultWindow) -> str:
