@@ -8,7 +8,9 @@ touching the machine's servers on 6379 and 5672 (or the machine's RabbitMQ node)
   free AMQP port and a free distribution port, its Mnesia database, logs, Erlang cookie
   (``HOME``), configuration and plugin list (none: no management plugin) in a temp dir,
   so it reads nothing of the machine's ``/etc/rabbitmq``. It registers with the running
-  epmd, as every node on the machine does. It takes ~5 s to start.
+  epmd, as every node on the machine does (and does not start without one). It takes
+  ~5 s to start. It is run from ``/usr/lib/rabbitmq/bin``: the ``/usr/sbin`` wrapper would
+  run it through ``su``, and the pid the test holds would not be the server's.
 
 Either one is stopped by its pid (SIGTERM: Redis writes its append-only file, RabbitMQ's
 start script stops the Erlang VM) and whatever is left under it is killed, and its temp dir
@@ -23,12 +25,14 @@ import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
+from tests.conftest import require_service
 from tests.harness.processes import ProcessGroup, free_port
 from tests.harness.servers import ServerProcess, require_binary, server_dir, spawn_server
 
 REDIS_SERVER = "/usr/bin/redis-server"
 RABBITMQ_SERVER = "/usr/lib/rabbitmq/bin/rabbitmq-server"  # what /usr/sbin/'s wrapper runs
 AMQP_HEADER = b"AMQP\x00\x00\x09\x01"
+EPMD_PORT = 4369
 START_TIMEOUT = 60.0  # seconds; RabbitMQ takes ~5 s on an idle 2-core machine
 
 
@@ -93,6 +97,9 @@ def private_redis(procs: ProcessGroup) -> Iterator[QueueServer]:
 @contextlib.contextmanager
 def private_rabbitmq(procs: ProcessGroup) -> Iterator[QueueServer]:
     binary = require_binary("rabbitmq-server", RABBITMQ_SERVER)
+    # A node starts epmd as a daemon of its own when none runs, one the test could not
+    # stop by pid: it must find the machine's (started with its RabbitMQ), or not start.
+    require_service("epmd (the Erlang port mapper)", "127.0.0.1", EPMD_PORT)
     with server_dir("filefleet-rabbitmq-") as root:
         port, dist_port = free_port(), free_port()
         (root / "enabled_plugins").write_text("[].\n")
@@ -112,7 +119,9 @@ def private_rabbitmq(procs: ProcessGroup) -> Iterator[QueueServer]:
             "RABBITMQ_LOG_BASE": str(root / "log"),
             "RABBITMQ_PID_FILE": str(root / "rabbitmq.pid"),
             "RABBITMQ_LOGS": "-",
-            "RABBITMQ_SERVER_ADDITIONAL_ERL_ARGS": "-kernel inet_dist_use_interface {127,0,0,1}",
+            "RABBITMQ_SERVER_ADDITIONAL_ERL_ARGS": (
+                "-kernel inet_dist_use_interface {127,0,0,1} -start_epmd false"
+            ),
         }
         url = f"amqp://guest:guest@127.0.0.1:{port}/"
         server = QueueServer(procs, "rabbitmq", [binary], env, port, url, AMQP_HEADER)
