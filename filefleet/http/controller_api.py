@@ -3,6 +3,13 @@
 All of them go through the one HttpClient, so they retry with backoff and fail over
 between controllers (``--controller URL1,URL2``). Every call here is safe to repeat:
 ``POST /file`` is idempotent, chunk appends merge by order, location adds are set inserts.
+
+How long a call keeps trying (``CONTROLLER_RETRY``, unless the caller gives its own): a
+controller answers 503 while its database restarts or fails over, and a controller
+restarts itself in about a second; a call waits through such a gap of up to ~4.5 s (9
+attempts, 0.1 s doubling to 2 s between them, jittered: 4.5-9 s of waiting in all)
+rather than failing an upload at once, and then gives up with the 503, which the
+frontend passes on to its client.
 """
 
 from __future__ import annotations
@@ -30,6 +37,7 @@ from filefleet.core.models import (
 )
 from filefleet.http.client import HttpClient, RetryPolicy
 
+CONTROLLER_RETRY = RetryPolicy(attempts=9, base_delay=0.1, max_delay=2.0)
 _NODES = TypeAdapter(list[NodeInfo])
 _NODE_STATUSES = TypeAdapter(list[NodeStatus])
 
@@ -40,7 +48,7 @@ class ControllerClient:
     ) -> None:
         self.http = http
         self.urls = list(urls)
-        self.retry = retry
+        self.retry = retry or CONTROLLER_RETRY
 
     async def _get(self, path: str, **kw: Any) -> Any:
         return await self.http.get_json(self.urls, path, retry=self.retry, **kw)

@@ -15,6 +15,16 @@ default exchange:
 Messages are persistent and published with confirms; a retry publishes the delayed copy
 (confirmed) before it acks the original, so a crash in between delivers it twice, never
 zero times.
+
+A lost connection (the broker restarted, the network cut) is noticed by the next call,
+which fails as Unavailable; the call after it connects again, declares the queues and,
+for a consumer, consumes again. The broker has requeued the messages that were in
+flight on the dead channel: a delivery handed out before is stale (its tag names the old
+channel's generation, so it can never ack a message of the new one), and acking it does
+nothing; the message comes again (replication is idempotent). aio-pika's own "robust"
+reconnection is not used: it reconnects on a timer, in the background, while calls in
+between fail with errors of their own, so that a call after the broker is back could
+still fail for seconds.
 """
 
 from __future__ import annotations
@@ -29,9 +39,9 @@ from typing import Any
 import aio_pika
 from aio_pika.abc import (
     AbstractChannel,
+    AbstractConnection,
     AbstractIncomingMessage,
     AbstractQueue,
-    AbstractRobustConnection,
 )
 from aiormq.exceptions import AMQPError
 
@@ -44,6 +54,9 @@ from filefleet.queue.base import (
     EventQueue,
     ReplicateEvent,
 )
+
+CONNECT_TIMEOUT = 5.0  # seconds to connect to the broker
+PUBLISH_TIMEOUT = 5.0  # seconds for the broker to confirm one message
 
 
 class RabbitQueue(EventQueue):
@@ -59,9 +72,10 @@ class RabbitQueue(EventQueue):
         self.name = name
         self.policy = policy or DeadLetterPolicy()
         self.prefetch = prefetch
-        self._connection: AbstractRobustConnection | None = None
+        self._connection: AbstractConnection | None = None
         self._channel: AbstractChannel | None = None
         self._work: AbstractQueue | None = None
+        self._generation = 0  # +1 per channel opened: part of every delivery's tag
         self._inbox: asyncio.Queue[AbstractIncomingMessage] = asyncio.Queue()
         self._in_flight: dict[str, AbstractIncomingMessage] = {}
         self._consuming = False
@@ -69,16 +83,22 @@ class RabbitQueue(EventQueue):
 
     @contextlib.asynccontextmanager
     async def _translated(self) -> AsyncIterator[None]:
+        """aio-pika's and aiormq's errors become Unavailable; they report a closed
+        connection or channel as RuntimeError (ChannelInvalidStateError among them), and
+        a broker that does not answer in time as TimeoutError (an OSError)."""
         try:
             yield
-        except (AMQPError, aio_pika.exceptions.AMQPException, OSError) as exc:
+        except (AMQPError, aio_pika.exceptions.AMQPException, OSError, RuntimeError) as exc:
             raise Unavailable(f"queue {self.name}: {type(exc).__name__}: {exc}") from exc
 
     async def _open(self) -> AbstractChannel:
+        """The channel, with the queues declared; a new connection and channel if the last
+        ones were lost (a stale generation's deliveries are forgotten: the broker has
+        requeued them)."""
         async with self._lock:
             if self._channel is None or self._channel.is_closed:
-                if self._connection is None or self._connection.is_closed:
-                    self._connection = await aio_pika.connect_robust(self.url, timeout=10)
+                await self._disconnect()
+                self._connection = await aio_pika.connect(self.url, timeout=CONNECT_TIMEOUT)
                 channel = await self._connection.channel(publisher_confirms=True)
                 await channel.set_qos(prefetch_count=self.prefetch)
                 self._work = await channel.declare_queue(
@@ -99,7 +119,17 @@ class RabbitQueue(EventQueue):
                 )
                 await channel.declare_queue(f"{self.name}.dead", durable=True)
                 self._channel = channel
+                self._generation += 1
+                self._inbox = asyncio.Queue()
+                self._in_flight.clear()
+                self._consuming = False
             return self._channel
+
+    async def _disconnect(self) -> None:
+        connection, self._connection, self._channel = self._connection, None, None
+        if connection is not None and not connection.is_closed:
+            with contextlib.suppress(Exception):  # it is being dropped for being broken
+                await asyncio.wait_for(connection.close(), CONNECT_TIMEOUT)
 
     async def _send(
         self, routing_key: str, event: ReplicateEvent, headers: dict[str, Any], **kw: Any
@@ -113,7 +143,9 @@ class RabbitQueue(EventQueue):
             content_type="application/json",
             **kw,
         )
-        await channel.default_exchange.publish(message, routing_key=routing_key)
+        await channel.default_exchange.publish(
+            message, routing_key=routing_key, timeout=PUBLISH_TIMEOUT
+        )
 
     async def publish(self, events: Sequence[ReplicateEvent]) -> None:
         headers = {"x-attempts": 1, "x-first-seen": str(time.time())}
@@ -129,19 +161,20 @@ class RabbitQueue(EventQueue):
                 assert self._work is not None
                 await self._work.consume(self._inbox.put, no_ack=False, consumer_tag=consumer)
                 self._consuming = True
+            generation = self._generation
             messages: list[AbstractIncomingMessage] = []
             with contextlib.suppress(TimeoutError):
                 messages.append(await asyncio.wait_for(self._inbox.get(), timeout=block))
             while len(messages) < count and not self._inbox.empty():
                 messages.append(self._inbox.get_nowait())
-        deliveries = []
-        for message in messages:
-            delivery = _delivery(message)
-            if delivery is None:  # not one of ours: to the dead letters through the DLX
-                await message.reject(requeue=False)
-                continue
-            self._in_flight[delivery.tag] = message
-            deliveries.append(delivery)
+            deliveries = []
+            for message in messages:
+                delivery = _delivery(message, generation)
+                if delivery is None:  # not one of ours: to the dead letters through the DLX
+                    await message.reject(requeue=False)
+                    continue
+                self._in_flight[delivery.tag] = message
+                deliveries.append(delivery)
         return deliveries
 
     async def ack(self, delivery: Delivery) -> None:
@@ -203,13 +236,10 @@ class RabbitQueue(EventQueue):
                     await channel.queue_delete(self.name + suffix)
             finally:
                 await channel.close()
-        self._channel = None
-        self._consuming = False
+        await self._disconnect()  # our consumer went with the queue: start afresh
 
     async def close(self) -> None:
-        if self._connection is not None and not self._connection.is_closed:
-            await self._connection.close()
-        self._connection = self._channel = None
+        await self._disconnect()
 
 
 def _header(message: AbstractIncomingMessage, key: str, default: str = "") -> str:
@@ -225,13 +255,13 @@ def _event(message: AbstractIncomingMessage) -> ReplicateEvent | None:
         return None
 
 
-def _delivery(message: AbstractIncomingMessage) -> Delivery | None:
+def _delivery(message: AbstractIncomingMessage, generation: int) -> Delivery | None:
     event = _event(message)
     if event is None or message.delivery_tag is None:
         return None
     return Delivery(
         event=event,
-        tag=str(message.delivery_tag),
+        tag=f"{generation}.{message.delivery_tag}",  # delivery tags count per channel
         attempts=int(_header(message, "x-attempts", "1")),
         first_seen=float(_header(message, "x-first-seen", "0") or 0),
     )

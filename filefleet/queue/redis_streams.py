@@ -12,6 +12,12 @@ A consumer that dies keeps its entries pending in the group; ``consume`` takes o
 entries idle for longer than ``claim_after`` (XAUTOCLAIM), so they are redelivered to a
 live consumer within that time. Acknowledged entries are deleted (XACK + XDEL in one
 MULTI), so the stream holds only work that is not done.
+
+A restart of Redis costs the calls made while it is down (Unavailable, at once: the
+connection is refused); the next call connects again. With the append-only file on, the
+stream, its groups and their pending entries are as they were; without it they are
+gone, and ``consume`` creates the group again (NOGROUP) while the periodic repair finds
+what the lost events would have triggered.
 """
 
 from __future__ import annotations
@@ -36,6 +42,11 @@ from filefleet.queue.base import (
 )
 
 DEAD_MAXLEN = 10_000
+# A Redis that is down refuses at once; one that does not answer (hung, or its packets
+# dropped) must not hold a call forever. The read timeout outlasts the longest blocking
+# read a consumer asks for (``block``, a second).
+CONNECT_TIMEOUT = 5.0
+READ_TIMEOUT = 10.0
 
 _PROMOTE = """
 local due = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[1], 'LIMIT', 0, tonumber(ARGV[2]))
@@ -64,7 +75,12 @@ class RedisStreamsQueue(EventQueue):
         self.claim_after = claim_after
         self.delayed = f"{name}:delayed"
         self.dead = f"{name}:dead"
-        self.redis = redis.Redis.from_url(url, decode_responses=True)
+        self.redis = redis.Redis.from_url(
+            url,
+            decode_responses=True,
+            socket_connect_timeout=CONNECT_TIMEOUT,
+            socket_timeout=READ_TIMEOUT,
+        )
         self._promote = self.redis.register_script(_PROMOTE)
         self._groups: set[str] = set()
 

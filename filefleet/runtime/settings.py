@@ -110,7 +110,11 @@ class ControllerSettings(ServiceSettings):
     port: int = Field(8100, ge=0, le=65535, description="Port to listen on.")
     db: str = Field(
         "sqlite:///filefleet-meta.db",
-        description="Metadata store: sqlite:///path/meta.db or postgresql://user@host/db.",
+        description=(
+            "Metadata store: sqlite:///path/meta.db or postgresql://user@host/db; several "
+            "PostgreSQL servers: postgresql://user@h1:5432,h2:5432/db"
+            "?target_session_attrs=read-write."
+        ),
     )
     node_ttl: Duration = Field(10.0, description="A node is active while its last ping is younger.")
     replicas: int = Field(2, ge=1, description="Replication factor R.")

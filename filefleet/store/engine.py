@@ -16,16 +16,23 @@ from typing import Any
 from alembic import command
 from alembic.config import Config
 from sqlalchemy import Connection, event
-from sqlalchemy.engine import URL, make_url
+from sqlalchemy.engine import URL, ExceptionContext, make_url
 from sqlalchemy.exc import ArgumentError
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from filefleet.core.errors import InvalidInput
+from filefleet.store.multihost import check_session_attrs, split_hosts
 
 WRITE = "filefleet_write"  # execution option: this transaction writes
 SQLITE_BUSY_TIMEOUT_MS = 30_000
 MIGRATIONS = Path(__file__).parent / "migrations"
 _MIGRATION_LOCK = 0x66_66_6D_65  # pg_advisory_xact_lock key: "ffme"
+PG_CONNECT_TIMEOUT = 5.0  # seconds, for one connection over every host of the URL
+PG_COMMAND_TIMEOUT = 30.0  # seconds, for one statement
+PG_POOL_TIMEOUT = 10.0  # seconds a request waits for a free pooled connection
+# SQLSTATEs after which a connection is the wrong one to keep: read_only_sql_transaction
+# (a standby, or a demoted primary), admin_shutdown / crash_shutdown / cannot_connect_now.
+_WRONG_SERVER = frozenset({"25006", "57P01", "57P02", "57P03"})
 
 _DRIVERS = {
     "sqlite": "sqlite+aiosqlite",
@@ -37,10 +44,13 @@ _DRIVERS = {
 
 
 def async_url(url: str) -> URL:
-    """The async-driver URL for ``sqlite:///path`` or ``postgresql://...``."""
+    """The async-driver URL for ``sqlite:///path`` or ``postgresql://...``, also libpq's
+    multi-host form ``postgresql://user@host1:port1,host2:port2/db?...`` (multihost.py)."""
+    several = split_hosts(url)
+    text, hosts = several if several is not None else (url, [])
     try:
-        parsed = make_url(url)
-    except ArgumentError as exc:
+        parsed = make_url(text)
+    except (ArgumentError, ValueError) as exc:
         raise InvalidInput(f"invalid database URL {url!r}: {exc}") from exc
     driver = _DRIVERS.get(parsed.drivername)
     if driver is None:
@@ -50,7 +60,12 @@ def async_url(url: str) -> URL:
         )
     if driver.startswith("sqlite") and parsed.database in (None, "", ":memory:"):
         raise InvalidInput("SQLite needs a file: sqlite:///path/meta.db")
-    return parsed.set(drivername=driver)
+    if driver.startswith("postgresql"):
+        check_session_attrs(parsed.query.get("target_session_attrs"))
+    elif hosts:
+        raise InvalidInput("only a PostgreSQL URL may name several hosts")
+    parsed = parsed.set(drivername=driver)
+    return parsed.update_query_pairs([("host", h) for h in hosts], append=True)
 
 
 def create_engine(url: str) -> AsyncEngine:
@@ -64,13 +79,39 @@ def create_engine(url: str) -> AsyncEngine:
     # JIT off: the controller's queries are short index lookups; when the planner
     # overestimates one (repair's candidates, see queries.repair_candidates), JIT would
     # spend ~200 ms compiling what runs in 10 ms.
-    return create_async_engine(
+    # Bounded waits: a server that is down or unreachable costs a request at most the
+    # connect timeout (over every host of a multi-host URL), a statement (its COMMIT too:
+    # a synchronous commit waits for the standby) at most the command timeout, and a
+    # request finding the pool exhausted at most the pool timeout; each then fails as
+    # Unavailable (503), which the caller may retry.
+    engine = create_async_engine(
         target,
         pool_size=10,
         max_overflow=10,
+        pool_timeout=PG_POOL_TIMEOUT,
         pool_pre_ping=True,
-        connect_args={"server_settings": {"jit": "off"}},
+        connect_args={
+            "server_settings": {"jit": "off"},
+            "timeout": PG_CONNECT_TIMEOUT,
+            "command_timeout": PG_COMMAND_TIMEOUT,
+        },
     )
+    _reconnect_after_failover(engine)
+    return engine
+
+
+def _reconnect_after_failover(engine: AsyncEngine) -> None:
+    """A pooled connection to a server that no longer takes writes is dropped, and with it
+    every connection opened before it (the pool's invalidation), so the next ones go to
+    the server that does (``target_session_attrs=read-write``). The old primary of a
+    failover may live on as a read-only server (restarted as a standby): its sessions
+    answer "cannot execute ... in a read-only transaction" rather than closing."""
+
+    @event.listens_for(engine.sync_engine, "handle_error")
+    def on_error(context: ExceptionContext) -> None:
+        sqlstate = getattr(context.original_exception, "sqlstate", None)
+        if sqlstate in _WRONG_SERVER:
+            context.is_disconnect = True
 
 
 def _sqlite_transactions(engine: AsyncEngine) -> None:

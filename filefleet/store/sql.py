@@ -21,6 +21,7 @@ from typing import Any
 from sqlalchemy import and_, delete, exists, func, insert, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import DBAPIError, IntegrityError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from filefleet.core.errors import (
@@ -83,12 +84,18 @@ class SqlStore(MetadataStore):
 
     @asynccontextmanager
     async def _translated(self) -> AsyncIterator[None]:
-        """Database exceptions become filefleet errors where they enter our code."""
+        """Database exceptions become filefleet errors where they enter our code.
+
+        Everything a database outage raises is Unavailable (503, retryable): the driver's
+        errors (DBAPIError: a session ended by a restart, "the database system is starting
+        up", a read-only server after a failover), a refused or timed-out connection
+        (OSError, TimeoutError: asyncpg's own, not wrapped), a pool with no free connection
+        in time (SQLAlchemy's TimeoutError)."""
         try:
             yield
         except IntegrityError as exc:
             raise Conflict(f"conflicting concurrent change: {exc.orig}") from exc
-        except (DBAPIError, OSError) as exc:
+        except (DBAPIError, OSError, PoolTimeout) as exc:
             detail = getattr(exc, "orig", None) or exc
             raise Unavailable(
                 f"metadata store unavailable: {type(exc).__name__}: {str(detail)[:200]}"

@@ -15,6 +15,7 @@ from aiohttp.test_utils import TestServer
 from filefleet.http.client import NO_RETRY, HttpClient
 from filefleet.http.controller_api import ControllerClient
 from filefleet.node.chunkstore import ChunkStore
+from filefleet.node.main import PING_RETRY
 from filefleet.node.ping import Pinger
 from filefleet.node.scrub import Scrubber, scrub_all
 from tests.harness.processes import free_port
@@ -63,7 +64,7 @@ async def controller() -> AsyncIterator[tuple[FakeController, ControllerClient]]
     await server.start_server()
     http = HttpClient(secret="s")
     try:
-        yield fake, ControllerClient(http, [str(server.make_url("")).rstrip("/")])
+        yield fake, ControllerClient(http, [str(server.make_url("")).rstrip("/")], PING_RETRY)
     finally:
         await http.close()
         await server.close()
