@@ -16,6 +16,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequenc
 
 from aiohttp import web
 
+from filefleet.core.errors import FilefleetError
 from filefleet.runtime.eventloop import install_uvloop
 
 log = logging.getLogger(__name__)
@@ -51,6 +52,11 @@ class Service(abc.ABC):
             counts = await self.run_once()
         except asyncio.CancelledError:
             raise
+        except FilefleetError as exc:  # the fleet failed it (a service down): no bug
+            self.failures += 1
+            log.warning("%s pass stopped: %s; next pass in %.1fs",
+                        self.name, exc.message, self.interval)  # fmt: skip
+            return
         except Exception:
             self.failures += 1
             log.exception("%s pass failed; next pass in %.1fs", self.name, self.interval)

@@ -33,6 +33,7 @@ from filefleet.store.sql import SqlStore, open_store
 from tests.harness.cluster import Cluster
 from tests.harness.private_postgres import DATABASE, PrivatePostgres, private_postgres
 from tests.harness.processes import ProcessGroup
+from tests.harness.replicators import start_replicator
 from tests.harness.upload_load import (
     CHUNK,
     FAST_NODE,
@@ -68,7 +69,11 @@ def start_cluster(procs: ProcessGroup, root: Path, db: str, controllers: int) ->
         # The node TTL stays at its default (10 s): the nodes' pings fail while the
         # database is away, and a short outage must not make them inactive (a long one does).
     )
-    return cluster.start(nodes=3, controllers=controllers)
+    cluster.start(nodes=3, controllers=controllers)
+    # The repair pass alone (no queue) brings every chunk to R, so each test can end with
+    # the fleet whole (filefleet fsck clean).
+    start_replicator(cluster, "--repair-interval", "1s")
+    return cluster
 
 
 def refused_by_controllers(cluster: Cluster) -> int:
@@ -108,6 +113,7 @@ def ride_through(
     again = [upload_once(cluster, os.urandom(a.size)) for a in refused[:4]]
     assert [a.status for a in again] == [201] * len(again), [a.error for a in again]
     assert mismatched_downloads(cluster, [*load.linked(), *again]) == []
+    cluster.wait_clean()
     return load, window
 
 

@@ -146,6 +146,7 @@ def test_a_queue_restart_mid_upload_loses_nothing_and_heals(
     assert (replicator.process.pid, replicator.process.alive()) == (pid, True)
     assert mismatched_downloads(cluster, load.linked()) == []
     assert untranslated_errors(procs) == []
+    cluster.wait_clean()
 
 
 async def test_a_queue_that_does_not_answer_holds_an_upload_at_most_the_publish_timeout(

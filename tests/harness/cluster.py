@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
+import subprocess
 import urllib.error
 import urllib.parse
 import urllib.request
@@ -18,7 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from tests.harness.processes import Process, ProcessGroup, free_port, wait_for
+from tests.harness.processes import FILEFLEET, Process, ProcessGroup, free_port, wait_for
 
 SECRET = "test-cluster-secret"
 
@@ -101,6 +103,34 @@ class ClusterView:
 
     def download(self, file_id: str, headers: dict[str, str] | None = None) -> HttpAnswer:
         return http("GET", f"{self.url}/download/{file_id}", headers=headers)
+
+    def fsck(self, *args: str) -> dict[str, Any]:
+        """``filefleet fsck --json`` run as an operator would, from this (the test's) host;
+        its exit code under ``"exit"``."""
+        env = {**os.environ, "FILEFLEET_SECRET": SECRET}
+        argv = [*FILEFLEET, "fsck", "--json", "--controller", self.controller_url, *args]
+        done = subprocess.run(argv, capture_output=True, text=True, env=env, timeout=120)
+        assert done.returncode in (0, 1), (done.returncode, done.stderr)
+        report: dict[str, Any] = json.loads(done.stdout)
+        report["exit"] = done.returncode
+        return report
+
+    def wait_clean(self, timeout: float = 90.0) -> dict[str, Any]:
+        """Until ``filefleet fsck`` says the fleet is whole: every live chunk on R good
+        replicas, every node answering. The fleet must get there by itself."""
+        last: dict[str, Any] = {}
+
+        def clean() -> bool:
+            nonlocal last
+            last = self.fsck()
+            return bool(last["clean"]) and last["exit"] == 0
+
+        try:
+            wait_for(clean, timeout=timeout, interval=1.0, what="filefleet fsck clean")
+        except AssertionError as exc:
+            shown = json.dumps(last, indent=1)[:3000]
+            raise AssertionError(f"{exc}\nlast fsck: {shown}") from None
+        return last
 
     def api(self, method: str, path: str, body: Any = None, timeout: float = 60.0) -> HttpAnswer:
         data = None if body is None else json.dumps(body).encode()

@@ -17,8 +17,6 @@ its data directory), to fill up; ``close`` stops those nodes and unmounts it.
 
 from __future__ import annotations
 
-import json
-import os
 import shutil
 import signal
 import subprocess
@@ -28,7 +26,7 @@ from typing import Any
 
 from tests.harness.cluster import SECRET, ClusterView, NodeDisk, http
 from tests.harness.hosts import Host, Network
-from tests.harness.processes import FILEFLEET, Process, ProcessGroup, free_port, wait_for
+from tests.harness.processes import Process, ProcessGroup, free_port, wait_for
 
 # Fast but not flapping on a loaded 2-core machine: pings every 500 ms, inactive after 3 s.
 NODE_TTL = "3s"
@@ -221,34 +219,6 @@ class Fleet(ClusterView):
                 if len(set(good)) < self.replicas:
                     short[chunk["id"]] = chunk["locations"]
         return short
-
-    def fsck(self, *args: str) -> dict[str, Any]:
-        """``filefleet fsck --json`` run as an operator would, from this (the test's) host;
-        its exit code under ``"exit"``."""
-        env = {**os.environ, "FILEFLEET_SECRET": SECRET}
-        argv = [*FILEFLEET, "fsck", "--json", "--controller", self.controller_url, *args]
-        done = subprocess.run(argv, capture_output=True, text=True, env=env, timeout=120)
-        assert done.returncode in (0, 1), (done.returncode, done.stderr)
-        report: dict[str, Any] = json.loads(done.stdout)
-        report["exit"] = done.returncode
-        return report
-
-    def wait_clean(self, timeout: float = 90.0) -> dict[str, Any]:
-        """Until ``filefleet fsck`` says the fleet is whole: every live chunk on R good
-        replicas, every node answering. The fleet must get there by itself."""
-        last: dict[str, Any] = {}
-
-        def clean() -> bool:
-            nonlocal last
-            last = self.fsck()
-            return bool(last["clean"]) and last["exit"] == 0
-
-        try:
-            wait_for(clean, timeout=timeout, interval=1.0, what="filefleet fsck clean")
-        except AssertionError as exc:
-            shown = json.dumps(last, indent=1)[:3000]
-            raise AssertionError(f"{exc}\nlast fsck: {shown}") from None
-        return last
 
     def wait_whole(self, file_ids: list[str], timeout: float = 60.0) -> None:
         """Every chunk of the files on R active nodes, each really holding it."""

@@ -43,6 +43,8 @@ FALLBACK_METRIC = 4000  # the `unreachable` subnet route: used only when no link
 
 Cut = Literal["refuse", "drop"]
 
+MADE: set[str] = set()  # every namespace this process made (another run's are not ours)
+
 
 def available() -> str | None:
     """None when namespaces can be made here, else the reason they cannot."""
@@ -172,6 +174,7 @@ class Network:
             mac=self._mac(index),
         )
         self.hosts.append(host)  # listed first, so close() removes whatever got made
+        MADE.add(host.namespace)
         run("ip", "netns", "add", host.namespace)
         run("ip", "link", "add", host.outer, "type", "veth", "peer", "name", "eth0",
             "netns", host.namespace)  # fmt: skip
@@ -211,6 +214,7 @@ class Network:
 
 
 def leftover_namespaces() -> list[str]:
-    """Namespaces of ours still present (a test ends by checking there are none)."""
+    """Namespaces this process made that are still there (the session ends by checking
+    there are none)."""
     listing = run("ip", "netns", "list", check=False).stdout
-    return [line.split()[0] for line in listing.splitlines() if line.startswith("ff")]
+    return [name for line in listing.splitlines() if (name := line.split()[0]) in MADE]
