@@ -66,7 +66,11 @@ def test_share_resumes_after_the_frontend_and_the_client_are_killed(
                            capture_output=True, text=True, timeout=180)  # fmt: skip
     assert again.returncode == 0, again.stderr
     result = json.loads(again.stdout)
-    print({k: result[k] for k in ("skipped_chunks", "claimed_chunks", "sent_chunks")}, seen)
+    print(
+        f"\nFAULT frontend and client killed mid-share: {seen} of {total} chunks at the "
+        f"frontend before; the rerun kept {result['skipped_chunks']}, claimed "
+        f"{result['claimed_chunks']}, sent {result['sent_chunks']}"
+    )
     # Kept: every chunk the frontend had recorded, all but at most those in flight.
     assert result["skipped_chunks"] >= seen - CHUNK_API_INFLIGHT
     assert result["skipped_chunks"] + result["claimed_chunks"] + result["sent_chunks"] == total

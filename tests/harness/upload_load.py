@@ -261,7 +261,8 @@ def fault_report(fault: str, answers: list[Answer], window: FaultWindow) -> str:
     after = [a.ended - up for a in answers if a.file_id is not None and a.started > up]
     refused = sum(a.status != 201 for a in answers)
     return (
-        f"\n{fault}: {len(answers)} uploads, {refused} refused; fault lasted {up - down:.1f}s; "
+        f"\nFAULT {fault}: {len(answers)} uploads, {refused} refused; "
+        f"fault lasted {up - down:.1f}s; "
         f"{len(met)} met it ({sum(a.status == 201 for a in met)} linked): "
         f"{percentiles([a.seconds for a in met])}; before it: {percentiles(before)}; "
         f"first upload started after it linked {min(after, default=float('nan')):.1f}s after"
