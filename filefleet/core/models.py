@@ -236,3 +236,33 @@ class ChunkVerified(BaseModel):
     size: int = Field(ge=0)
     ok: bool
     quarantined: bool
+
+
+class NodeRef(Strict):
+    """A node, by id and base URL (the source of a copy)."""
+
+    id: NodeId
+    url: str = Field(pattern=r"^https?://", max_length=2000)
+
+
+class ChunkCopy(Strict):
+    """``POST /chunk/{id}/copy``: the node fetches the chunk from the first of ``sources``
+    that gives verified bytes and stores it (the replicator's node-to-node copy)."""
+
+    sources: list[NodeRef] = Field(min_length=1, max_length=16)
+
+
+class ChunkCopied(BaseModel):
+    """The outcome of ``POST /chunk/{id}/copy``.
+
+    ``stored``: the node now holds the chunk (``created``: it did not before), read from
+    ``source``. ``reported``: the ids of sources found corrupt or missing the chunk, which
+    the node reported to the controller (their locations are dropped). When no source gave
+    verified bytes, ``stored`` is false and nothing was written."""
+
+    id: ChunkId
+    stored: bool
+    created: bool = False
+    size: int = Field(0, ge=0)
+    source: str | None = None
+    reported: list[NodeId] = Field(default_factory=list)

@@ -37,7 +37,7 @@ from urllib.parse import urlencode
 
 from filefleet.core.errors import FilefleetError, Unavailable, UpstreamError, error_for_status
 from filefleet.http.deadlines import SERVICE, Deadlines
-from filefleet.http.direct import Arrived, Body, DirectHttp
+from filefleet.http.direct import Arrived, Body, DirectHttp, Into
 from filefleet.http.file_range import FileRange
 from filefleet.runtime.logging import request_id
 
@@ -251,7 +251,7 @@ class HttpClient:
     async def get_into(
         self,
         url: str,
-        into: bytearray | None,
+        into: Into | None,
         *,
         deadlines: Deadlines | None = None,
         arrived: Arrived | None = None,

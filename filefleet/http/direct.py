@@ -27,6 +27,7 @@ phase it was.
 from __future__ import annotations
 
 import asyncio
+import mmap
 import os
 import socket
 from collections.abc import Awaitable, Callable, Iterator, Mapping
@@ -54,6 +55,8 @@ NOTSENT_LOWAT = 256 * 1024
 Arrived = Callable[[memoryview, int], None]
 # Told how many more bytes went out or came in (``Watch.moved``).
 Progress = Callable[[int], None]
+# What a body may be read into: a buffer of the caller's (a node's are page-aligned maps).
+Into = bytearray | mmap.mmap
 Body = bytes | bytearray | memoryview | FileRange
 
 
@@ -107,7 +110,7 @@ class DirectHttp:
         self,
         url: str,
         headers: Mapping[str, str],
-        into: bytearray | None,
+        into: Into | None,
         deadlines: Deadlines,
         arrived: Arrived | None = None,
     ) -> Answer:
@@ -124,11 +127,13 @@ class DirectHttp:
             ok = 200 <= head.status < 300
             if not ok and length > ERROR_LIMIT:
                 raise ValueError(f"a {head.status} answer of {length} bytes")
-            fits = ok and into is not None and len(into) >= length
-            buffer = into if fits and into is not None else bytearray(length)
-            view = memoryview(buffer)[:length]
-            await reader.fill(view, arrived if ok else None)
-            return view if buffer is into else buffer
+            if ok and into is not None and len(into) >= length:
+                view = memoryview(into)[:length]
+                await reader.fill(view, arrived)
+                return view
+            own = bytearray(length)
+            await reader.fill(memoryview(own), arrived if ok else None)
+            return own
 
         return await self._call("GET", url, headers, None, deadlines, body)
 

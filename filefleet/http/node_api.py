@@ -7,8 +7,9 @@ from typing import Any
 
 from filefleet.core.errors import InsufficientStorage, NotFound, TimedOut, UpstreamError
 from filefleet.core.hashing import ArrivingDigest
-from filefleet.core.models import ChunkVerified
+from filefleet.core.models import ChunkCopied, ChunkCopy, ChunkVerified, NodeRef
 from filefleet.http.client import HttpClient, RetryPolicy
+from filefleet.http.direct import Into
 
 # Store: the same node once more after a short pause (a refused or reset connection, a
 # 503); then the caller picks another node. A node that passed a deadline (hung, cut off
@@ -42,8 +43,15 @@ class NodeClient:
         )
         return resp.status == 201
 
+    async def copy_chunk(self, url: str, chunk_id: str, sources: list[NodeRef]) -> ChunkCopied:
+        """Have the node at ``url`` fetch the chunk from one of ``sources`` (verified as it
+        lands) and store it: a replica made node to node, no byte through the caller."""
+        body = ChunkCopy(sources=sources).model_dump(mode="json")
+        raw = await self.http.post_json(url, f"/chunk/{chunk_id}/copy", body, retry=STORE_RETRY)
+        return ChunkCopied.model_validate(raw)
+
     async def get_chunk(
-        self, url: str, chunk_id: str, *, verify: bool = True, into: bytearray | None = None
+        self, url: str, chunk_id: str, *, verify: bool = True, into: Into | None = None
     ) -> bytearray | memoryview:
         """The chunk's bytes, verified against its id (CorruptChunk otherwise) unless the
         caller checks them another way (``verify=False``). Read into ``into`` when given

@@ -23,12 +23,13 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Protocol
 
 from filefleet.core.errors import FilefleetError, NotFound, Unavailable
-from filefleet.core.models import NodeInfo
 from filefleet.core.suspects import SuspectNodes
 from filefleet.http.controller_api import ControllerClient
+from filefleet.http.direct import Into
 from filefleet.http.node_api import CorruptChunk, NodeClient
 
 log = logging.getLogger(__name__)
@@ -41,12 +42,32 @@ HEDGE_AFTER = 0.5
 Data = bytearray | memoryview
 
 
+class Replica(Protocol):
+    """A node holding a replica: what a read needs of it (``NodeInfo``, ``NodeRef``)."""
+
+    @property
+    def id(self) -> str: ...
+
+    @property
+    def url(self) -> str: ...
+
+
 @dataclass
 class ReadCounters:
     replica_failures: int = 0  # reads that failed (refused, reset, deadline)
     corrupt_replicas: int = 0  # replicas whose bytes did not match, reported
     missing_replicas: int = 0  # replicas the node no longer had, reported
     hedged: int = 0  # second reads started because the first was slow
+
+
+@dataclass
+class Fetched:
+    """What one read of a chunk from its replicas came to: the bytes (None when no replica
+    gave them), the replica they came from, and the ids of the replicas reported bad."""
+
+    data: Data | None
+    source: Replica | None = None
+    reported: list[str] = field(default_factory=list)
 
 
 class ReplicaReader:
@@ -67,15 +88,31 @@ class ReplicaReader:
     async def read(
         self,
         chunk_id: str,
-        replicas: Sequence[NodeInfo],
-        into: bytearray | None = None,
+        replicas: Sequence[Replica],
+        into: Into | None = None,
         *,
         verify: bool = True,
     ) -> Data:
         """The chunk's bytes from the first replica that gives them (verified unless the
-        caller checks them another way), in ``into`` when it is free and large enough."""
+        caller checks them another way), in ``into`` when it is free and large enough;
+        Unavailable when none does."""
+        fetched = await self.fetch(chunk_id, replicas, into, verify=verify)
+        if fetched.data is None:
+            raise Unavailable(f"no replica of chunk {chunk_id} is available")
+        return fetched.data
+
+    async def fetch(
+        self,
+        chunk_id: str,
+        replicas: Sequence[Replica],
+        into: Into | None = None,
+        *,
+        verify: bool = True,
+    ) -> Fetched:
+        """As ``read``, with where the bytes came from and how many replicas were bad."""
         waiting = self.suspects.last(replicas, lambda node: node.id)
-        running: dict[asyncio.Task[Data], NodeInfo] = {}
+        reported: list[str] = []
+        running: dict[asyncio.Task[Data], Replica] = {}
         into_user: asyncio.Task[Data] | None = None
 
         def start() -> None:
@@ -113,31 +150,35 @@ class ReplicaReader:
                         self.suspects.ok(node.id)
                         for slower in running.values():
                             self.suspects.failed(slower.id)
-                        return task.result()
-                    await self._failed(chunk_id, node, error)
-            raise Unavailable(f"no replica of chunk {chunk_id} is available")
+                        return Fetched(task.result(), node, reported)
+                    if await self._failed(chunk_id, node, error):
+                        reported.append(node.id)
+            return Fetched(None, None, reported)
         finally:
             for task in running:
                 task.cancel()
             await asyncio.gather(*running, return_exceptions=True)
 
-    async def _failed(self, chunk_id: str, node: NodeInfo, error: BaseException) -> None:
+    async def _failed(self, chunk_id: str, node: Replica, error: BaseException) -> bool:
+        """Count, report or re-raise one failed read; True if the replica was reported."""
         if isinstance(error, CorruptChunk):
             self.counters.corrupt_replicas += 1
             log.warning("%s; trying the next replica", error.message)
             await self.report(chunk_id, node.id)
-        elif isinstance(error, NotFound):
+            return True
+        if isinstance(error, NotFound):
             # The node answers but lacks the chunk (a wiped or replaced disk): the location
             # is false, and dropping it lets repair copy the chunk back.
             self.counters.missing_replicas += 1
             log.warning("node %s lacks chunk %s; trying the next replica", node.id, chunk_id)
             await self.report(chunk_id, node.id)
-        elif isinstance(error, FilefleetError):
+            return True
+        if isinstance(error, FilefleetError):
             self.counters.replica_failures += 1
             self.suspects.failed(node.id)
             log.warning("chunk %s from %s failed: %s", chunk_id, node.url, error.message)
-        else:
-            raise error
+            return False
+        raise error
 
     async def report(self, chunk_id: str, node_id: str) -> None:
         """Drop a corrupt or missing replica's location, so repair restores R elsewhere."""

@@ -5,6 +5,8 @@
     GET    /chunk/{id}               the bytes, read and sent whole; 404 absent (HEAD too)
     DELETE /chunk/{id}?grace=<dur>   200 {"id", "deleted"}; 409 written/touched within grace
     POST   /chunk/{id}/verify        re-hash on disk: {"id", "size", "ok", "quarantined"}; 404
+    POST   /chunk/{id}/copy          {"sources": [{"id", "url"}]}: fetch from a holder, store;
+                                     {"id", "stored", "created", "size", "source", "reported"}
     GET    /chunks?after=&limit=     {"chunks": [...], "next": id | null}
     GET    /stats                    counts, space, scrub counters
 
@@ -22,11 +24,13 @@ from aiohttp import web
 from filefleet.core import ids
 from filefleet.core.buffers import Buffers, aligned_buffers
 from filefleet.core.errors import InvalidInput
-from filefleet.core.models import ChunkVerified
+from filefleet.core.models import ChunkCopied, ChunkCopy, ChunkVerified
 from filefleet.core.units import parse_duration
 from filefleet.http.bodies import chunk_body
+from filefleet.http.replicas import ReplicaReader
 from filefleet.http.sending import released, wait_for_kernel
-from filefleet.http.server import Api, json_model, make_app
+from filefleet.http.server import Api, json_model, make_app, read_model
+from filefleet.node import copying
 from filefleet.node.chunkstore import ChunkStore
 from filefleet.node.models import ChunkDeleted, ChunkPage, ChunkStored, NodeStats
 from filefleet.node.scrub import Scrubber
@@ -35,6 +39,7 @@ STORE = web.AppKey("chunk_store", ChunkStore)
 SCRUBBER = web.AppKey("scrubber", Scrubber)
 MAX_CHUNK = web.AppKey("max_chunk", int)
 BODIES = web.AppKey("bodies", Buffers[mmap.mmap])
+READER = web.AppKey("replica_reader", ReplicaReader)  # reads other nodes' replicas (copies)
 
 KEEP_BUFFERS = 8  # chunk buffers (bodies received, chunks read) kept between requests
 
@@ -105,6 +110,18 @@ async def verify_chunk(request: web.Request) -> web.Response:
     return json_model(await request.app[SCRUBBER].check_chunk(chunk_id))
 
 
+@api.route("POST", "/chunk/{id}/copy", summary="Fetch a chunk from another node and store it",
+           body=ChunkCopy, response=ChunkCopied)  # fmt: skip
+async def copy_chunk(request: web.Request) -> web.Response:
+    """The replicator's node-to-node copy (``copying.py``): the bytes come from a holder
+    straight to this node's disk, verified as they land."""
+    chunk_id = ids.chunk_id(request.match_info["id"])
+    body = await read_model(request, ChunkCopy)
+    app = request.app
+    result = await copying.copy_chunk(app[STORE], app[READER], app[BODIES], chunk_id, body.sources)
+    return json_model(result, status=201 if result.created else 200)
+
+
 @api.route("GET", "/chunks", summary="List chunk ids in order (paged)", response=ChunkPage)
 async def list_chunks(request: web.Request) -> web.Response:
     after = request.query.get("after") or None
@@ -143,13 +160,19 @@ def _int_param(request: web.Request, name: str, default: int) -> int:
 
 
 def make_node_app(
-    store: ChunkStore, scrubber: Scrubber, *, secret: str | None, max_chunk: int
+    store: ChunkStore,
+    scrubber: Scrubber,
+    reader: ReplicaReader,
+    *,
+    secret: str | None,
+    max_chunk: int,
 ) -> web.Application:
     app = make_app(
         api, service_id=store.node_id, secret=secret, client_max_size=max(max_chunk, 1024**2)
     )
     app[STORE] = store
     app[SCRUBBER] = scrubber
+    app[READER] = reader
     app[MAX_CHUNK] = max_chunk
     app[BODIES] = aligned_buffers(max_chunk, KEEP_BUFFERS)
     return app

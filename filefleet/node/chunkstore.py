@@ -247,6 +247,21 @@ class ChunkStore:
                 self._bytes += size
         return PutResult(cid, size, created=not existed)
 
+    async def touch(self, chunk_id: str) -> int | None:
+        """Refresh the chunk's mtime, as a store of it would: its size, or None if it is
+        not here."""
+        cid = ids.chunk_id(chunk_id)
+        final = self.chunks_dir / cid[:2] / cid
+        return await asyncio.to_thread(self._touch_size, cid, final)
+
+    def _touch_size(self, cid: str, final: Path) -> int | None:
+        with self._lock(cid):
+            try:
+                os.utime(final)
+                return os.stat(final).st_size
+            except FileNotFoundError:
+                return None
+
     def _touch(self, cid: str, final: Path) -> bool:
         """Refresh the chunk's mtime if it exists (so a delete within the grace refuses)."""
         with self._lock(cid):

@@ -7,8 +7,11 @@ import logging
 from aiohttp import web
 
 from filefleet.core.errors import FilefleetError
+from filefleet.core.suspects import SuspectNodes
 from filefleet.http.client import HttpClient, RetryPolicy
 from filefleet.http.controller_api import ControllerClient
+from filefleet.http.node_api import NodeClient
+from filefleet.http.replicas import ReplicaReader
 from filefleet.node.api import make_node_app
 from filefleet.node.chunkstore import ChunkStore, lock_data_dir
 from filefleet.node.ping import Pinger
@@ -32,7 +35,13 @@ def build_app(settings: NodeSettings, store: ChunkStore) -> web.Application:
     controller = ControllerClient(http, settings.controller_urls, retry=PING_RETRY)
     pinger = Pinger(store, controller, public_url(settings), settings.ping_interval)
     scrubber = Scrubber(store, controller, settings.scrub_rate)
-    app = make_node_app(store, scrubber, secret=settings.secret, max_chunk=settings.max_chunk)
+    # Copies from other nodes (the replicator's) read them as every service reads replicas;
+    # a bad source is reported with the controller client's usual retries.
+    reports = ControllerClient(http, settings.controller_urls)
+    reader = ReplicaReader(NodeClient(http), reports, SuspectNodes())
+    app = make_node_app(
+        store, scrubber, reader, secret=settings.secret, max_chunk=settings.max_chunk
+    )
 
     loops: list[Service] = [pinger, scrubber] if scrubber.enabled else [pinger]
     run_beside(app, loops, [http.close])

@@ -1,21 +1,22 @@
 """The copy step shared by the event worker and the repair pass: bring one chunk to R.
 
+The replicator decides and records; the bytes go node to node and never through it.
 ``ChunkCopier.replicate(chunk_id)``:
 1. ask the controller how many live replicas the chunk has (a replica on a node silent
    for less than node TTL + ``repair_after`` still counts: a restart is no reason to copy);
-2. read it from a live holder (``http/replicas.py``, the reader downloads use too: the
-   hash is verified; a corrupt or missing replica is reported with ``remove_location``
-   and the next holder is tried; a slow one is hedged with a read of the next);
-3. store it on the active node with most free space that lacks it (``rank_targets``):
-   the node hashes what it receives; a failed store is retried on the same node with
-   backoff (``STORE_RETRY``), then on the next node. A node that failed a call is a
-   suspect (``core/suspects.py``) and comes last, as a source and as a target;
-4. add the location on the controller (a set insert: concurrent adds all stick).
+2. ask the active node with most free space that lacks it (``rank_targets``) to copy it
+   from the live holders (``POST /chunk/{id}/copy``, ``node/copying.py``): the target reads
+   a holder's replica with the reader every service uses (``http/replicas.py``: verified as
+   it lands, a corrupt or missing source reported to the controller and the next one
+   tried, a slow one hedged) and stores it. A failed copy is retried on the same target
+   (``STORE_RETRY``), then on the next node. A node that failed a call is a suspect
+   (``core/suspects.py``) and comes last, as a source and as a target;
+3. add the location on the controller (a set insert: concurrent adds all stick).
 
 Order of the writes, and what a crash between them leaves: the target stores the chunk
-(3), then the controller lists it (4). A crash after 3 leaves an unlisted copy on the
-target: the next attempt stores it again (the node answers "already had it", 200) and
-lists it; if none comes, the GC's orphan sweep deletes it after its grace.
+(2), then the controller lists it (3). A crash after 2 leaves an unlisted copy on the
+target: the next attempt copies it again (the node answers "already had it") and lists
+it; if none comes, the GC's orphan sweep deletes it after its grace.
 """
 
 from __future__ import annotations
@@ -28,13 +29,12 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 
-from filefleet.core.errors import FilefleetError, NotFound, Unavailable
-from filefleet.core.models import ChunkInfo, NodeInfo
+from filefleet.core.errors import FilefleetError, NotFound
+from filefleet.core.models import ChunkCopied, ChunkInfo, NodeInfo, NodeRef
 from filefleet.core.placement import NodeCandidate, rank_targets
 from filefleet.core.suspects import SuspectNodes
 from filefleet.http.controller_api import ControllerClient
 from filefleet.http.node_api import NodeClient
-from filefleet.http.replicas import ReplicaReader
 
 log = logging.getLogger(__name__)
 
@@ -50,7 +50,7 @@ class Outcome:
 class CopyCounters:
     copied: int = 0  # replicas created
     copied_bytes: int = 0
-    failed: int = 0  # reads or stores that failed (each then tried elsewhere)
+    failed: int = 0  # copies that failed (each then tried elsewhere)
     bad_sources: int = 0  # replicas found corrupt or missing and reported
     waiting: int = 0  # chunks left below R (no source or too few active nodes)
 
@@ -96,7 +96,6 @@ class ChunkCopier:
         self.repair_after = repair_after
         self.active = ActiveNodes(controller)
         self.suspects = SuspectNodes()
-        self.reader = ReplicaReader(nodes, controller, self.suspects)
         self.counters = CopyCounters()
         self._busy: dict[str, asyncio.Lock] = {}
 
@@ -130,53 +129,50 @@ class ChunkCopier:
     async def _copy(self, info: ChunkInfo, need: int) -> Outcome:
         active = await self.active.get()
         holders = set(info.locations)
-        sources = [n for n in active if n.id in holders]
-        random.shuffle(sources)  # spread the reads over the holders
+        live = [n for n in active if n.id in holders]
+        random.shuffle(live)  # spread the reads over the holders
+        sources = [NodeRef(id=n.id, url=n.url) for n in self.suspects.last(live, _id)]
         ranked = rank_targets(self.active.candidates(), holders, size=info.size)
-        targets = self.suspects.last(ranked, lambda node: node.id)
+        targets = self.suspects.last(ranked, _id)
         if not sources:
             return Outcome(False, reason="no active node holds a replica to copy from")
-        bad = self.counters.bad_sources
-        data = await self._read(info.id, sources)
-        need += self.counters.bad_sources - bad  # a rotten holder was counted as live
-        if data is None:
-            return Outcome(False, reason="no holder returned a verified replica")
         copied = 0
         for target in targets:
             if copied == need:
                 break
-            copied += await self._store(info.id, data, target)
+            result = await self._copy_to(info.id, sources, target)
+            if result is None:
+                continue  # the target failed: the next one
+            # A holder found rotten or empty was counted as live: one more copy to make,
+            # and no more reads from it.
+            need += len(result.reported)
+            self.counters.bad_sources += len(result.reported)
+            sources = [s for s in sources if s.id not in result.reported]
+            if not result.stored:
+                return Outcome(False, copied, "no holder gave a verified replica")
+            copied += await self._record(info.id, target, result)
         if copied < need:
             why = f"{copied} of {need} copies made; {len(targets)} active node(s) lack it"
             return Outcome(False, copied, why)
         return Outcome(True, copied)
 
-    async def _read(
-        self, chunk_id: str, sources: list[NodeInfo]
-    ) -> bytes | bytearray | memoryview | None:
-        """A verified copy from one of the holders (bad ones reported), or None."""
-        seen = self.reader.counters
-        bad, failed = seen.corrupt_replicas + seen.missing_replicas, seen.replica_failures
+    async def _copy_to(
+        self, chunk_id: str, sources: list[NodeRef], target: NodeCandidate
+    ) -> ChunkCopied | None:
+        """The target's copy of the chunk from the sources; None when the target failed."""
         try:
-            return await self.reader.read(chunk_id, sources)
-        except Unavailable:
-            return None
-        finally:
-            self.counters.bad_sources += seen.corrupt_replicas + seen.missing_replicas - bad
-            self.counters.failed += seen.replica_failures - failed
-
-    async def _store(
-        self, chunk_id: str, data: bytes | bytearray | memoryview, target: NodeCandidate
-    ) -> int:
-        """1 if the target now holds the chunk and the controller lists it, else 0."""
-        try:
-            await self.nodes.put_chunk(target.url, chunk_id, data)
+            result = await self.nodes.copy_chunk(target.url, chunk_id, sources)
         except FilefleetError as exc:
             self.counters.failed += 1
             self.suspects.failed(target.id)
             self.active.forget()
-            log.warning("storing %s on %s failed: %s", chunk_id, target.url, exc.message)
-            return 0
+            log.warning("copying %s to %s failed: %s", chunk_id, target.url, exc.message)
+            return None
+        self.suspects.ok(target.id)
+        return result
+
+    async def _record(self, chunk_id: str, target: NodeCandidate, result: ChunkCopied) -> int:
+        """1 once the controller lists the target's copy, else 0."""
         # Stored, not yet listed: a crash here leaves an unlisted copy (see the top).
         try:
             await self.controller.add_location(chunk_id, target.id)
@@ -184,8 +180,12 @@ class ChunkCopier:
             self.counters.failed += 1
             log.warning("listing %s on %s failed: %s", chunk_id, target.id, exc.message)
             return 0
-        self.active.sent[target.id] = self.active.sent.get(target.id, 0) + len(data)
+        self.active.sent[target.id] = self.active.sent.get(target.id, 0) + result.size
         self.counters.copied += 1
-        self.counters.copied_bytes += len(data)
-        log.info("copied %s to %s", chunk_id, target.id)
+        self.counters.copied_bytes += result.size
+        log.info("copied %s to %s from %s", chunk_id, target.id, result.source)
         return 1
+
+
+def _id(node: NodeInfo | NodeCandidate) -> str:
+    return node.id

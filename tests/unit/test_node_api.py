@@ -2,16 +2,23 @@
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import cast
 
 import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 
 from filefleet.core.errors import HashMismatch, error_for_status
+from filefleet.core.suspects import SuspectNodes
+from filefleet.http.client import HttpClient
+from filefleet.http.controller_api import ControllerClient
+from filefleet.http.node_api import NodeClient
+from filefleet.http.replicas import ReplicaReader
 from filefleet.node.api import make_node_app
 from filefleet.node.chunkstore import ChunkStore
 from filefleet.node.scrub import Scrubber
@@ -25,11 +32,31 @@ def cid(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
+class Reports:
+    """Stands in for the controller a node reports bad replicas to."""
+
+    def __init__(self) -> None:
+        self.removed: list[tuple[str, str]] = []
+
+    async def remove_location(self, chunk_id: str, node_id: str) -> None:
+        self.removed.append((chunk_id, node_id))
+
+
+@contextlib.asynccontextmanager
+async def node(data: Path, reports: Reports | None = None) -> AsyncIterator[Client]:
+    """A node app over ``data`` served on a free port, with a real client for its copies."""
+    store = ChunkStore(data)
+    async with HttpClient(secret="s") as http:
+        controller = cast(ControllerClient, reports or Reports())
+        reader = ReplicaReader(NodeClient(http), controller, SuspectNodes())
+        app = make_node_app(store, Scrubber(store, None, 0), reader, secret="s", max_chunk=MAX)
+        async with TestClient(TestServer(app)) as test_client:
+            yield test_client
+
+
 @pytest.fixture
 async def client(tmp_path: Path) -> AsyncIterator[Client]:
-    store = ChunkStore(tmp_path / "data")
-    app = make_node_app(store, Scrubber(store, None, 0), secret="s", max_chunk=MAX)
-    async with TestClient(TestServer(app)) as test_client:
+    async with node(tmp_path / "data") as test_client:
         yield test_client
 
 
@@ -180,3 +207,45 @@ async def test_reads_through_reused_buffers_never_mix_chunks(client: Client) -> 
             assert resp.status == 200
             assert resp.headers["Content-Length"] == str(len(data))
             assert await resp.read() == data
+
+
+async def test_a_copy_goes_node_to_node_verified_and_reports_a_bad_source(
+    tmp_path: Path,
+) -> None:
+    data = os.urandom(MAX)
+    reports = Reports()
+    async with (
+        node(tmp_path / "rotten") as rotten,
+        node(tmp_path / "good") as good,
+        node(tmp_path / "target", reports) as target,
+    ):
+        for holder in (rotten, good):
+            await holder.post("/chunk", params={"hash": cid(data)}, data=data, headers=AUTH)
+        on_disk = tmp_path / "rotten" / "chunks" / cid(data)[:2] / cid(data)
+        on_disk.write_bytes(b"x" + data[1:])  # one holder's copy rotted
+        sources = [
+            {"id": "a" * 32, "url": str(rotten.make_url("")).rstrip("/")},
+            {"id": "b" * 32, "url": str(good.make_url("")).rstrip("/")},
+        ]
+        resp = await target.post(f"/chunk/{cid(data)}/copy", json={"sources": sources},
+                                 headers=AUTH)  # fmt: skip
+        assert resp.status == 201, await resp.text()
+        answer = await resp.json()
+        assert (answer["stored"], answer["created"], answer["size"]) == (True, True, MAX)
+        assert answer["source"] == sources[1]["url"] and answer["reported"] == ["a" * 32]
+        assert reports.removed == [(cid(data), "a" * 32)]
+        got = await target.get(f"/chunk/{cid(data)}", headers=AUTH)
+        assert await got.read() == data
+        again = await target.post(f"/chunk/{cid(data)}/copy", json={"sources": sources},
+                                  headers=AUTH)  # fmt: skip
+        assert again.status == 200 and (await again.json())["created"] is False
+
+        other = os.urandom(100)  # no source holds it: nothing stored, said so
+        resp = await target.post(f"/chunk/{cid(other)}/copy", json={"sources": sources[1:]},
+                                 headers=AUTH)  # fmt: skip
+        assert resp.status == 200
+        assert (await resp.json())["stored"] is False
+        listing = await (await target.get("/chunks", headers=AUTH)).json()
+        assert listing["chunks"] == [cid(data)]
+        bad = await target.post(f"/chunk/{cid(other)}/copy", json={"sources": []}, headers=AUTH)
+        assert bad.status == 400 and "sources" in (await bad.json())["error"]

@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 from typing import Any, cast
 
 from filefleet.core.errors import NotFound, Unavailable
-from filefleet.core.models import ChunkInfo, NodeInfo
+from filefleet.core.models import ChunkCopied, ChunkInfo, NodeInfo, NodeRef
 from filefleet.http.controller_api import ControllerClient
 from filefleet.http.node_api import CorruptChunk, NodeClient
 from filefleet.queue.base import DeadLetterPolicy, Delivery, EventQueue
@@ -91,6 +91,28 @@ class FleetNodes:
 
     async def put_chunk(self, url: str, chunk_id: str, data: bytes) -> bool:
         return await self.fleet.put_chunk(url, chunk_id, data)
+
+    async def copy_chunk(self, url: str, chunk_id: str, sources: list[NodeRef]) -> ChunkCopied:
+        """As a target node does: the first source with verified bytes; bad ones reported
+        to the controller; then stored (a dead target fails the whole call)."""
+        self.fleet.puts.append(url)
+        if url in self.fleet.dead:
+            raise Unavailable(f"{url} down")
+        reported: list[str] = []
+        for source in sources:
+            try:
+                data = await self.fleet.get_chunk_bytes(source.url, chunk_id)
+            except (CorruptChunk, NotFound):
+                reported.append(source.id)
+                await self.fleet.remove_location(chunk_id, source.id)
+                continue
+            except Unavailable:
+                continue
+            created = chunk_id not in self.fleet.disks.setdefault(url, {})
+            self.fleet.disks[url][chunk_id] = data
+            return ChunkCopied(id=chunk_id, stored=True, created=created, size=len(data),
+                               source=source.url, reported=reported)  # fmt: skip
+        return ChunkCopied(id=chunk_id, stored=False, reported=reported)
 
 
 def copier(fleet: Fleet, replicas: int = 2) -> ChunkCopier:
