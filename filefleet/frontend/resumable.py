@@ -55,6 +55,7 @@ from filefleet.core.models import (
 )
 from filefleet.frontend.appender import ChunkAppender
 from filefleet.frontend.download import Downloader
+from filefleet.frontend.events import ReplicateEvents
 from filefleet.frontend.models import UploadStatus
 from filefleet.frontend.nodes import NodeDirectory
 from filefleet.frontend.options import UploadOptions
@@ -63,7 +64,6 @@ from filefleet.frontend.running_hash import RunningHash
 from filefleet.frontend.writer import (
     ChunkWriter,
     new_record,
-    publish_replicate,
     upload_result,
 )
 from filefleet.http.controller_api import ControllerClient
@@ -256,7 +256,10 @@ class ResumableUploads:
         expires_at = utcnow() + lifetime
         update = FileUpdate(state="active", size=size, sha256=sha256, expires_at=expires_at)
         await self.controller.update_file(upload_id, update)
-        await publish_replicate(self.queue, upload_id, [c.id for c in info.chunks])
+        # Events went out as chunks were recorded; those recorded by an earlier process (a
+        # resumed upload) or claimed go out now, and the answer waits for the last of them.
+        events = session.appender.events if session else None
+        await (events or ReplicateEvents(self.queue, upload_id)).finish([c.id for c in info.chunks])
         self._forget(upload_id)
         self.counters.completed += 1
         return upload_result(
@@ -345,7 +348,10 @@ class ResumableUploads:
             # session they all share (each one its own would fold each chunk alone).
             session = self._sessions.get(upload_id)
             if session is None:
-                appender = ChunkAppender(self.controller, upload_id, linger=CHUNK_API_LINGER)
+                appender = ChunkAppender(
+                    self.controller, upload_id, linger=CHUNK_API_LINGER,
+                    events=ReplicateEvents(self.queue, upload_id),
+                )  # fmt: skip
                 session = _Session(upload, now, {}, appender, RunningHash())
             session.upload, session.loaded = upload, now
             self._sessions[upload_id] = session

@@ -10,8 +10,10 @@ The order of writes, and what a crash between two of them leaves behind:
    a node: an orphan, deleted by the GC's orphan sweep after the grace.
 3. ``POST /file/{id}`` with ``state=active``, the size and whole-file SHA-256. Until this
    succeeds nothing is served; a crash before it leaves an ``uploading`` record (step 1).
-4. One replicate event per chunk. A crash before it leaves chunks with one replica; the
-   replicator's periodic repair finds them without any event.
+4. One replicate event per chunk, sent as soon as the chunk is recorded (``events.py``),
+   so the copies overlap the upload; the answer waits for the last of them. A crash before
+   one is sent leaves that chunk with one replica; the replicator's periodic repair finds
+   it without any event.
 """
 
 from __future__ import annotations
@@ -30,8 +32,9 @@ from filefleet.core.models import FileUpdate, UploadResult, utcnow
 from filefleet.core.placement import Placement
 from filefleet.frontend.appender import ChunkAppender
 from filefleet.frontend.buffers import PooledChunk, pooled_chunks
+from filefleet.frontend.events import ReplicateEvents
 from filefleet.frontend.options import UploadOptions
-from filefleet.frontend.writer import ChunkWriter, new_record, publish_replicate, upload_result
+from filefleet.frontend.writer import ChunkWriter, new_record, upload_result
 from filefleet.http.controller_api import ControllerClient
 from filefleet.queue.base import EventQueue
 
@@ -73,12 +76,17 @@ class Uploader:
         placement = await self.writer.placement(room=self.chunk_size)
         record, token = new_record(options)
         await self.controller.create_file(record)
-        size, sha256, chunk_ids = await self._store_chunks(record.id, pieces, placement)
+        events = ReplicateEvents(self.queue, record.id)
+        try:
+            size, sha256, _ = await self._store_chunks(record.id, pieces, placement, events)
+        except BaseException:
+            events.cancel()
+            raise
         expires_at = utcnow() + timedelta(seconds=options.expires)
         await self.controller.update_file(
             record.id, FileUpdate(state="active", size=size, sha256=sha256, expires_at=expires_at)
         )
-        await publish_replicate(self.queue, record.id, chunk_ids)
+        await events.finish()
         self.counters.uploads += 1
         return upload_result(
             public_url, record.id, token,
@@ -86,10 +94,14 @@ class Uploader:
         )  # fmt: skip
 
     async def _store_chunks(
-        self, file_id: str, pieces: AsyncIterator[bytes], placement: Placement
+        self,
+        file_id: str,
+        pieces: AsyncIterator[bytes],
+        placement: Placement,
+        events: ReplicateEvents,
     ) -> tuple[int, str, list[str]]:
         """Read, hash and store every chunk with at most ``inflight`` in flight."""
-        run = _Run(placement, ChunkAppender(self.controller, file_id))
+        run = _Run(placement, ChunkAppender(self.controller, file_id, events=events))
         # One buffer is filled from the body while up to `inflight` are hashed and stored;
         # waiting for a free buffer is the back-pressure that bounds memory.
         pool = BufferPool(self.chunk_size, self.inflight + 1, stock=self.buffers)

@@ -12,10 +12,9 @@ refuses the GC's delete within the grace) and appended again; that append clears
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 import logging
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Protocol
@@ -33,14 +32,11 @@ from filefleet.core.placement import NodeCandidate, Placement
 from filefleet.frontend.nodes import NodeDirectory
 from filefleet.frontend.options import UploadOptions
 from filefleet.http.node_api import NodeClient
-from filefleet.queue.base import EventQueue, ReplicateEvent
 
 log = logging.getLogger(__name__)
 
 # How often an append that met a chunk being collected stores the chunk again.
 APPEND_CONFLICT_RETRIES = 5
-# Seconds an upload's answer waits at most for its replicate events to be taken.
-PUBLISH_TIMEOUT = 3.0
 
 
 class Append(Protocol):
@@ -190,26 +186,3 @@ def upload_result(
         sha256=sha256,
         expires_at=expires_at,
     )
-
-
-async def publish_replicate(
-    queue: EventQueue | None, file_id: str, chunk_ids: Sequence[str]
-) -> None:
-    """One event per distinct chunk. A failure is logged, not raised: the file is stored
-    and active, and the replicator's periodic repair finds under-replicated chunks anyway.
-    A queue that is down fails at once; one that does not answer holds the upload's
-    answer at most PUBLISH_TIMEOUT (events not confirmed by then are left to repair)."""
-    if queue is None or not chunk_ids:
-        return
-    events = [ReplicateEvent(chunk=c, file=file_id) for c in dict.fromkeys(chunk_ids)]
-    try:
-        await asyncio.wait_for(queue.publish(events), PUBLISH_TIMEOUT)
-    except FilefleetError as exc:
-        log.warning("publishing replicate events for %s failed: %s", file_id, exc.message)
-    except TimeoutError:
-        log.warning("publishing replicate events for %s: no answer in %.0fs; left to repair",
-                    file_id, PUBLISH_TIMEOUT)  # fmt: skip
-    except Exception:
-        # A backend's error nobody translated (a bug, logged as such): the upload has
-        # succeeded all the same, and its client must get its link, not a 500.
-        log.exception("unexpected error publishing replicate events for %s", file_id)
