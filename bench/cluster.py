@@ -115,6 +115,31 @@ def _cpu_seconds(pids: list[int]) -> float:
     return total / _TICKS
 
 
+def cpu_by_service(cluster: BenchCluster) -> dict[str, float]:
+    """CPU seconds (user + system) each service has used so far, by name."""
+    return {
+        name: _cpu_seconds([int(svc["pid"])])
+        for name, svc in cluster.manifest["services"].items()
+        if "pid" in svc
+    }
+
+
+def cpu_since(cluster: BenchCluster, before: dict[str, float]) -> dict[str, float]:
+    """CPU seconds each service used since ``before`` (``cpu_by_service``)."""
+    now = cpu_by_service(cluster)
+    return {name: now[name] - before.get(name, 0.0) for name in now}
+
+
+def wait_file_replicated(cluster: BenchCluster, file_id: str, replicas: int = 2) -> float:
+    """``time.perf_counter()`` once every chunk of the file is listed on ``replicas``
+    nodes; polled every 50 ms (each poll costs the controller about a millisecond)."""
+    while True:
+        info = controller_get(cluster, f"/file/{file_id}")
+        if all(len(set(c["locations"])) >= replicas for c in info["chunks"]):
+            return time.perf_counter()
+        time.sleep(0.05)
+
+
 def wait_quiet(cluster: BenchCluster, *, deadline: float, busy: float = 0.05) -> None:
     """Until the cluster's processes together use under ``busy`` of a core for 1 s."""
     pids = [int(svc["pid"]) for svc in cluster.manifest["services"].values() if "pid" in svc]

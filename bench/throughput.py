@@ -3,10 +3,13 @@
     python -m bench.throughput                      # 1 GiB, then 8 clients x 64 MiB
     python -m bench.throughput --rss 256MiB,1GiB,4GiB   # frontend peak RSS vs file size
 
-Upload time is until the link is returned; download reads the whole body (every chunk is
-verified by the frontend against its SHA-256 before it is sent). Between the two the
-replicator is left to finish its copies, so that each phase is measured alone. Prints MiB/s
-and the peak RSS (VmHWM) of the frontend and each node.
+Every run uploads fresh random bytes (a file the fleet already holds deduplicates: its
+re-upload is measured on a line of its own). An upload is timed until its link is
+returned and until both copies of every chunk exist (R=2: the replicator copies while the
+upload runs); the download reads the whole body (every chunk verified by the frontend
+before it is sent) once the cluster is quiet again, so each phase is measured alone.
+Prints MiB/s, the core-seconds per GiB each service spent (from /proc, user + system:
+upload to both copies, and download) and the peak RSS (VmHWM) of the frontend and nodes.
 """
 
 from __future__ import annotations
@@ -19,11 +22,20 @@ import statistics
 import tempfile
 import time
 from collections.abc import AsyncIterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import aiohttp
 
-from bench.cluster import NO_REPAIR_PASS, BenchCluster, local_cluster, wait_replicated
+from bench.cluster import (
+    NO_REPAIR_PASS,
+    BenchCluster,
+    cpu_by_service,
+    cpu_since,
+    local_cluster,
+    wait_file_replicated,
+    wait_replicated,
+)
 from filefleet.core.units import parse_size
 
 MiB = 1024 * 1024
@@ -80,14 +92,44 @@ async def download(session: aiohttp.ClientSession, url: str, file_id: str) -> tu
     return received, time.perf_counter() - start
 
 
-async def single(cluster: BenchCluster, path: Path, size: int) -> tuple[float, float]:
+@dataclass
+class Run:
+    """One upload of fresh bytes and its download: speeds, and CPU per GiB per service."""
+
+    link: float  # MiB/s until the link is returned
+    replicated: float  # MiB/s until every chunk is on two nodes
+    download: float  # MiB/s of the verified download
+    upload_cpu: dict[str, float]  # core-seconds per GiB, from the upload to both copies
+    download_cpu: dict[str, float]
+
+
+async def single(cluster: BenchCluster, path: Path, size: int) -> Run:
+    """Upload (until the link, and until both copies exist, with the CPU every service
+    spent on it), then download once the cluster is quiet again."""
+    timeout = aiohttp.ClientTimeout(total=3600)
+    gib = size / 1024**3
+    async with aiohttp.ClientSession(timeout=timeout) as session:
+        before = cpu_by_service(cluster)
+        start = time.perf_counter()
+        file_id, up = await upload(session, cluster.url, path)
+        both = await asyncio.to_thread(wait_file_replicated, cluster, file_id) - start
+        await asyncio.to_thread(wait_replicated, cluster)  # the last acks: counted too
+        upload_cpu = {k: v / gib for k, v in cpu_since(cluster, before).items()}
+        before = cpu_by_service(cluster)
+        received, down = await download(session, cluster.url, file_id)
+        download_cpu = {k: v / gib for k, v in cpu_since(cluster, before).items()}
+    assert received == size
+    mib = size / MiB
+    return Run(mib / up, mib / both, mib / down, upload_cpu, download_cpu)
+
+
+async def reupload(cluster: BenchCluster, path: Path, size: int) -> float:
+    """MiB/s of uploading bytes the fleet already holds (every chunk deduplicates)."""
     timeout = aiohttp.ClientTimeout(total=3600)
     async with aiohttp.ClientSession(timeout=timeout) as session:
-        file_id, up = await upload(session, cluster.url, path)
-        await asyncio.to_thread(wait_replicated, cluster)  # measure the download alone
-        received, down = await download(session, cluster.url, file_id)
-    assert received == size
-    return size / MiB / up, size / MiB / down
+        _, up = await upload(session, cluster.url, path)
+    await asyncio.to_thread(wait_replicated, cluster)
+    return size / MiB / up
 
 
 async def concurrent(cluster: BenchCluster, paths: list[Path], size: int) -> tuple[float, float]:
@@ -103,6 +145,16 @@ async def concurrent(cluster: BenchCluster, paths: list[Path], size: int) -> tup
     assert all(n == size for n, _ in got)
     total = size * len(paths) / MiB
     return total / up, total / down
+
+
+def cpu_line(per_gib: list[dict[str, float]]) -> str:
+    """Median core-seconds per GiB per service, the nodes summed as well."""
+    names = sorted(per_gib[0])
+    median = {n: statistics.median(run.get(n, 0.0) for run in per_gib) for n in names}
+    nodes = sum(v for n, v in median.items() if n.startswith("node-"))
+    parts = [f"{n} {median[n]:.2f}" for n in names if not n.startswith("node-")]
+    node_parts = ", ".join(f"{n} {median[n]:.2f}" for n in names if n.startswith("node-"))
+    return f"{', '.join(parts)}, nodes {nodes:.2f} ({node_parts}); all {sum(median.values()):.2f}"
 
 
 def report_rss(cluster: BenchCluster) -> str:
@@ -126,29 +178,38 @@ def main() -> None:
                 path = root / f"rss-{text}.bin"
                 make_file(path, size)
                 with local_cluster(root / f"rss-{text}", *NO_REPAIR_PASS) as cluster:
-                    up, down = asyncio.run(single(cluster, path, size))
+                    run = asyncio.run(single(cluster, path, size))
                     print(
-                        f"{text}: up {up:.0f} MiB/s, down {down:.0f} MiB/s; {report_rss(cluster)}"
+                        f"{text}: up {run.link:.0f} MiB/s, down {run.download:.0f} MiB/s; "
+                        f"{report_rss(cluster)}"
                     )
                 path.unlink()
             return
         size = parse_size(args.size)
-        big = root / "big.bin"
-        make_file(big, size)
         client_size = parse_size(args.client_size)
         small = [root / f"client-{i}.bin" for i in range(args.clients)]
         for p in small:
             make_file(p, client_size)
         with local_cluster(root / "cluster", *NO_REPAIR_PASS) as cluster:
-            ups, downs = [], []
-            for _ in range(args.runs):
-                up, down = asyncio.run(single(cluster, big, size))
-                ups.append(up)
-                downs.append(down)
+            runs = []
+            for index in range(args.runs):
+                fresh = root / f"fresh-{index}.bin"  # new bytes every run: no dedup
+                make_file(fresh, size)
+                runs.append(asyncio.run(single(cluster, fresh, size)))
+                if index < args.runs - 1:
+                    fresh.unlink()
+            again = asyncio.run(reupload(cluster, fresh, size))
+            fresh.unlink()
             print(
-                f"1 client, {args.size}: upload {statistics.median(ups):.0f} MiB/s, "
-                f"download {statistics.median(downs):.0f} MiB/s"
+                f"1 client, {args.size} of fresh bytes, median of {args.runs}: upload "
+                f"{statistics.median(r.link for r in runs):.0f} MiB/s until the link, "
+                f"{statistics.median(r.replicated for r in runs):.0f} MiB/s until both "
+                f"copies exist; download {statistics.median(r.download for r in runs):.0f} MiB/s"
             )
+            print(f"  re-upload of the same bytes (every chunk deduplicated): {again:.0f} MiB/s")
+            upload_cpu = cpu_line([r.upload_cpu for r in runs])
+            print(f"  core-s per GiB, upload to both copies: {upload_cpu}")
+            print(f"  core-s per GiB, download: {cpu_line([r.download_cpu for r in runs])}")
             up, down = asyncio.run(concurrent(cluster, small, client_size))
             print(
                 f"{args.clients} clients x {args.client_size}: upload {up:.0f} MiB/s, "
