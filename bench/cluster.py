@@ -130,14 +130,13 @@ def cpu_since(cluster: BenchCluster, before: dict[str, float]) -> dict[str, floa
     return {name: now[name] - before.get(name, 0.0) for name in now}
 
 
-def wait_file_replicated(cluster: BenchCluster, file_id: str, replicas: int = 2) -> float:
-    """``time.perf_counter()`` once every chunk of the file is listed on ``replicas``
-    nodes; polled every 50 ms (each poll costs the controller about a millisecond)."""
-    while True:
-        info = controller_get(cluster, f"/file/{file_id}")
-        if all(len(set(c["locations"])) >= replicas for c in info["chunks"]):
-            return time.perf_counter()
+def wait_all_replicated(cluster: BenchCluster) -> float:
+    """``time.perf_counter()`` once no chunk of a live file is below R; polled every 50 ms
+    with the cheapest question (one indexed lookup: a poll that read a whole file's
+    chunk list would itself cost the controller a noticeable share of a core)."""
+    while controller_get(cluster, "/chunks/under-replicated?limit=1")["chunks"]:
         time.sleep(0.05)
+    return time.perf_counter()
 
 
 def wait_quiet(cluster: BenchCluster, *, deadline: float, busy: float = 0.05) -> None:

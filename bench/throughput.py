@@ -33,7 +33,7 @@ from bench.cluster import (
     cpu_by_service,
     cpu_since,
     local_cluster,
-    wait_file_replicated,
+    wait_all_replicated,
     wait_replicated,
 )
 from filefleet.core.units import parse_size
@@ -112,7 +112,7 @@ async def single(cluster: BenchCluster, path: Path, size: int) -> Run:
         before = cpu_by_service(cluster)
         start = time.perf_counter()
         file_id, up = await upload(session, cluster.url, path)
-        both = await asyncio.to_thread(wait_file_replicated, cluster, file_id) - start
+        both = await asyncio.to_thread(wait_all_replicated, cluster) - start
         await asyncio.to_thread(wait_replicated, cluster)  # the last acks: counted too
         upload_cpu = {k: v / gib for k, v in cpu_since(cluster, before).items()}
         before = cpu_by_service(cluster)

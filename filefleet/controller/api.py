@@ -19,6 +19,8 @@ from filefleet.core.models import (
     FileSummary,
     FileUpdate,
     LocationAdd,
+    LocationsAdd,
+    LocationsAdded,
     MarkCollecting,
     MarkDeleting,
     NodeInfo,
@@ -195,7 +197,15 @@ async def under_replicated(request: web.Request) -> web.Response:
            body=ChunkLookup, response=ChunkList)  # fmt: skip
 async def lookup_chunks(request: web.Request) -> web.Response:
     body = await read_model(request, ChunkLookup)
-    return json_model(await chunks.lookup(_store(request), body.ids, _ttl(request)))
+    found = await chunks.lookup(_store(request), body.ids, _ttl(request), body.repair_after)
+    return json_model(found)
+
+
+@api.route("POST", "/chunks/locations", summary="Record many replica locations at once",
+           body=LocationsAdd, response=LocationsAdded)  # fmt: skip
+async def add_locations(request: web.Request) -> web.Response:
+    body = await read_model(request, LocationsAdd)
+    return json_model(await chunks.add_locations(_store(request), body))
 
 
 def build_app(

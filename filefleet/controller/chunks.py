@@ -7,7 +7,14 @@ copies), so the live cutoff is computed here from both.
 
 from __future__ import annotations
 
-from filefleet.core.models import ChunkInfo, ChunkList, Collecting, Removed
+from filefleet.core.models import (
+    ChunkInfo,
+    ChunkList,
+    Collecting,
+    LocationsAdd,
+    LocationsAdded,
+    Removed,
+)
 from filefleet.store.base import MetadataStore
 
 from .params import ChunkQuery
@@ -33,8 +40,17 @@ async def remove_location(
     return await store.get_chunk(chunk_id, node_ttl)
 
 
-async def lookup(store: MetadataStore, chunk_ids: list[str], node_ttl: float) -> ChunkList:
-    return ChunkList(chunks=await store.get_chunks(chunk_ids, node_ttl))
+async def lookup(
+    store: MetadataStore, chunk_ids: list[str], node_ttl: float, repair_after: float = 0.0
+) -> ChunkList:
+    return ChunkList(chunks=await store.get_chunks(chunk_ids, node_ttl + repair_after))
+
+
+async def add_locations(store: MetadataStore, body: LocationsAdd) -> LocationsAdded:
+    """Record a batch of replicas in one transaction; nothing is read back (a caller that
+    wants a chunk's new state asks for it)."""
+    added, unknown = await store.add_locations([(loc.chunk, loc.node) for loc in body.add])
+    return LocationsAdded(added=added, unknown=unknown)
 
 
 async def under_replicated(store: MetadataStore, query: ChunkQuery, node_ttl: float) -> ChunkList:

@@ -196,9 +196,30 @@ class ChunkPage(BaseModel):
 
 class ChunkLookup(Strict):
     """``POST /chunks/lookup``: the records of up to 1,000 chunks at once (unknown ids are
-    left out of the answer)."""
+    left out of the answer). ``repair_after``: seconds a silent node's replicas still count
+    as live beyond the node TTL (as ``GET /chunk/{id}?repair_after=``)."""
 
     ids: list[ChunkId] = Field(max_length=1000)
+    repair_after: float = Field(0.0, ge=0)
+
+
+class Location(Strict):
+    chunk: ChunkId
+    node: NodeId
+
+
+class LocationsAdd(Strict):
+    """``POST /chunks/locations``: replicas made, recorded in one transaction (the
+    replicator's copies of a batch of events)."""
+
+    add: list[Location] = Field(min_length=1, max_length=1000)
+
+
+class LocationsAdded(BaseModel):
+    """How many of the locations were new; a chunk no longer known is skipped."""
+
+    added: int
+    unknown: list[ChunkId]
 
 
 class MarkCollecting(Strict):

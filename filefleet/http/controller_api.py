@@ -31,6 +31,7 @@ from filefleet.core.models import (
     FileState,
     FileSummary,
     FileUpdate,
+    LocationsAdded,
     NodeInfo,
     NodeStatus,
     PingRequest,
@@ -140,11 +141,14 @@ class ControllerClient:
         params = {"repair_after": f"{repair_after}s"}
         return ChunkInfo.model_validate(await self._get(f"/chunk/{chunk_id}", params=params))
 
-    async def lookup_chunks(self, chunk_ids: Sequence[str]) -> list[ChunkInfo]:
-        """The records of the known ones among ``chunk_ids`` (one call per 1,000)."""
+    async def lookup_chunks(
+        self, chunk_ids: Sequence[str], repair_after: float = 0.0
+    ) -> list[ChunkInfo]:
+        """The records of the known ones among ``chunk_ids`` (one call per 1,000); live
+        counts as for ``get_chunk``."""
         found: list[ChunkInfo] = []
         for start in range(0, len(chunk_ids), 1000):
-            body = {"ids": list(chunk_ids[start : start + 1000])}
+            body = {"ids": list(chunk_ids[start : start + 1000]), "repair_after": repair_after}
             found += ChunkList.model_validate(await self._post("/chunks/lookup", body)).chunks
         return found
 
@@ -165,6 +169,16 @@ class ControllerClient:
             if page.next is None:
                 return found
             after = page.next
+
+    async def add_locations(self, pairs: Sequence[tuple[str, str]]) -> LocationsAdded:
+        """Record (chunk, node) replicas, up to 1,000 per call, each call one transaction."""
+        added, unknown = 0, []
+        for start in range(0, len(pairs), 1000):
+            body = {"add": [{"chunk": c, "node": n} for c, n in pairs[start : start + 1000]]}
+            answer = LocationsAdded.model_validate(await self._post("/chunks/locations", body))
+            added += answer.added
+            unknown += answer.unknown
+        return LocationsAdded(added=added, unknown=unknown)
 
     async def add_location(self, chunk_id: str, node_id: str) -> ChunkInfo:
         raw = await self._post(f"/chunk/{chunk_id}/locations", {"node": node_id})

@@ -11,7 +11,12 @@ The replicator decides and records; the bytes go node to node and never through 
    tried, a slow one hedged) and stores it. A failed copy is retried on the same target
    (``STORE_RETRY``), then on the next node. A node that failed a call is a suspect
    (``core/suspects.py``) and comes last, as a source and as a target;
-3. add the location on the controller (a set insert: concurrent adds all stick).
+3. add the locations on the controller (a set insert: concurrent adds all stick).
+
+``replicate_many`` does this for a batch of chunks (the events a worker took at once, a
+page of the repair pass): one controller lookup for all of them, their copies a few at a
+time, and one controller call recording every copy made, so a copy costs the controller
+a share of two requests rather than three of its own.
 
 Order of the writes, and what a crash between them leaves: the target stores the chunk
 (2), then the controller lists it (3). A crash after 2 leaves an unlisted copy on the
@@ -22,14 +27,15 @@ it; if none comes, the GC's orphan sweep deletes it after its grace.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import random
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
-from filefleet.core.errors import FilefleetError, NotFound
+from filefleet.core.errors import FilefleetError
 from filefleet.core.models import ChunkCopied, ChunkInfo, NodeInfo, NodeRef
 from filefleet.core.placement import NodeCandidate, rank_targets
 from filefleet.core.suspects import SuspectNodes
@@ -81,6 +87,15 @@ class ActiveNodes:
         self._fetched = float("-inf")
 
 
+@dataclass
+class _Made:
+    """The copies made of one chunk, before the controller has recorded them."""
+
+    copies: list[tuple[NodeCandidate, ChunkCopied]] = field(default_factory=list)
+    need: int = 0
+    reason: str = ""
+
+
 class ChunkCopier:
     def __init__(
         self,
@@ -89,6 +104,7 @@ class ChunkCopier:
         *,
         replicas: int,
         repair_after: float,
+        concurrency: int = 8,
     ) -> None:
         self.controller = controller
         self.nodes = nodes
@@ -98,6 +114,7 @@ class ChunkCopier:
         self.suspects = SuspectNodes()
         self.counters = CopyCounters()
         self._busy: dict[str, asyncio.Lock] = {}
+        self._copying = asyncio.Semaphore(concurrency)  # node-to-node copies at once
 
     @asynccontextmanager
     async def _one_at_a_time(self, chunk_id: str) -> AsyncIterator[None]:
@@ -111,22 +128,70 @@ class ChunkCopier:
                 del self._busy[chunk_id]
 
     async def replicate(self, chunk_id: str) -> Outcome:
-        async with self._one_at_a_time(chunk_id):
-            try:
-                info = await self.controller.get_chunk(chunk_id, self.repair_after)
-            except NotFound:
-                return Outcome(True, reason="no such chunk any more")
-            if info.references == 0 or info.collecting:
-                return Outcome(True, reason="no live file uses the chunk")
-            need = self.replicas - info.live
-            if need <= 0:
-                return Outcome(True)
-            outcome = await self._copy(info, need)
-            if not outcome.done:
-                self.counters.waiting += 1
-            return outcome
+        return (await self.replicate_many([chunk_id]))[chunk_id]
 
-    async def _copy(self, info: ChunkInfo, need: int) -> Outcome:
+    async def replicate_many(self, chunk_ids: Sequence[str]) -> dict[str, Outcome]:
+        """Bring each chunk to R: one controller lookup for all of them, their copies made
+        a few at a time, and one controller call recording every copy made."""
+        unique = sorted(set(chunk_ids))  # locks taken in one order: no two callers deadlock
+        async with contextlib.AsyncExitStack() as held:
+            for chunk_id in unique:
+                await held.enter_async_context(self._one_at_a_time(chunk_id))
+            infos = {
+                c.id: c for c in await self.controller.lookup_chunks(unique, self.repair_after)
+            }
+            outcomes: dict[str, Outcome] = {}
+            todo: list[tuple[ChunkInfo, int]] = []
+            for chunk_id in unique:
+                info = infos.get(chunk_id)
+                if info is None:
+                    outcomes[chunk_id] = Outcome(True, reason="no such chunk any more")
+                elif info.references == 0 or info.collecting:
+                    outcomes[chunk_id] = Outcome(True, reason="no live file uses the chunk")
+                elif info.live >= self.replicas:
+                    outcomes[chunk_id] = Outcome(True)
+                else:
+                    todo.append((info, self.replicas - info.live))
+            made = await asyncio.gather(*(self._copy(info, need) for info, need in todo))
+            recorded = await self._record(
+                [(info.id, target.id) for (info, _), m in zip(todo, made, strict=True)
+                 for target, _ in m.copies]
+            )  # fmt: skip
+            for (info, _), m in zip(todo, made, strict=True):
+                outcomes[info.id] = self._outcome(m, recorded)
+        return outcomes
+
+    def _outcome(self, made: _Made, recorded: bool) -> Outcome:
+        copied = len(made.copies) if recorded else 0
+        if recorded:
+            for target, result in made.copies:
+                self.active.sent[target.id] = self.active.sent.get(target.id, 0) + result.size
+                self.counters.copied += 1
+                self.counters.copied_bytes += result.size
+        if copied >= made.need and recorded:
+            return Outcome(True, copied)
+        self.counters.waiting += 1
+        reason = made.reason or ("the copies made could not be recorded" if made.copies else "")
+        return Outcome(False, copied, reason)
+
+    async def _record(self, pairs: list[tuple[str, str]]) -> bool:
+        """List the copies on the controller, one call for all (a set insert: concurrent
+        adds all stick). False if that failed: the copies stay unlisted (see the top)."""
+        if not pairs:
+            return True
+        try:
+            await self.controller.add_locations(pairs)
+        except FilefleetError as exc:
+            self.counters.failed += len(pairs)
+            log.warning("recording %d copies failed: %s", len(pairs), exc.message)
+            return False
+        for chunk_id, node_id in pairs:
+            log.info("copied %s to %s", chunk_id, node_id)
+        return True
+
+    async def _copy(self, info: ChunkInfo, need: int) -> _Made:
+        """Copies of the chunk on ``need`` more nodes (made, not yet recorded)."""
+        made = _Made(need=need)
         active = await self.active.get()
         holders = set(info.locations)
         live = [n for n in active if n.id in holders]
@@ -135,26 +200,30 @@ class ChunkCopier:
         ranked = rank_targets(self.active.candidates(), holders, size=info.size)
         targets = self.suspects.last(ranked, _id)
         if not sources:
-            return Outcome(False, reason="no active node holds a replica to copy from")
-        copied = 0
+            made.reason = "no active node holds a replica to copy from"
+            return made
         for target in targets:
-            if copied == need:
+            if len(made.copies) >= made.need:
                 break
-            result = await self._copy_to(info.id, sources, target)
+            async with self._copying:
+                result = await self._copy_to(info.id, sources, target)
             if result is None:
                 continue  # the target failed: the next one
             # A holder found rotten or empty was counted as live: one more copy to make,
             # and no more reads from it.
-            need += len(result.reported)
+            made.need += len(result.reported)
             self.counters.bad_sources += len(result.reported)
             sources = [s for s in sources if s.id not in result.reported]
             if not result.stored:
-                return Outcome(False, copied, "no holder gave a verified replica")
-            copied += await self._record(info.id, target, result)
-        if copied < need:
-            why = f"{copied} of {need} copies made; {len(targets)} active node(s) lack it"
-            return Outcome(False, copied, why)
-        return Outcome(True, copied)
+                made.reason = "no holder gave a verified replica"
+                return made
+            made.copies.append((target, result))
+        if len(made.copies) < made.need:
+            made.reason = (
+                f"{len(made.copies)} of {made.need} copies made; "
+                f"{len(targets)} active node(s) lack it"
+            )
+        return made
 
     async def _copy_to(
         self, chunk_id: str, sources: list[NodeRef], target: NodeCandidate
@@ -170,21 +239,6 @@ class ChunkCopier:
             return None
         self.suspects.ok(target.id)
         return result
-
-    async def _record(self, chunk_id: str, target: NodeCandidate, result: ChunkCopied) -> int:
-        """1 once the controller lists the target's copy, else 0."""
-        # Stored, not yet listed: a crash here leaves an unlisted copy (see the top).
-        try:
-            await self.controller.add_location(chunk_id, target.id)
-        except FilefleetError as exc:
-            self.counters.failed += 1
-            log.warning("listing %s on %s failed: %s", chunk_id, target.id, exc.message)
-            return 0
-        self.active.sent[target.id] = self.active.sent.get(target.id, 0) + result.size
-        self.counters.copied += 1
-        self.counters.copied_bytes += result.size
-        log.info("copied %s to %s from %s", chunk_id, target.id, result.source)
-        return 1
 
 
 def _id(node: NodeInfo | NodeCandidate) -> str:

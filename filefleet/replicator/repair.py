@@ -60,10 +60,10 @@ class RepairLoop(Service):
     name = "repair"
 
     def __init__(
-        self, copier: ChunkCopier, *, interval: float, rate_mib: float, concurrency: int = 4
+        self, copier: ChunkCopier, *, interval: float, rate_mib: float, group: int = 16
     ) -> None:
         super().__init__(interval=interval)
-        self._slots = asyncio.Semaphore(concurrency)
+        self.group = group
         self.copier = copier
         self.limit = RateLimit(rate_mib * MiB)
         self.counters = RepairCounters()
@@ -89,10 +89,11 @@ class RepairLoop(Service):
             if not fresh:
                 break
             tried.update(c.id for c in fresh)
-            # In page order (fewest live replicas first), a few copies at a time.
-            healed = await asyncio.gather(*(self._bounded(c) for c in fresh))
-            repaired += sum(healed)
-            waiting += len(healed) - sum(healed)
+            # In page order (fewest live replicas first), a group of chunks at a time.
+            for start in range(0, len(fresh), self.group):
+                healed = await self.repair_group(fresh[start : start + self.group])
+                repaired += healed
+                waiting += min(self.group, len(fresh) - start) - healed
             if len(page) < PAGE:
                 break
         self.counters.passes += 1
@@ -101,17 +102,15 @@ class RepairLoop(Service):
         self.counters.waiting = waiting
         return {"under_replicated": len(tried), "repaired": repaired, "waiting": waiting}
 
-    async def _bounded(self, chunk: ChunkInfo) -> bool:
-        async with self._slots:
-            return await self.repair_chunk(chunk)
-
-    async def repair_chunk(self, chunk: ChunkInfo) -> bool:
-        await self.limit.take(chunk.size * max(1, self.copier.replicas - chunk.live))
+    async def repair_group(self, group: list[ChunkInfo]) -> int:
+        """Bring a group of chunks to R (at the bounded rate); how many got there."""
+        await self.limit.take(sum(c.size * max(1, self.copier.replicas - c.live) for c in group))
         try:
-            outcome = await self.copier.replicate(chunk.id)
+            outcomes = await self.copier.replicate_many([c.id for c in group])
         except FilefleetError as exc:
-            log.warning("repairing %s failed: %s", chunk.id, exc.message)
-            return False
-        if not outcome.done:
-            log.debug("chunk %s stays below R for now: %s", chunk.id, outcome.reason)
-        return outcome.done
+            log.warning("repairing %d chunks failed: %s", len(group), exc.message)
+            return 0
+        for chunk_id, outcome in outcomes.items():
+            if not outcome.done:
+                log.debug("chunk %s stays below R for now: %s", chunk_id, outcome.reason)
+        return sum(outcome.done for outcome in outcomes.values())

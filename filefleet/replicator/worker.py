@@ -1,7 +1,9 @@
 """The event worker: consume chunk-replicate events and bring each chunk to R.
 
 One pass (``run_once``) takes up to ``batch`` events (waiting up to ``block`` seconds for
-the first, so an idle worker does not spin) and handles them ``concurrency`` at a time:
+the first, so an idle worker does not spin) and brings their chunks to R together
+(``ChunkCopier.replicate_many``: one controller lookup, a few node-to-node copies at a
+time, one call recording every copy made); then each event is settled:
 - the chunk reached R (or needs nothing any more): ack;
 - else: ``retry`` with a delay growing per attempt (1 s, 2 s, 4 s ... up to 30 s); the queue
   dead-letters it once it failed at least 5 times over at least a minute.
@@ -57,8 +59,7 @@ class EventWorker(Service):
         copier: ChunkCopier,
         *,
         consumer: str | None = None,
-        batch: int = 16,
-        concurrency: int = 4,
+        batch: int = 32,
         block: float = 1.0,
     ) -> None:
         super().__init__(interval=0.0)
@@ -68,7 +69,6 @@ class EventWorker(Service):
         self.batch = batch
         self.block = block
         self.counters = EventCounters()
-        self._slots = asyncio.Semaphore(concurrency)
 
     async def run_once(self) -> dict[str, int]:
         try:
@@ -80,7 +80,10 @@ class EventWorker(Service):
             return {}
         self.interval = 0.0
         self.counters.received += len(deliveries)
-        results = await asyncio.gather(*(self._handle(d) for d in deliveries))
+        outcomes = await self._replicate(deliveries)
+        results = await asyncio.gather(
+            *(self._settle(d, outcomes[d.event.chunk]) for d in deliveries)
+        )
         return {
             "events": len(deliveries),
             "acked": sum(r == "acked" for r in results),
@@ -88,25 +91,24 @@ class EventWorker(Service):
             "dead": sum(r == "dead" for r in results),
         }
 
-    async def _handle(self, delivery: Delivery) -> str:
-        async with self._slots:
-            outcome = await self._replicate(delivery)
-            try:
-                if outcome.done:
-                    await self.queue.ack(delivery)
-                    self.counters.acked += 1
-                    return "acked"
-                return await self._retry(delivery, outcome.reason)
-            except FilefleetError as exc:
-                # Not acked: the queue redelivers it (to us or another worker) later.
-                log.warning("queue: could not settle event %s: %s", delivery.tag, exc.message)
-                return "unsettled"
-
-    async def _replicate(self, delivery: Delivery) -> Outcome:
+    async def _settle(self, delivery: Delivery, outcome: Outcome) -> str:
         try:
-            return await self.copier.replicate(delivery.event.chunk)
+            if outcome.done:
+                await self.queue.ack(delivery)
+                self.counters.acked += 1
+                return "acked"
+            return await self._retry(delivery, outcome.reason)
         except FilefleetError as exc:
-            return Outcome(False, reason=exc.message)
+            # Not acked: the queue redelivers it (to us or another worker) later.
+            log.warning("queue: could not settle event %s: %s", delivery.tag, exc.message)
+            return "unsettled"
+
+    async def _replicate(self, deliveries: list[Delivery]) -> dict[str, Outcome]:
+        chunks = [d.event.chunk for d in deliveries]
+        try:
+            return await self.copier.replicate_many(chunks)
+        except FilefleetError as exc:
+            return dict.fromkeys(chunks, Outcome(False, reason=exc.message))
 
     async def _retry(self, delivery: Delivery, reason: str) -> str:
         delay = retry_delay(delivery.attempts)

@@ -103,6 +103,11 @@ class MetadataStore(abc.ABC):
         """One more node holds the chunk; False if it was already listed."""
 
     @abc.abstractmethod
+    async def add_locations(self, pairs: list[tuple[str, str]]) -> tuple[int, list[str]]:
+        """Many (chunk, node) locations in one transaction: how many were new, and the
+        chunks that are not known (skipped)."""
+
+    @abc.abstractmethod
     async def remove_location(
         self, chunk_id: str, node_id: str, *, reclaimed: bool = False
     ) -> bool:

@@ -306,6 +306,22 @@ async def test_locations_from_appends_and_single_row_changes(store: SqlStore, cl
         await store.add_location(chunk_id(99), node_id(1))
 
 
+async def test_many_locations_in_one_transaction(store: SqlStore, clock: Clock) -> None:
+    record = new_file(clock)
+    await store.create_file(record)
+    refs = [ref(1, 0, locations=[node_id(1)]), ref(2, 1, locations=[node_id(1)])]
+    await store.update_file(record.id, FileUpdate(chunks=refs))
+    pairs = [(chunk_id(1), node_id(2)), (chunk_id(2), node_id(2)), (chunk_id(1), node_id(2)),
+             (chunk_id(2), node_id(1)), (chunk_id(99), node_id(2))]  # fmt: skip
+    added, unknown = await store.add_locations(pairs)
+    assert (added, unknown) == (2, [chunk_id(99)])
+    for n in (1, 2):
+        assert (await store.get_chunk(chunk_id(n), 10)).locations == [node_id(1), node_id(2)]
+    # location_count follows: at R, neither is below it any more
+    await store.update_file(record.id, FileUpdate(state="active", size=20, sha256="cd" * 32))
+    assert await store.chunks_below(2, 10, 10) == []
+
+
 async def test_chunks_on_a_node_in_id_order_within_a_range(store: SqlStore, clock: Clock) -> None:
     record = new_file(clock)
     await store.create_file(record)

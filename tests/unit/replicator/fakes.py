@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 from typing import Any, cast
 
 from filefleet.core.errors import NotFound, Unavailable
-from filefleet.core.models import ChunkCopied, ChunkInfo, NodeInfo, NodeRef
+from filefleet.core.models import ChunkCopied, ChunkInfo, LocationsAdded, NodeInfo, NodeRef
 from filefleet.http.controller_api import ControllerClient
 from filefleet.http.node_api import CorruptChunk, NodeClient
 from filefleet.queue.base import DeadLetterPolicy, Delivery, EventQueue
@@ -45,6 +45,16 @@ class Fleet:
         locs = sorted(self.locations[chunk_id])
         return ChunkInfo(id=chunk_id, size=len(DATA), locations=locs, live=len(locs),
                          references=self.references, collecting=False)  # fmt: skip
+
+    async def lookup_chunks(
+        self, chunk_ids: list[str], repair_after: float = 0.0
+    ) -> list[ChunkInfo]:
+        return [await self.get_chunk(c) for c in chunk_ids if c in self.locations]
+
+    async def add_locations(self, pairs: list[tuple[str, str]]) -> LocationsAdded:
+        for chunk_id, node_id in pairs:
+            self.locations[chunk_id].add(node_id)
+        return LocationsAdded(added=len(pairs), unknown=[])
 
     async def active_nodes(self) -> list[NodeInfo]:
         return list(self.nodes)
