@@ -232,7 +232,7 @@ class DirectHttp:
                 last = exc
                 continue
             sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-            if hasattr(socket, "TCP_NOTSENT_LOWAT"):  # Linux, macOS
+            if NOTSENT_LOWAT and hasattr(socket, "TCP_NOTSENT_LOWAT"):  # Linux, macOS
                 sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NOTSENT_LOWAT, NOTSENT_LOWAT)
             return sock
         raise last
