@@ -35,7 +35,14 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlencode
 
-from filefleet.core.errors import FilefleetError, Unavailable, UpstreamError, error_for_status
+from filefleet.core.errors import (
+    ConnectTimedOut,
+    FilefleetError,
+    Unavailable,
+    Unreachable,
+    UpstreamError,
+    error_for_status,
+)
 from filefleet.http.deadlines import SERVICE, Deadlines
 from filefleet.http.direct import Arrived, Body, DirectHttp, Into
 from filefleet.http.file_range import FileRange
@@ -240,7 +247,7 @@ class HttpClient:
                     raise _error(raw, resp.status)
                 return Response(resp.status, resp.headers, raw)
         except (aiohttp.ClientError, TimeoutError, OSError) as exc:
-            raise Unavailable(f"{method} {url}: {type(exc).__name__}: {exc}") from exc
+            raise _translated(method, url, exc) from exc
 
     async def get_json(self, base: str | Sequence[str], path: str, **kw: Any) -> Any:
         return (await self.request("GET", base, path, **kw)).json()
@@ -299,11 +306,27 @@ class HttpClient:
                 in_callers_block = True
                 yield resp
         except (aiohttp.ClientError, TimeoutError) as exc:  # body reads raise these too
-            raise Unavailable(f"{method} {url}: {type(exc).__name__}: {exc}") from exc
+            raise _translated(method, url, exc) from exc
         except OSError as exc:
             if in_callers_block:
                 raise
             raise Unavailable(f"{method} {url}: {type(exc).__name__}: {exc}") from exc
+
+
+def _translated(method: str, url: str, exc: BaseException) -> Unavailable:
+    """An aiohttp failure as our error: no connection at all (refused, unknown host; a TLS
+    failure is not that: something answered) is Unreachable, no connection in time
+    ConnectTimedOut, anything else Unavailable."""
+    import aiohttp
+
+    message = f"{method} {url}: {type(exc).__name__}: {exc}"
+    if isinstance(exc, aiohttp.ConnectionTimeoutError):
+        return ConnectTimedOut(message)
+    if isinstance(exc, aiohttp.ClientConnectorError) and not isinstance(
+        exc, aiohttp.ClientSSLError
+    ):
+        return Unreachable(message)
+    return Unavailable(message)
 
 
 def _aiohttp_timeout(deadlines: Deadlines) -> aiohttp.ClientTimeout:
