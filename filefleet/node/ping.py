@@ -13,6 +13,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
+import socket
+from pathlib import Path
 
 from filefleet.core.errors import FilefleetError
 from filefleet.core.models import PingRequest
@@ -28,12 +31,20 @@ class Pinger(Service):
     pass_log_level = logging.DEBUG  # one line every two seconds would drown the log
 
     def __init__(
-        self, store: ChunkStore, controller: ControllerClient, url: str, interval: float
+        self,
+        store: ChunkStore,
+        controller: ControllerClient,
+        url: str,
+        interval: float,
+        *,
+        name: str | None = None,
     ) -> None:
         super().__init__(interval)
         self.store = store
         self.controller = controller
         self.url = url
+        self.name = name or store.root.resolve().name
+        self.filesystem = filesystem_id(store.root)
         self.sent = 0  # counters: pings the controller accepted / that failed
         self.failed = 0
         self._reachable: bool | None = None
@@ -47,6 +58,8 @@ class Pinger(Service):
             capacity=space.capacity,
             free=space.free,
             chunks=self.store.usage().chunks,
+            name=self.name,
+            filesystem=self.filesystem,
         )
 
     async def run_once(self) -> dict[str, int]:
@@ -61,6 +74,22 @@ class Pinger(Service):
             return {"sent": 0, "failed": 1}
         self.sent += 1
         if not self._reachable:
-            log.info("registered with the controller as node %s at %s", ping.id, ping.url)
+            log.info(
+                "registered with the controller as node %s (%s) at %s", ping.id, self.name, ping.url
+            )
         self._reachable = True
         return {"sent": 1, "failed": 0}
+
+
+def filesystem_id(path: Path) -> str:
+    """Which filesystem holds ``path``, as ``<machine>/<device>``: nodes whose data dirs
+    are on one disk of one machine report the same id, so the fleet's disk figures count
+    that disk once (``filefleet status``). The machine is ``/etc/machine-id`` (else the
+    host name), the device the directory's ``st_dev``. Two machines mounting one network
+    filesystem are counted as two disks."""
+    try:
+        machine = Path("/etc/machine-id").read_text().strip()[:16]
+    except OSError:
+        machine = ""
+    device = os.stat(path).st_dev
+    return f"{machine or socket.gethostname()}/{device:x}"

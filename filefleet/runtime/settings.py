@@ -129,6 +129,13 @@ class NodeSettings(ControllerClientSettings):
     public_url: str | None = Field(
         None, description="URL other services reach this node at (default http://host:port)."
     )
+    name: str | None = Field(
+        None,
+        min_length=1,
+        max_length=255,
+        description="Name operators see in `filefleet status` and `filefleet nodes` "
+        "(default: the name of the --data directory).",
+    )
     capacity: Size | None = Field(
         None, description="Bytes this node offers (default: the size of its disk)."
     )

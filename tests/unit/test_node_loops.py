@@ -16,7 +16,7 @@ from filefleet.http.client import NO_RETRY, HttpClient
 from filefleet.http.controller_api import ControllerClient
 from filefleet.node.chunkstore import ChunkStore
 from filefleet.node.main import PING_RETRY
-from filefleet.node.ping import Pinger
+from filefleet.node.ping import Pinger, filesystem_id
 from filefleet.node.scrub import Scrubber, scrub_all
 from tests.harness.processes import free_port
 
@@ -159,6 +159,20 @@ async def test_ping_reports_the_node(
     assert isinstance(body, dict)
     assert body["id"] == store.node_id and body["url"] == "http://127.0.0.1:9999"
     assert body["chunks"] == 3 and body["capacity"] > 0 and body["free"] > 0
+    # Beyond the seed's fields: the name (the data dir's, by default) and the filesystem.
+    assert body["name"] == store.root.resolve().name
+    assert body["filesystem"] == filesystem_id(store.root)
+    named = Pinger(store, client, "http://127.0.0.1:9999", interval=2, name="disk-7")
+    assert named.request().name == "disk-7"
+
+
+def test_nodes_on_one_filesystem_report_one_id(tmp_path: Path) -> None:
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
+    assert filesystem_id(tmp_path / "a") == filesystem_id(tmp_path / "b")
+    shm = Path("/dev/shm")
+    if shm.is_dir() and os.stat(shm).st_dev != os.stat(tmp_path).st_dev:
+        assert filesystem_id(shm) != filesystem_id(tmp_path)
 
 
 async def test_ping_failure_is_counted_not_raised(store: ChunkStore) -> None:
