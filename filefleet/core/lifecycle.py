@@ -60,7 +60,8 @@ def check_drain(
     raise Conflict(
         f"draining {node_label(node)} would leave {len(others)} active serving node(s) "
         f"to hold {replicas} replicas of each chunk: the drain could not finish. Add a node "
-        "first, or drain anyway with force (new chunks then avoid the node at once)"
+        "first, or drain anyway with force (`filefleet nodes drain --force`: new chunks "
+        "avoid the node at once)"
     )
 
 
@@ -71,8 +72,8 @@ def check_forget(node: NodeStatus, now: datetime, *, force: bool) -> None:
     age = (now - node.last_ping).total_seconds()
     raise Conflict(
         f"{node_label(node)} is active (last ping {age:.1f}s ago): stop it first, or drain "
-        "it, or forget it anyway with force (it would register again at its next ping, "
-        "holding no chunk the metadata lists)"
+        "it, or forget it anyway with force (`filefleet nodes forget --force`; it would "
+        "register again at its next ping, holding no chunk the metadata lists)"
     )
 
 

@@ -8,7 +8,6 @@ Durations accept ``500ms``, ``2s``, ``10m``, ``1h``, ``7d``; sizes accept ``4MiB
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -18,6 +17,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from filefleet.core.errors import InvalidInput
 from filefleet.core.units import parse_duration, parse_size
 from filefleet.http.deadlines import SERVICE, Deadlines
+from filefleet.runtime.paths import default_data_dir
 
 MiB = 1024 * 1024
 
@@ -38,11 +38,6 @@ def _size(value: Any) -> int:
 
 Duration = Annotated[float, BeforeValidator(_duration)]
 Size = Annotated[int, BeforeValidator(_size)]
-
-
-def default_data_dir() -> Path:
-    base = os.environ.get("XDG_DATA_HOME") or os.path.join(Path.home(), ".local", "share")
-    return Path(base) / "filefleet"
 
 
 class Settings(BaseSettings):
