@@ -20,8 +20,8 @@ from string import Template
 
 from aiohttp import web
 
-from filefleet.core.errors import FilefleetError
 from filefleet.core import health
+from filefleet.core.errors import FilefleetError
 from filefleet.core.health import FILE_STATES, ClusterStatus, DeadLetterView, cluster_status
 from filefleet.core.lifecycle import node_label, node_state
 from filefleet.core.models import NodeStatus
