@@ -102,8 +102,8 @@ def table(name: str, columns: Sequence[str], rows: Sequence[Sequence[str]]) -> T
         shown.add_column(column)
     state = columns.index("state") if "state" in columns else None
     for row in rows:
-        if state is not None:
-            style = STATE_STYLE[row[state].split(" ", 1)[0]]
+        style = STATE_STYLE.get(row[state].split(" ", 1)[0]) if state is not None else None
+        if state is not None and style:  # a node's state, in its colour
             row = [*row[:state], f"[{style}]{row[state]}[/]", *row[state + 1 :]]
         shown.add_row(*row)
     return shown
