@@ -152,9 +152,10 @@ def render(snapshot: Snapshot, console: Console, now: datetime) -> None:
     console.print(
         f"stored: {format_size(totals.replica_bytes)} in replicas of {totals.chunks} chunks; "
         f"being reclaimed: {format_size(totals.collecting_bytes)} in "
-        f"{totals.collecting_chunks} chunks; reclaimed: {format_size(totals.reclaimed_bytes)}"
+        f"{totals.collecting_chunks} chunks; reclaimed: {format_size(totals.reclaimed_bytes)}",
+        soft_wrap=True,
     )
-    console.print(snapshot.verdict, markup=False)
+    console.print(snapshot.verdict, markup=False, soft_wrap=True)  # one line, for scripts
 
 
 def dead_title(snapshot: Snapshot) -> str:

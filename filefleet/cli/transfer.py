@@ -62,7 +62,33 @@ class NoProgress:
         return None
 
 
-def progress_bar(enabled: bool, *, counting: bool = False) -> Progress | NoProgress:
+class ShownProgress(NoProgress):
+    """A Rich progress bar that appears with its first task: a command that fails before
+    it has anything to show (the server does not answer) prints its one error line and
+    nothing else."""
+
+    def __init__(self, progress: Progress) -> None:
+        self.progress = progress
+        self.started = False
+
+    def __exit__(self, *exc: object) -> None:
+        if self.started:
+            self.progress.stop()
+
+    def add_task(self, description: str, **fields: Any) -> TaskID:
+        if not self.started:
+            self.progress.start()
+            self.started = True
+        return self.progress.add_task(description, **fields)
+
+    def advance(self, task: TaskID, advance: float) -> None:
+        self.progress.advance(task, advance)
+
+    def update(self, task: TaskID, **fields: Any) -> None:
+        self.progress.update(task, **fields)
+
+
+def progress_bar(enabled: bool, *, counting: bool = False) -> NoProgress:
     """A Rich progress bar on stderr (imported here: services never load Rich), or, when
     nothing is to be shown, one that shows nothing without loading Rich. It counts bytes
     (size and speed), or with ``counting`` things (``3/10``)."""
@@ -85,13 +111,15 @@ def progress_bar(enabled: bool, *, counting: bool = False) -> Progress | NoProgr
         if counting
         else [DownloadColumn(binary_units=True), TransferSpeedColumn(), TimeRemainingColumn()]
     )
-    return Progress(
-        TextColumn("[bold]{task.description}"),
-        BarColumn(),
-        *amounts,
-        TextColumn("{task.fields[note]}"),
-        console=Console(stderr=True),
-        transient=False,
+    return ShownProgress(
+        Progress(
+            TextColumn("[bold]{task.description}"),
+            BarColumn(),
+            *amounts,
+            TextColumn("{task.fields[note]}"),
+            console=Console(stderr=True),
+            transient=False,
+        )
     )
 
 

@@ -41,7 +41,7 @@ def snapshot(nodes: list[NodeStatus], short: int, dead: int = 0) -> Snapshot:
 
 def shown(snap: Snapshot) -> str:
     out = io.StringIO()
-    render(snap, Console(file=out, width=120, color_system=None), NOW)
+    render(snap, Console(file=out, width=80, color_system=None), NOW)
     return out.getvalue()
 
 
@@ -50,7 +50,8 @@ def test_a_healthy_fleet() -> None:
     assert snap.healthy
     text = shown(snap)
     assert "node-1" in text and "Disks (1 disk: 512.0 MiB free of 1.0 GiB)" in text
-    assert text.rstrip().splitlines()[-1].startswith("healthy: 100.0% of 40 chunks")
+    last = text.rstrip().splitlines()[-1]  # the verdict, whole on one line
+    assert last.startswith("healthy: 100.0% of 40 chunks") and last.endswith("0 dead letters")
     assert snap.as_json()["healthy"] is True and snap.as_json()["disks"][0]["nodes"] == [
         "node-1", "node-2", "node-3"
     ]  # fmt: skip
