@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 from filefleet.core.health import Disk
 from filefleet.core.lifecycle import node_label, node_state
 from filefleet.core.models import NodeStatus
-from filefleet.core.units import format_size
+from filefleet.core.units import format_age, format_size
 
 if TYPE_CHECKING:
     from rich.table import Table
@@ -27,15 +27,6 @@ STATUS_COLUMNS = ("node", "state", "chunks", "free", "last ping", "url")
 LIST_COLUMNS = ("node", "state", "id", "chunks", "last ping", "url")
 STATE_STYLE = {"active": "green", "draining": "yellow", "drained": "cyan", "dead": "red"}
 _ORDER = {"dead": 0, "draining": 1, "drained": 2, "active": 3}
-
-
-def age(moment: datetime, now: datetime) -> str:
-    seconds = max(0.0, (now - moment).total_seconds())
-    if seconds < 120:
-        return f"{seconds:.1f}s ago"
-    if seconds < 7200:
-        return f"{seconds / 60:.0f}m ago"
-    return f"{seconds / 3600:.0f}h ago"
 
 
 def title(what: str, shown: int, total: int) -> str:
@@ -73,7 +64,7 @@ def node_rows(
             "free": format_size(node.free),
             "capacity": format_size(node.capacity),
             "chunks": str(node.chunks),
-            "last ping": age(node.last_ping, now),
+            "last ping": format_age(node.last_ping, now),
         }
         rows.append([cells[c] for c in columns])
     return rows

@@ -22,8 +22,11 @@ reached (``reach.py``); 130 interrupted.
 from __future__ import annotations
 
 import asyncio
+import functools
+import inspect
 import json
 import time
+import typing
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from typing import Annotated, Any, TypeVar
@@ -89,21 +92,49 @@ def run(target: Target, work: Callable[[ControllerClient], Awaitable[T]]) -> T:
         fail("interrupted (a drain goes on: `filefleet nodes list` shows it)", code=INTERRUPTED)
 
 
+def command(name: str) -> Callable[[Callable[..., None]], Callable[..., None]]:
+    """Register ``filefleet nodes NAME``: the function's own parameters, plus the options
+    every ``nodes`` command takes (``--json``, ``--controller``, ``--data``, ``--secret``),
+    which reach it as ``target`` (the cluster found from them) and ``as_json_out``."""
+    shared = [
+        inspect.Parameter(key, inspect.Parameter.KEYWORD_ONLY, default=default, annotation=kind)
+        for key, kind, default in (
+            ("as_json_out", JsonOption, False),
+            ("controller", ControllerOption, None),
+            ("data", DataOption, None),
+            ("secret", SecretOption, None),
+        )
+    ]
+
+    def register(body: Callable[..., None]) -> Callable[..., None]:
+        hints = typing.get_type_hints(body, include_extras=True)  # the Annotated options
+        own = [
+            p.replace(annotation=hints[p.name])
+            for p in inspect.signature(body).parameters.values()
+            if p.name not in ("target", "as_json_out")
+        ]
+
+        @functools.wraps(body)
+        def with_cluster(**given: Any) -> None:
+            found = find_cluster(given.pop("controller"), given.pop("data"), given.pop("secret"))
+            body(target=found, **given)
+
+        with_cluster.__signature__ = inspect.Signature([*own, *shared])  # type: ignore[attr-defined]
+        app.command(name)(with_cluster)
+        return body
+
+    return register
+
+
 def as_json(node: NodeStatus, waiting: int | None) -> dict[str, Any]:
     shown: dict[str, Any] = node.model_dump(mode="json")
     shown.update(state=lifecycle.node_state(node, waiting), waiting=waiting)
     return shown
 
 
-@app.command("list")
-def list_nodes(
-    as_json_out: JsonOption = False,
-    controller: ControllerOption = None,
-    data: DataOption = None,
-    secret: SecretOption = None,
-) -> None:
+@command("list")
+def list_nodes(*, target: Target, as_json_out: bool = False) -> None:
     """Every known node with its state; draining nodes with the chunks still to copy."""
-    target = find_cluster(controller, data, secret)
 
     async def read(api: ControllerClient) -> tuple[list[NodeStatus], dict[str, int]]:
         nodes = await api.all_nodes()
@@ -122,9 +153,10 @@ def list_nodes(
     console.print(disk_summary(health.disks(nodes)))
 
 
-@app.command("drain")
+@command("drain")
 def drain(
     node: NodeArgument,
+    *,
     no_wait: Annotated[
         bool,
         typer.Option("--no-wait", envvar="FILEFLEET_NO_WAIT", help="Return once it started."),
@@ -135,13 +167,10 @@ def drain(
     cancel: Annotated[
         bool, typer.Option("--cancel", help="Return the node to service instead.")
     ] = False,
-    as_json_out: JsonOption = False,
-    controller: ControllerOption = None,
-    data: DataOption = None,
-    secret: SecretOption = None,
+    target: Target,
+    as_json_out: bool = False,
 ) -> None:
     """Copy NODE's chunks to other nodes (none go to it meanwhile); show progress until done."""
-    target = find_cluster(controller, data, secret)
 
     async def work(api: ControllerClient) -> NodeReport:
         found = lifecycle.find_node(await api.all_nodes(), node)
@@ -185,17 +214,15 @@ def drain_outcome(report: NodeReport, *, cancel: bool) -> str:
     )
 
 
-@app.command("forget")
+@command("forget")
 def forget(
     node: NodeArgument,
+    *,
     force: Annotated[bool, typer.Option("--force", help="Forget it even if it is active.")] = False,
-    as_json_out: JsonOption = False,
-    controller: ControllerOption = None,
-    data: DataOption = None,
-    secret: SecretOption = None,
+    target: Target,
+    as_json_out: bool = False,
 ) -> None:
     """Remove NODE's record and replica locations: repair starts at once (active: --force)."""
-    target = find_cluster(controller, data, secret)
 
     async def work(api: ControllerClient) -> tuple[NodeStatus, Any]:
         found = lifecycle.find_node(await api.all_nodes(), node)

@@ -28,7 +28,6 @@ import typer
 from filefleet.cli.common import fail
 from filefleet.cli.node_table import (
     STATUS_COLUMNS,
-    age,
     disk_rows,
     disk_summary,
     node_rows,
@@ -40,7 +39,7 @@ from filefleet.cli.target import ControllerOption, DataOption, SecretOption, fin
 from filefleet.core import health
 from filefleet.core.errors import FilefleetError
 from filefleet.core.health import FILE_STATES, ClusterStatus, DeadLetterView, Disk
-from filefleet.core.units import format_size
+from filefleet.core.units import format_age, format_size
 from filefleet.http.client import HttpClient, RetryPolicy
 from filefleet.http.controller_api import ControllerClient
 from filefleet.http.deadlines import Deadlines
@@ -170,7 +169,7 @@ def dead_title(snapshot: Snapshot) -> str:
 
 def dead_rows(letters: list[DeadLetterView], now: datetime) -> list[list[str]]:
     return [
-        [d.chunk[:16], str(d.attempts), age(datetime.fromtimestamp(d.failed_at, UTC), now),
+        [d.chunk[:16], str(d.attempts), format_age(datetime.fromtimestamp(d.failed_at, UTC), now),
          d.reason]
         for d in letters[:DEAD_SHOWN]
     ]  # fmt: skip

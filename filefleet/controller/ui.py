@@ -25,7 +25,7 @@ from filefleet.core.errors import FilefleetError
 from filefleet.core.health import FILE_STATES, ClusterStatus, DeadLetterView, cluster_status
 from filefleet.core.lifecycle import node_label, node_state
 from filefleet.core.models import NodeStatus
-from filefleet.core.units import format_size
+from filefleet.core.units import format_age, format_size
 from filefleet.http.server import json_model
 from filefleet.queue.base import EventQueue
 from filefleet.store.base import MetadataStore
@@ -162,17 +162,8 @@ def _node_row(node: NodeStatus, now: datetime) -> str:
         f'<tr class="{state}"><td>{_e(node_label(node))}</td><td><code>{_e(node.id[:12])}'
         f'</code></td><td>{_e(node.url)}</td><td class="state">{state}</td>'
         f"<td>{_e(format_size(node.free))}</td><td>{_e(format_size(node.capacity))}</td>"
-        f"<td>{node.chunks}</td><td>{_e(_age(node.last_ping, now))}</td></tr>"
+        f"<td>{node.chunks}</td><td>{_e(format_age(node.last_ping, now))}</td></tr>"
     )
-
-
-def _age(moment: datetime, now: datetime) -> str:
-    seconds = max(0.0, (now - moment).total_seconds())
-    if seconds < 120:
-        return f"{seconds:.1f}s ago"
-    if seconds < 7200:
-        return f"{seconds / 60:.0f}m ago"
-    return f"{seconds / 3600:.0f}h ago"
 
 
 def _empty(columns: int, text: str) -> str:

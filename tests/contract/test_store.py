@@ -290,32 +290,16 @@ async def test_ping_registers_and_ttl_decides_active(store: SqlStore, clock: Clo
 async def test_a_ping_records_name_and_filesystem_and_never_undoes_a_drain(
     store: SqlStore, clock: Clock
 ) -> None:
-    first = await store.ping(
-        PingRequest(
-            id=node_id(1),
-            url="http://n1",
-            capacity=100,
-            free=50,
-            chunks=0,
-            name="node-1",
-            filesystem="fs-a",
-        )
-    )
+    def named(free: int, name: str) -> PingRequest:
+        fields = {"capacity": 100, "free": free, "chunks": 0, "filesystem": "fs-a"}
+        return PingRequest(id=node_id(1), url="http://n1", name=name, **fields)
+
+    first = await store.ping(named(50, "node-1"))
     assert (first.name, first.filesystem, first.draining) == ("node-1", "fs-a", False)
     await ping(store, 2)  # an older node: no name, no filesystem
     await store.set_draining(node_id(1), True)
     clock.advance(1)
-    await store.ping(
-        PingRequest(
-            id=node_id(1),
-            url="http://n1",
-            capacity=100,
-            free=40,
-            chunks=0,
-            name="renamed",
-            filesystem="fs-a",
-        )
-    )
+    await store.ping(named(40, "renamed"))
     by_id = {n.id: n for n in await store.active_nodes(10)}
     assert by_id[node_id(1)].draining and by_id[node_id(1)].name == "renamed"
     assert by_id[node_id(1)].free == 40
@@ -326,12 +310,17 @@ async def test_a_ping_records_name_and_filesystem_and_never_undoes_a_drain(
         await store.set_draining(node_id(9), True)
 
 
-async def test_a_draining_nodes_replicas_stop_counting_until_copied_elsewhere(
-    store: SqlStore, clock: Clock
-) -> None:
+async def three_nodes_and_a_file(store: SqlStore, clock: Clock) -> None:
+    """Nodes 1-3 pinging, and an active file of chunks 1-3 (no location yet)."""
     await active_file(store, clock, 0, [1, 2, 3])
     for n in (1, 2, 3):
         await ping(store, n)
+
+
+async def test_a_draining_nodes_replicas_stop_counting_until_copied_elsewhere(
+    store: SqlStore, clock: Clock
+) -> None:
+    await three_nodes_and_a_file(store, clock)
     for chunk, holders in ((1, [1, 2]), (2, [1, 3]), (3, [2, 3])):
         for n in holders:
             await store.add_location(chunk_id(chunk), node_id(n))
@@ -373,9 +362,7 @@ async def test_a_dead_nodes_chunks_of_files_no_longer_live_are_not_waiting(
 async def test_forgetting_a_node_drops_its_locations_in_pages_then_its_record(
     store: SqlStore, clock: Clock
 ) -> None:
-    await active_file(store, clock, 0, [1, 2, 3])
-    for n in (1, 2, 3):
-        await ping(store, n)
+    await three_nodes_and_a_file(store, clock)
     for chunk in (1, 2, 3):
         await store.add_location(chunk_id(chunk), node_id(1))
         await store.add_location(chunk_id(chunk), node_id(2))

@@ -20,16 +20,10 @@ from typing import Any
 import pytest
 
 from tests.conftest import require_service
+from tests.harness import replicators
 from tests.harness.cluster import SECRET, Cluster, Node
 from tests.harness.processes import FILEFLEET, ProcessGroup, wait_for
-from tests.harness.replicators import (
-    QUEUE_SERVERS,
-    chunk_locations,
-    purge_queue,
-    start_replicator,
-    unique_queue_url,
-    wait_replicated,
-)
+from tests.harness.replicators import chunk_locations, wait_replicated
 
 CHUNK = 256 * 1024
 NEVER = "1h"
@@ -37,9 +31,9 @@ NEVER = "1h"
 
 @pytest.fixture
 def cluster(procs: ProcessGroup, tmp_path: Path) -> Iterator[Cluster]:
-    label, host, port, _ = QUEUE_SERVERS["redis"]
+    label, host, port, _ = replicators.QUEUE_SERVERS["redis"]
     require_service(label, host, port)
-    queue = unique_queue_url("redis")
+    queue = replicators.unique_queue_url("redis")
     started = Cluster(
         procs,
         tmp_path,
@@ -48,9 +42,9 @@ def cluster(procs: ProcessGroup, tmp_path: Path) -> Iterator[Cluster]:
         controller_args=["--node-ttl", "2s", "--replicas", "2", "--queue", queue],
         queue=queue,
     ).start(nodes=3)
-    start_replicator(started, "--repair-interval", NEVER, "--repair-after", NEVER)
+    replicators.start_replicator(started, "--repair-interval", NEVER, "--repair-after", NEVER)
     yield started
-    purge_queue(queue)
+    replicators.purge_queue(queue)
 
 
 def cli(cluster: Cluster, *args: str) -> subprocess.CompletedProcess[str]:
