@@ -79,7 +79,9 @@ class ControllerClient:
         return FileSummary.model_validate(await self._get(f"/file/{file_id}/summary"))
 
     async def ping(self, ping: PingRequest) -> None:
-        await self._post("/ping", ping.model_dump(mode="json"))
+        """Fields left unset are left out: a controller older than the node knows only the
+        seed's, and refuses others."""
+        await self._post("/ping", ping.model_dump(mode="json", exclude_none=True))
 
     async def active_nodes(self) -> list[NodeInfo]:
         return _NODES.validate_python(await self._get("/active-nodes"))

@@ -17,13 +17,16 @@ import os
 import socket
 from pathlib import Path
 
-from filefleet.core.errors import FilefleetError
+from filefleet.core.errors import FilefleetError, InvalidInput
 from filefleet.core.models import PingRequest
 from filefleet.http.controller_api import ControllerClient
 from filefleet.node.chunkstore import ChunkStore
 from filefleet.runtime.service import Service
 
 log = logging.getLogger(__name__)
+
+SEED_ONLY = {"name": None, "filesystem": None}  # left out of the JSON when None
+FULL_PING_EVERY = 30
 
 
 class Pinger(Service):
@@ -43,8 +46,9 @@ class Pinger(Service):
         self.store = store
         self.controller = controller
         self.url = url
-        self.name = name or store.root.resolve().name
+        self.name = (name or store.root.resolve().name or store.node_id)[:255]
         self.filesystem = filesystem_id(store.root)
+        self.seed_only = False  # the controller refused the fields beyond the seed's
         self.sent = 0  # counters: pings the controller accepted / that failed
         self.failed = 0
         self._reachable: bool | None = None
@@ -65,7 +69,7 @@ class Pinger(Service):
     async def run_once(self) -> dict[str, int]:
         ping = await asyncio.to_thread(self.request)
         try:
-            await self.controller.ping(ping)
+            await self._send(ping)
         except FilefleetError as exc:
             self.failed += 1
             if self._reachable is not False:
@@ -79,6 +83,23 @@ class Pinger(Service):
             )
         self._reachable = True
         return {"sent": 1, "failed": 0}
+
+    async def _send(self, ping: PingRequest) -> None:
+        """The ping; to a controller older than this node (a rolling upgrade), which refuses
+        fields it does not know (400), the seed's fields alone, trying the whole ping again
+        every ``FULL_PING_EVERY`` pings (the controller may have been upgraded since)."""
+        if self.seed_only and self.sent % FULL_PING_EVERY:
+            await self.controller.ping(ping.model_copy(update=SEED_ONLY))
+            return
+        try:
+            await self.controller.ping(ping)
+            self.seed_only = False
+        except InvalidInput as exc:
+            if not self.seed_only:
+                log.warning("the controller refused the ping's name and filesystem (%s): an "
+                            "older controller? Sending the seed's fields", exc.message)  # fmt: skip
+            self.seed_only = True
+            await self.controller.ping(ping.model_copy(update=SEED_ONLY))
 
 
 def filesystem_id(path: Path) -> str:
