@@ -9,7 +9,9 @@ from __future__ import annotations
 
 from typing import Any
 
+import typer.main
 from pydantic.fields import FieldInfo
+from typer.core import TyperCommand, TyperGroup, TyperOption
 
 from filefleet.core.units import format_duration
 from filefleet.runtime import settings as s
@@ -71,7 +73,23 @@ def default_text(field: FieldInfo) -> str:
     return f"`{value}`"
 
 
+CLIENTS_HEADER = """
+## Client commands
+
+The commands that talk to a running cluster read their options from the environment the
+same way. They find the cluster as `filefleet status` does: `--controller` (operators'
+commands) or `--server` (users' commands), else `<data>/cluster.json` of a running
+`filefleet up` (`--data`, else the default data dir); see the README for their exit
+codes. `--force` and `--cancel` are read from the command line only: a switch that makes
+a command do something it would otherwise refuse is typed each time, never inherited
+from an environment. `filefleet share` keeps what an interrupted upload needs to resume
+under `$FILEFLEET_CACHE_DIR` (default: `$XDG_CACHE_HOME/filefleet`, else
+`~/.cache/filefleet`).
+"""
+
+
 def render() -> str:
+    """The whole page: every service's settings, then every client command's options."""
     out = [HEADER]
     for title, model in SERVICES:
         out.append(f"\n## `{title}`\n")
@@ -82,7 +100,48 @@ def render() -> str:
             env = "FILEFLEET_" + name.upper()
             default = "required" if field.is_required() else default_text(field)
             out.append(f"| `{flag}` | `{env}` | {default} | {field.description or ''} |")
+    out.append(CLIENTS_HEADER)
+    for title, command in client_commands():
+        out.append(f"\n### `{title}`\n")
+        out.append("| flag | environment | default | meaning |")
+        out.append("|---|---|---|---|")
+        for option in options(command):
+            flags = ", ".join(f"`{o}`" for o in [*option.opts, *option.secondary_opts])
+            env = f"`{option.envvar}`" if option.envvar else "command line only"
+            default = _option_default(option.default)
+            out.append(f"| {flags} | {env} | {default} | {option.help or ''} |")
     return "\n".join(out) + "\n"
+
+
+def client_commands() -> list[tuple[str, TyperCommand]]:
+    """``(title, command)`` of every client command, as the CLI defines them."""
+    from filefleet.cli import CLIENT_COMMANDS, COMMANDS, build_app
+
+    root = typer.main.get_command(build_app())
+    assert isinstance(root, TyperGroup)
+    found: list[tuple[str, TyperCommand]] = []
+    for name in (n for n in COMMANDS if n in CLIENT_COMMANDS):
+        command = root.commands[name]
+        if isinstance(command, TyperGroup):
+            found += [
+                (f"filefleet {name} {sub}", c)
+                for sub, c in command.commands.items()
+                if isinstance(c, TyperCommand)
+            ]
+        else:
+            assert isinstance(command, TyperCommand)
+            found.append((f"filefleet {name}", command))
+    return found
+
+
+def _option_default(value: object) -> str:
+    if value is None or value is False:
+        return "–"
+    return "`true`" if value is True else f"`{value}`"
+
+
+def options(command: TyperCommand) -> list[TyperOption]:
+    return [p for p in command.params if isinstance(p, TyperOption)]
 
 
 if __name__ == "__main__":

@@ -11,7 +11,7 @@ from __future__ import annotations
 import importlib
 import os
 import sys
-from typing import NoReturn
+from typing import Annotated, NoReturn
 
 import typer
 
@@ -30,6 +30,7 @@ COMMANDS = {
     "get": "get",
     "delete": "delete",
     "fsck": "fsck",
+    "nodes": "nodes",
 }
 
 
@@ -44,7 +45,14 @@ def build_app(command: str | None = None) -> typer.Typer:
     )
 
     @app.callback()
-    def root() -> None:
+    def root(
+        version: Annotated[
+            bool,
+            typer.Option(
+                "--version", is_eager=True, callback=show_version, help="Print the version."
+            ),
+        ] = False,
+    ) -> None:
         """Share files by URL; chunks replicated over a fleet of storage nodes."""
 
     names = [command] if command in COMMANDS else list(COMMANDS)
@@ -53,13 +61,26 @@ def build_app(command: str | None = None) -> typer.Typer:
     return app
 
 
+def show_version(given: bool) -> None:
+    if given:
+        from filefleet import __version__
+
+        typer.echo(f"filefleet {__version__}")
+        raise typer.Exit(0)
+
+
 # Short-lived commands: once one has printed its result, nothing is left to tear down.
-CLIENT_COMMANDS = frozenset({"status", "share", "get", "delete", "fsck"})
+CLIENT_COMMANDS = frozenset({"status", "share", "get", "delete", "fsck", "nodes"})
 
 
 def main() -> None:
     tune_allocator()  # before the command allocates anything: see runtime/memory.py
     command = sys.argv[1] if len(sys.argv) > 1 else None
+    if command == "--version":  # nothing to load for it
+        from filefleet import __version__
+
+        print(f"filefleet {__version__}")
+        return
     app = build_app(command)
     if command not in CLIENT_COMMANDS:
         app()

@@ -1,28 +1,56 @@
-"""`filefleet delete DELETE_URL`: remove a shared file before it expires."""
+"""`filefleet delete DELETE_URL [--json]`: remove a shared file before it expires.
+
+DELETE_URL is the delete link shown once at upload (its own frontend is asked), or
+``ID/TOKEN`` from it (asked of ``--server``, else the local cluster's frontend).
+``--json`` prints the frontend's answer, ``{"id", "deleted"}``."""
 
 from __future__ import annotations
 
-from typing import Annotated
+import json
+import re
+from pathlib import Path
+from typing import Annotated, Any
 
 import typer
 
 from filefleet.cli.common import fail
+from filefleet.cli.get import origin
+from filefleet.cli.target import DataOption, ServerOption, find_frontend
 from filefleet.cli.transfer import client, run_command
 
 
+def delete_link(given: str, server: str | None, data: Path | None) -> str:
+    if given.startswith(("http://", "https://")):
+        if "/delete/" not in given:
+            fail(f"not a filefleet delete link: {given!r}")
+        return given
+    from filefleet.core.ids import FILE_ID_RE, TOKEN_RE  # here: see get.py
+
+    if not re.fullmatch(rf"{FILE_ID_RE.pattern}/{TOKEN_RE.pattern}", given):
+        fail(f"not a filefleet delete link (or ID/TOKEN): {given!r}")
+    return f"{find_frontend(server, data)}/delete/{given}"
+
+
 def delete(
-    delete_url: Annotated[str, typer.Argument(help="The delete link.", show_default=False)],
+    delete_url: Annotated[
+        str, typer.Argument(help="The delete link (or ID/TOKEN from it).", show_default=False)
+    ],
+    json_out: Annotated[
+        bool, typer.Option("--json", envvar="FILEFLEET_JSON", help="Print the answer as JSON.")
+    ] = False,
+    server: ServerOption = None,
+    data: DataOption = None,
 ) -> None:
     """Delete a shared file with its delete link (shown once, at upload)."""
-    if not delete_url.startswith(("http://", "https://")) or "/delete/" not in delete_url:
-        fail(f"not a filefleet delete link: {delete_url!r}")
+    url = delete_link(delete_url, server, data)
 
-    async def work() -> None:
+    async def work() -> Any:
         async with client() as http:
-            await http.request("DELETE", delete_url, headers={"Accept": "application/json"})
+            answer = await http.request("DELETE", url, headers={"Accept": "application/json"})
+            return answer.json()
 
-    run_command(work)
-    typer.echo("deleted")
+    result = run_command(work, origin(url))
+    typer.echo(json.dumps(result) if json_out else "deleted")
 
 
 def register(app: typer.Typer) -> None:

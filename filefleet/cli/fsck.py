@@ -35,6 +35,7 @@ from typing import Annotated
 import typer
 
 from filefleet.cli.common import fail
+from filefleet.cli.reach import CONTROLLER_HINT, FIRST_CONTACT, UNREACHABLE, unreachable
 from filefleet.cli.target import ControllerOption, DataOption, SecretOption, find_cluster
 from filefleet.core.errors import FilefleetError, InvalidInput, NotFound
 from filefleet.core.fsck import FleetCheck, FsckReport, Key, Question, Replica, is_live
@@ -198,9 +199,16 @@ def verdict(report: FsckReport) -> str:
 
 def fsck(
     verify: Annotated[
-        bool, typer.Option("--verify", help="Have each node re-hash every replica it holds.")
+        bool,
+        typer.Option(
+            "--verify",
+            envvar="FILEFLEET_VERIFY",
+            help="Have each node re-hash every replica it holds.",
+        ),
     ] = False,
-    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
+    as_json: Annotated[
+        bool, typer.Option("--json", envvar="FILEFLEET_JSON", help="Print one JSON object.")
+    ] = False,
     node_timeout: Annotated[
         str,
         typer.Option(
@@ -223,7 +231,11 @@ def fsck(
         fail("--node-timeout must be more than 0")
 
     async def run() -> FsckReport:
-        http = HttpClient(secret=target.secret, deadlines=Deadlines(2.0, 60.0, min_rate=0))
+        http = HttpClient(
+            secret=target.secret,
+            deadlines=Deadlines(2.0, 60.0, min_rate=0),
+            first_contact=FIRST_CONTACT,
+        )
         # A hung node is given up after --node-timeout, and asked nothing more.
         node_deadlines = Deadlines(2.0, node_seconds, min_rate=0)
         node_http = HttpClient(secret=target.secret, deadlines=node_deadlines)
@@ -236,7 +248,7 @@ def fsck(
     try:
         report = asyncio.run(run())
     except FilefleetError as exc:
-        fail(f"cannot read the cluster at {target.where}: {exc.message}", code=2)
+        fail(unreachable(target.where, exc, CONTROLLER_HINT), code=UNREACHABLE)
     except KeyboardInterrupt:
         fail("interrupted", code=130)
     if as_json:

@@ -1,9 +1,14 @@
-"""`filefleet get LINK [-o PATH]`: download with a progress bar, resume with Range, and
-verify the whole file's SHA-256 (the ETag) before it gets its final name."""
+"""`filefleet get LINK [-o PATH] [--json]`: download with a progress bar, resume with Range,
+and verify the whole file's SHA-256 (the ETag) before it gets its final name.
+
+LINK is a download link (its own frontend is asked), or a bare file id (asked of
+``--server``, else the local cluster's frontend: ``target.py``). ``--json`` prints
+``{"path", "name", "size", "sha256"}`` and shows no progress bar."""
 
 from __future__ import annotations
 
 import hashlib
+import json
 import re
 import urllib.parse
 from pathlib import Path
@@ -12,10 +17,12 @@ from typing import Annotated
 import typer
 
 from filefleet.cli.common import fail
+from filefleet.cli.target import DataOption, ServerOption, find_frontend
 from filefleet.cli.transfer import client, progress_bar, run_command
 from filefleet.core.errors import InvalidInput, RequestError
 from filefleet.core.filenames import clean_name
 from filefleet.core.hashing import file_sha256
+from filefleet.http.client import HttpClient
 
 PIECE = 1024 * 1024
 
@@ -32,61 +39,100 @@ def filename_from(disposition: str | None, link: str) -> str:
     return clean_name(link.rstrip("/").rsplit("/", 1)[-1])
 
 
+def download_link(link: str, server: str | None, data: Path | None) -> str:
+    """The link as given, or, for a bare file id, the link on ``--server`` (or the local
+    cluster's frontend)."""
+    if link.startswith(("http://", "https://")):
+        if "/download/" not in link:
+            fail(f"not a filefleet download link: {link!r}")
+        return link
+    from filefleet.core.ids import FILE_ID_RE  # here: uuid, which it loads, costs ~10 ms
+
+    if not FILE_ID_RE.fullmatch(link):
+        fail(f"not a filefleet download link or file id: {link!r}")
+    return f"{find_frontend(server, data)}/download/{link}"
+
+
 def get(
-    link: Annotated[str, typer.Argument(help="The download link.", show_default=False)],
-    output: Annotated[Path | None, typer.Option("-o", "--output", help="Where to save.")] = None,
-    force: Annotated[bool, typer.Option(help="Overwrite an existing file.")] = False,
+    link: Annotated[
+        str, typer.Argument(help="The download link, or a file's id.", show_default=False)
+    ],
+    output: Annotated[
+        Path | None,
+        typer.Option("-o", "--output", envvar="FILEFLEET_OUTPUT", help="Where to save."),
+    ] = None,
+    force: Annotated[bool, typer.Option("--force", help="Overwrite an existing file.")] = False,
+    json_out: Annotated[
+        bool,
+        typer.Option("--json", envvar="FILEFLEET_JSON", help="Print the result as JSON."),
+    ] = False,
+    server: ServerOption = None,
+    data: DataOption = None,
 ) -> None:
     """Download a shared file; run again after an interruption to resume."""
-    if not link.startswith(("http://", "https://")) or "/download/" not in link:
-        fail(f"not a filefleet download link: {link!r}")
+    url = download_link(link, server, data)
 
-    async def work() -> Path:
+    async def work() -> dict[str, object]:
         async with client() as http:
-            try:
-                head = await http.request("HEAD", link)
-            except RequestError:
-                # A HEAD answer has no body to say why; ask again with GET for the message
-                # (a file that is not live takes no download).
-                await http.request("GET", link, headers={"Range": "bytes=0-0"})
-                raise
-            size = int(head.headers.get("Content-Length", "0"))
-            etag = head.headers.get("ETag", "").strip('"')
-            target = output or Path(filename_from(head.headers.get("Content-Disposition"), link))
-            if target.exists() and not force:
-                raise InvalidInput(f"{target} exists (use --force to overwrite)")
-            part = target.with_name(target.name + ".part")
-            offset = part.stat().st_size if part.exists() else 0
-            if offset > size:
-                offset = 0
-            headers = {"Range": f"bytes={offset}-", "If-Range": f'"{etag}"'} if offset else {}
-            with progress_bar(True) as progress:
-                task = progress.add_task(target.name[:30], total=size, completed=offset, note="")
-                if offset < size:
-                    async with http.stream("GET", link, headers=headers) as resp:
-                        resumed = resp.status == 206
-                        # The bytes are hashed as they arrive (after what an interrupted
-                        # run saved, when resuming), not read back from disk at the end.
-                        digest = file_sha256(part) if resumed else hashlib.sha256()
-                        if not resumed:
-                            progress.update(task, completed=0)
-                        with part.open("ab" if resumed else "wb") as out:
-                            async for block in resp.content.iter_chunked(PIECE):
-                                out.write(block)
-                                digest.update(block)
-                                progress.advance(task, len(block))
-                else:
-                    part.touch()
-                    digest = file_sha256(part)
-            actual = digest.hexdigest()
-            if etag and actual != etag:
-                part.unlink()
-                raise InvalidInput(f"downloaded bytes hash to {actual}, not {etag}; removed")
-            part.replace(target)
-            return target
+            return await fetch(http, url, output, force=force, progress=not json_out)
 
-    saved = run_command(work)
-    typer.echo(str(saved))
+    saved = run_command(work, origin(url))
+    typer.echo(json.dumps(saved) if json_out else str(saved["path"]))
+
+
+async def fetch(
+    http: HttpClient, link: str, output: Path | None, *, force: bool, progress: bool
+) -> dict[str, object]:
+    """Download ``link`` next to its final name, resuming a ``.part`` an interrupted run
+    left; the whole file's SHA-256 is checked against the ETag before it is renamed."""
+    try:
+        head = await http.request("HEAD", link)
+    except RequestError:
+        # A HEAD answer has no body to say why; ask again with GET for the message
+        # (a file that is not live takes no download).
+        await http.request("GET", link, headers={"Range": "bytes=0-0"})
+        raise
+    size = int(head.headers.get("Content-Length", "0"))
+    etag = head.headers.get("ETag", "").strip('"')
+    name = filename_from(head.headers.get("Content-Disposition"), link)
+    target = output or Path(name)
+    if target.exists() and not force:
+        raise InvalidInput(f"{target} exists (use --force to overwrite)")
+    part = target.with_name(target.name + ".part")
+    offset = part.stat().st_size if part.exists() else 0
+    if offset > size:
+        offset = 0
+    headers = {"Range": f"bytes={offset}-", "If-Range": f'"{etag}"'} if offset else {}
+    with progress_bar(progress) as bar:
+        task = bar.add_task(target.name[:30], total=size, completed=offset, note="")
+        if offset < size:
+            async with http.stream("GET", link, headers=headers) as resp:
+                resumed = resp.status == 206
+                # The bytes are hashed as they arrive (after what an interrupted run
+                # saved, when resuming), not read back from disk at the end.
+                digest = file_sha256(part) if resumed else hashlib.sha256()
+                if not resumed:
+                    bar.update(task, completed=0)
+                with part.open("ab" if resumed else "wb") as out:
+                    async for block in resp.content.iter_chunked(PIECE):
+                        out.write(block)
+                        digest.update(block)
+                        bar.advance(task, len(block))
+        else:
+            part.touch()
+            digest = file_sha256(part)
+    actual = digest.hexdigest()
+    if etag and actual != etag:
+        part.unlink()
+        raise InvalidInput(f"downloaded bytes hash to {actual}, not {etag}; removed")
+    part.replace(target)
+    return {"path": str(target), "name": name, "size": size, "sha256": actual}
+
+
+def origin(url: str) -> str:
+    """``scheme://host:port`` of a URL: the server a link names."""
+    parts = urllib.parse.urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc}"
 
 
 def register(app: typer.Typer) -> None:

@@ -34,7 +34,8 @@ from typing import Annotated, Any
 import typer
 
 from filefleet.cli.common import fail
-from filefleet.cli.transfer import ShareState, client, progress_bar, run_command, server_url
+from filefleet.cli.target import DataOption, ServerOption, find_frontend
+from filefleet.cli.transfer import ShareState, client, progress_bar, run_command
 from filefleet.core.chunking import CHUNK_API_INFLIGHT, chunk_span
 from filefleet.core.errors import Forbidden, Gone, HashMismatch, NotFound
 from filefleet.core.hashing import file_sha256
@@ -341,19 +342,27 @@ def _read_hashed(f: io.RawIOBase, buffer: mmap.mmap) -> tuple[int, str]:
 
 def share(
     files: Annotated[list[Path], typer.Argument(help="Files to share.", show_default=False)],
-    server: Annotated[str | None, typer.Option(help="Frontend URL (FILEFLEET_SERVER).")] = None,
-    expires: Annotated[str | None, typer.Option(help="Lifetime: 90s, 12h, 1d, 7d.")] = None,
-    max_downloads: Annotated[int | None, typer.Option(help="Downloads allowed.")] = None,
+    server: ServerOption = None,
+    data: DataOption = None,
+    expires: Annotated[
+        str | None, typer.Option(envvar="FILEFLEET_EXPIRES", help="Lifetime: 90s, 12h, 1d, 7d.")
+    ] = None,
+    max_downloads: Annotated[
+        int | None, typer.Option(envvar="FILEFLEET_MAX_DOWNLOADS", help="Downloads allowed.")
+    ] = None,
     json_out: Annotated[
-        bool, typer.Option("--json", help="Print JSON, one object per file.")
+        bool,
+        typer.Option("--json", envvar="FILEFLEET_JSON", help="Print JSON, one object per file."),
     ] = False,
-    dedup: Annotated[bool, typer.Option(help="Claim chunks the fleet already holds.")] = True,
+    dedup: Annotated[
+        bool, typer.Option(envvar="FILEFLEET_DEDUP", help="Claim chunks the fleet already holds.")
+    ] = True,
 ) -> None:
     """Share files: prints one link per file. Run again after an interruption to resume."""
     for path in files:
         if not path.is_file():
             fail(f"{path}: not a readable file")
-    url = server_url(server)
+    url = find_frontend(server, data)
 
     async def work() -> list[dict[str, Any]]:
         async with client() as http:
@@ -361,7 +370,7 @@ def share(
                 sharer = Share(http, url, dedup=dedup, progress=progress)
                 return [await sharer.share(p, expires, max_downloads) for p in files]
 
-    results = run_command(work)
+    results = run_command(work, url)
     for result in results:
         if json_out:
             typer.echo(json.dumps(result))

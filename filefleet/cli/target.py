@@ -1,10 +1,14 @@
-"""Which cluster an operator's command talks to (``status``, ``fsck``): DESIGN §13.
+"""Which cluster a client command talks to: DESIGN §13.
 
-In order: ``--controller`` (or ``FILEFLEET_CONTROLLER``) with ``--secret`` (or
-``FILEFLEET_SECRET``); else the controller, secret and queue in ``<data>/cluster.json``,
-the file ``filefleet up`` writes, where ``<data>`` is ``--data`` (or ``FILEFLEET_DATA``)
-or the default data dir. A secret given as a flag or in the environment wins over the
-file's.
+Operators' commands (``status``, ``fsck``, ``nodes``) talk to the controller: in order,
+``--controller`` (or ``FILEFLEET_CONTROLLER``) with ``--secret`` (or ``FILEFLEET_SECRET``);
+else the controller, secret and queue in ``<data>/cluster.json``, the file ``filefleet
+up`` writes, where ``<data>`` is ``--data`` (or ``FILEFLEET_DATA``) or the default data
+dir. A secret given as a flag or in the environment wins over the file's.
+
+Users' commands (``share``, and ``get``/``delete`` given a bare id) talk to a frontend:
+``--server`` (or ``FILEFLEET_SERVER``); else the frontend in ``<data>/cluster.json``
+(found as above); else ``http://127.0.0.1:8000``. A full link names its own frontend.
 """
 
 from __future__ import annotations
@@ -17,7 +21,9 @@ from typing import Annotated, Any
 import typer
 
 from filefleet.cli.common import fail
-from filefleet.runtime.settings import default_data_dir
+from filefleet.runtime.paths import default_data_dir
+
+DEFAULT_SERVER = "http://127.0.0.1:8000"
 
 # The options every such command takes, declared once.
 ControllerOption = Annotated[
@@ -33,6 +39,13 @@ DataOption = Annotated[
 ]
 SecretOption = Annotated[
     str | None, typer.Option(envvar="FILEFLEET_SECRET", help="Cluster secret.")
+]
+ServerOption = Annotated[
+    str | None,
+    typer.Option(
+        envvar="FILEFLEET_SERVER",
+        help=f"Frontend URL (default: from <data>/cluster.json, else {DEFAULT_SERVER}).",
+    ),
 ]
 
 
@@ -66,13 +79,28 @@ def find_cluster(controller: str | None, data: Path | None, secret: str | None) 
     return Target(urls, secret, queue)
 
 
-def read_manifest(data: Path | None) -> dict[str, Any]:
-    """``<data>/cluster.json``, written by ``filefleet up``."""
+def find_frontend(server: str | None, data: Path | None) -> str:
+    """The frontend a user's command talks to: ``--server``, else the running local
+    cluster's (``cluster.json``; a ``--data`` without one is an error), else the default."""
+    if server:
+        return server.strip().rstrip("/")
+    if data is None and not (default_data_dir() / "cluster.json").exists():
+        return DEFAULT_SERVER
+    manifest = read_manifest(data, "--server URL")
+    frontend = manifest.get("services", {}).get("frontend", {}).get("url")
+    if not isinstance(frontend, str) or not frontend:
+        fail("cluster.json names no frontend; pass --server URL")
+    return frontend.rstrip("/")
+
+
+def read_manifest(data: Path | None, instead: str = "--controller URL") -> dict[str, Any]:
+    """``<data>/cluster.json``, written by ``filefleet up``; ``instead``: the option to
+    name when there is none."""
     path = (data or default_data_dir()) / "cluster.json"
     try:
         manifest: Any = json.loads(path.read_text())
     except FileNotFoundError:
-        fail(f"no {path}: is `filefleet up` running there? Or pass --controller URL")
+        fail(f"no {path}: is `filefleet up` running there? Or pass {instead}")
     except ValueError as exc:
         fail(f"{path} is not valid JSON: {exc}")
     if not isinstance(manifest, dict):

@@ -12,6 +12,15 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 from filefleet.cli.common import fail
+from filefleet.cli.reach import (
+    FAILED,
+    FIRST_CONTACT,
+    INTERRUPTED,
+    SERVER_HINT,
+    UNREACHABLE,
+    no_answer,
+    unreachable,
+)
 from filefleet.core.errors import FilefleetError
 from filefleet.http.client import HttpClient, RetryPolicy
 from filefleet.http.deadlines import CLIENT
@@ -22,18 +31,14 @@ if TYPE_CHECKING:
 
 T = TypeVar("T")
 
-DEFAULT_SERVER = "http://127.0.0.1:8000"
-# A client rides out a frontend restart or a short network cut before giving up; run the
-# same command again to resume after that.
+# A client that has reached its server rides out a restart of it or a short network cut
+# before giving up; run the same command again to resume after that. Until the server
+# has answered once, nothing answering is said within two seconds (``reach.py``).
 CLIENT_RETRY = RetryPolicy(attempts=8, base_delay=0.2, max_delay=5.0)
 
 
-def server_url(given: str | None) -> str:
-    return (given or os.environ.get("FILEFLEET_SERVER") or DEFAULT_SERVER).rstrip("/")
-
-
 def client() -> HttpClient:
-    return HttpClient(deadlines=CLIENT, retry=CLIENT_RETRY)
+    return HttpClient(deadlines=CLIENT, retry=CLIENT_RETRY, first_contact=FIRST_CONTACT)
 
 
 class NoProgress:
@@ -57,45 +62,82 @@ class NoProgress:
         return None
 
 
-def progress_bar(enabled: bool) -> Progress | NoProgress:
+class ShownProgress(NoProgress):
+    """A Rich progress bar that appears with its first task: a command that fails before
+    it has anything to show (the server does not answer) prints its one error line and
+    nothing else."""
+
+    def __init__(self, progress: Progress) -> None:
+        self.progress = progress
+        self.started = False
+
+    def __exit__(self, *exc: object) -> None:
+        if self.started:
+            self.progress.stop()
+
+    def add_task(self, description: str, **fields: Any) -> TaskID:
+        if not self.started:
+            self.progress.start()
+            self.started = True
+        return self.progress.add_task(description, **fields)
+
+    def advance(self, task: TaskID, advance: float) -> None:
+        self.progress.advance(task, advance)
+
+    def update(self, task: TaskID, **fields: Any) -> None:
+        self.progress.update(task, **fields)
+
+
+def progress_bar(enabled: bool, *, counting: bool = False) -> NoProgress:
     """A Rich progress bar on stderr (imported here: services never load Rich), or, when
-    nothing is to be shown, one that shows nothing without loading Rich."""
+    nothing is to be shown, one that shows nothing without loading Rich. It counts bytes
+    (size and speed), or with ``counting`` things (``3/10``)."""
     if not enabled:
         return NoProgress()
     from rich.console import Console
     from rich.progress import (
         BarColumn,
         DownloadColumn,
+        MofNCompleteColumn,
         Progress,
         TextColumn,
+        TimeElapsedColumn,
         TimeRemainingColumn,
         TransferSpeedColumn,
     )
 
-    return Progress(
-        TextColumn("[bold]{task.description}"),
-        BarColumn(),
-        DownloadColumn(binary_units=True),
-        TransferSpeedColumn(),
-        TimeRemainingColumn(),
-        TextColumn("{task.fields[note]}"),
-        console=Console(stderr=True),
-        transient=False,
+    amounts = (
+        [MofNCompleteColumn(), TimeElapsedColumn()]
+        if counting
+        else [DownloadColumn(binary_units=True), TransferSpeedColumn(), TimeRemainingColumn()]
+    )
+    return ShownProgress(
+        Progress(
+            TextColumn("[bold]{task.description}"),
+            BarColumn(),
+            *amounts,
+            TextColumn("{task.fields[note]}"),
+            console=Console(stderr=True),
+            transient=False,
+        )
     )
 
 
-def run_command(work: Callable[[], Awaitable[T]]) -> T:
-    """Run a client command: a FilefleetError or Ctrl-C ends it with a message, no traceback."""
+def run_command(work: Callable[[], Awaitable[T]], server: str) -> T:
+    """Run a client command talking to ``server``: a FilefleetError or Ctrl-C ends it with
+    a one-line message and its exit code (``reach.py``), no traceback."""
     install_uvloop()
     try:
         return asyncio.run(_closing(work))
     except FilefleetError as exc:
-        fail(exc.message, code=1)
+        if no_answer(exc):
+            fail(unreachable(server, exc, SERVER_HINT), code=UNREACHABLE)
+        fail(exc.message, code=FAILED)
     except OSError as exc:  # a local file: unreadable, not writable, disk full
         where = f"{exc.filename}: " if exc.filename else ""
-        fail(f"{where}{exc.strerror or exc}", code=1)
+        fail(f"{where}{exc.strerror or exc}", code=FAILED)
     except KeyboardInterrupt:
-        fail("interrupted; run the same command again to resume", code=130)
+        fail("interrupted; run the same command again to resume", code=INTERRUPTED)
 
 
 async def _closing(work: Callable[[], Awaitable[T]]) -> T:

@@ -13,6 +13,7 @@ from filefleet.core.models import (
     ChunkLookup,
     ChunkPage,
     Collecting,
+    DrainRequest,
     FileCreate,
     FileInfo,
     FileList,
@@ -23,7 +24,9 @@ from filefleet.core.models import (
     LocationsAdded,
     MarkCollecting,
     MarkDeleting,
+    NodeForgotten,
     NodeInfo,
+    NodeReport,
     PingRequest,
     Removed,
 )
@@ -34,10 +37,13 @@ from filefleet.runtime.settings import ControllerSettings
 from filefleet.store.base import MetadataStore
 
 from . import chunks, files, nodes, params
+from .lifecycle import Lifecycle
 
 STORE = web.AppKey("store", MetadataStore)
 SETTINGS = web.AppKey("settings", ControllerSettings)
-QUEUE = web.AppKey("queue", EventQueue)  # only to read dead letters, when --queue is given
+# To read dead letters, and to announce the chunks of a node drained or forgotten.
+QUEUE = web.AppKey("queue", EventQueue)
+LIFECYCLE = web.AppKey("lifecycle", Lifecycle)
 
 api = Api("controller")
 
@@ -129,6 +135,31 @@ async def all_nodes(request: web.Request) -> web.Response:
     return json_model(await nodes.all_nodes(_store(request), _ttl(request)))
 
 
+@api.route("GET", "/nodes/{id}", summary="A node, its listed chunks and those short of R",
+           response=NodeReport)  # fmt: skip
+async def node_report(request: web.Request) -> web.Response:
+    node_id = ids.node_id(request.match_info["id"])
+    return json_model(await request.app[LIFECYCLE].report(node_id))
+
+
+@api.route("POST", "/nodes/{id}/drain",
+           summary="Drain a node (no new chunks; its chunks copied elsewhere), or undrain it",
+           body=DrainRequest, response=NodeReport)  # fmt: skip
+async def drain_node(request: web.Request) -> web.Response:
+    node_id = ids.node_id(request.match_info["id"])
+    body = await read_model(request, DrainRequest)
+    return json_model(await request.app[LIFECYCLE].drain(node_id, body))
+
+
+@api.route("DELETE", "/nodes/{id}",
+           summary="Forget a node: its record and locations (?force=true: even if active)",
+           response=NodeForgotten)  # fmt: skip
+async def forget_node(request: web.Request) -> web.Response:
+    node_id = ids.node_id(request.match_info["id"])
+    force = params.force(request.query)
+    return json_model(await request.app[LIFECYCLE].forget(node_id, force=force))
+
+
 @api.route("GET", "/nodes/{id}/chunks", summary="Chunks listed on a node, in id order (paged)",
            response=ChunkPage)  # fmt: skip
 async def chunks_on_node(request: web.Request) -> web.Response:
@@ -218,8 +249,10 @@ def build_app(
     queue = open_queue(settings.queue) if settings.queue else None
     if queue is not None:
         app[QUEUE] = queue
+    app[LIFECYCLE] = Lifecycle(store, settings.replicas, settings.node_ttl, queue)
 
     async def close_store(_: web.Application) -> None:
+        await app[LIFECYCLE].close()
         await store.close()
         if queue is not None:
             await queue.close()

@@ -121,3 +121,9 @@ def repair_after(query: Mapping[str, str]) -> float:
     """``GET /chunk/{id}?repair_after=``: extra seconds a silent node's replicas count."""
     _only(query, {"repair_after"})
     return parse_duration(query["repair_after"]) if "repair_after" in query else 0.0
+
+
+def force(query: Mapping[str, str]) -> bool:
+    """``DELETE /nodes/{id}?force=true``."""
+    _only(query, {"force"})
+    return flag("force", query["force"]) if "force" in query else False

@@ -20,10 +20,12 @@ from string import Template
 
 from aiohttp import web
 
+from filefleet.core import health
 from filefleet.core.errors import FilefleetError
 from filefleet.core.health import FILE_STATES, ClusterStatus, DeadLetterView, cluster_status
+from filefleet.core.lifecycle import node_label, node_state
 from filefleet.core.models import NodeStatus
-from filefleet.core.units import format_size
+from filefleet.core.units import format_age, format_size
 from filefleet.http.server import json_model
 from filefleet.queue.base import EventQueue
 from filefleet.store.base import MetadataStore
@@ -108,7 +110,7 @@ def render_page(report: ClusterStatus, now: datetime) -> str:
         verdict_class="healthy" if report.healthy else "degraded",
         verdict=_e(report.verdict),
         replicas=report.replicas,
-        node_rows="\n".join(_node_row(n, now) for n in report.nodes) or _empty(7, "no node yet"),
+        node_rows="\n".join(_node_row(n, now) for n in report.nodes) or _empty(8, "no node yet"),
         below_count=totals.below,
         below_rows="\n".join(
             f"<tr><td><code>{_e(c.id[:16])}</code></td><td>{_e(format_size(c.size))}</td>"
@@ -125,7 +127,7 @@ def render_page(report: ClusterStatus, now: datetime) -> str:
         chunks=totals.chunks,
         live_chunks=totals.live_chunks,
         replica_bytes=_e(format_size(totals.replica_bytes)),
-        used_bytes=_e(format_size(sum(n.capacity - n.free for n in report.nodes))),
+        used_bytes=_e(_used(report.nodes)),
         collecting_chunks=totals.collecting_chunks,
         collecting_bytes=_e(format_size(totals.collecting_bytes)),
         deleting_bytes=_e(format_size(totals.files["deleting"].bytes)),
@@ -134,6 +136,13 @@ def render_page(report: ClusterStatus, now: datetime) -> str:
         dead_rows=_dead_rows(report.dead_letters),
         generated=_e(now.strftime("%Y-%m-%d %H:%M:%S UTC")),
     )
+
+
+def _used(nodes: list[NodeStatus]) -> str:
+    """Bytes used on the disks under the nodes, each disk once however many nodes share it."""
+    disks = health.disks(nodes)
+    used = sum(d.capacity - d.free for d in disks)
+    return f"{format_size(used)} on {len(disks)} disk{'s' * (len(disks) != 1)}"
 
 
 def _dead_rows(letters: list[DeadLetterView] | None) -> str:
@@ -148,22 +157,13 @@ def _dead_rows(letters: list[DeadLetterView] | None) -> str:
 
 
 def _node_row(node: NodeStatus, now: datetime) -> str:
-    state = "active" if node.active else "dead"
+    state = node_state(node)
     return (
-        f'<tr class="{state}"><td><code>{_e(node.id[:12])}</code></td><td>{_e(node.url)}</td>'
-        f'<td class="state">{state}</td><td>{_e(format_size(node.free))}</td>'
-        f"<td>{_e(format_size(node.capacity))}</td><td>{node.chunks}</td>"
-        f"<td>{_e(_age(node.last_ping, now))}</td></tr>"
+        f'<tr class="{state}"><td>{_e(node_label(node))}</td><td><code>{_e(node.id[:12])}'
+        f'</code></td><td>{_e(node.url)}</td><td class="state">{state}</td>'
+        f"<td>{_e(format_size(node.free))}</td><td>{_e(format_size(node.capacity))}</td>"
+        f"<td>{node.chunks}</td><td>{_e(format_age(node.last_ping, now))}</td></tr>"
     )
-
-
-def _age(moment: datetime, now: datetime) -> str:
-    seconds = max(0.0, (now - moment).total_seconds())
-    if seconds < 120:
-        return f"{seconds:.1f}s ago"
-    if seconds < 7200:
-        return f"{seconds / 60:.0f}m ago"
-    return f"{seconds / 3600:.0f}h ago"
 
 
 def _empty(columns: int, text: str) -> str:

@@ -19,7 +19,9 @@ into the same class. ``retryable`` tells a caller whether trying again can help.
     └── ServiceError                (retryable: the fleet may do better in a moment)
         ├── InsufficientStorage   507
         ├── Unavailable           503  (no node, controller down, every replica gone)
+        │   ├── Unreachable       503  (no connection: refused, no route, unknown host)
         │   └── TimedOut          503  (code "timed_out": a per-hop deadline passed)
+        │       └── ConnectTimedOut    (no connection within the connect deadline)
         └── UpstreamError         502  (another service answered something unusable)
 """
 
@@ -113,6 +115,19 @@ class TimedOut(Unavailable):
     another replica) goes there rather than trying the same one again."""
 
     code = "timed_out"
+
+
+class Unreachable(Unavailable):
+    """No connection could be made at all (refused, no route, a name that does not
+    resolve): nothing listens at that address. Raised by the client as it connects, never
+    built from an answer, so a service that answers 503 is never taken for an absent one
+    (the command-line client tells the two apart: ``cli/reach.py``)."""
+
+
+class ConnectTimedOut(TimedOut):
+    """No connection within the connect deadline: the host is down or cut off. A
+    ``TimedOut`` (a caller with a choice goes elsewhere at once), raised only by the client
+    as it connects."""
 
 
 class UpstreamError(ServiceError):

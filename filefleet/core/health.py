@@ -58,6 +58,37 @@ class ClusterStatus(BaseModel):
     )
 
 
+class Disk(BaseModel):
+    """One filesystem the nodes store on: several nodes whose data dirs share a disk report
+    one ``filesystem`` id in their pings and are counted once. A node that reports none
+    (an older node) is a disk of its own."""
+
+    filesystem: str | None
+    nodes: list[str] = Field(description="The nodes on it, by name (else id).")
+    capacity: int = Field(description="Bytes offered: the largest figure its nodes report.")
+    free: int = Field(description="Bytes free above the reserve: the largest figure reported.")
+
+
+def disks(nodes: list[NodeStatus]) -> list[Disk]:
+    """The distinct filesystems under ``nodes``, in the order their first node comes.
+
+    Nodes on one disk each report that disk's size and free space (less their reserve),
+    so the disk counts once, with the largest figures any of them reports (a node given
+    ``--capacity`` reports its share instead: the disk then shows the largest share)."""
+    found: dict[str, Disk] = {}
+    for node in nodes:
+        key = node.filesystem or f"node:{node.id}"
+        disk = found.get(key)
+        if disk is None:
+            found[key] = Disk(filesystem=node.filesystem, nodes=[node.name or node.id],
+                              capacity=node.capacity, free=node.free)  # fmt: skip
+            continue
+        disk.nodes.append(node.name or node.id)
+        disk.capacity = max(disk.capacity, node.capacity)
+        disk.free = max(disk.free, node.free)
+    return list(found.values())
+
+
 def replicated_share(totals: StoreTotals) -> float:
     if not totals.live_chunks:
         return 1.0

@@ -103,10 +103,18 @@ class PingRequest(Strict):
     capacity: int = Field(ge=0)
     free: int = Field(ge=0)
     chunks: int = Field(ge=0)
+    # Beyond the seed (optional, so an older node's ping stays valid): the name operators
+    # see (``--name``) and an id of the filesystem holding the node's data, so nodes that
+    # share one disk are counted once in the fleet's disk figures.
+    name: str | None = Field(None, min_length=1, max_length=255)
+    filesystem: str | None = Field(None, min_length=1, max_length=255)
 
 
 class NodeInfo(BaseModel):
-    """One entry of ``GET /active-nodes``."""
+    """One entry of ``GET /active-nodes``.
+
+    ``draining``: the operator is emptying the node (``filefleet nodes drain``): it still
+    serves reads, but takes no new chunk, neither from an upload nor as a copy's target."""
 
     id: str
     url: str
@@ -114,6 +122,9 @@ class NodeInfo(BaseModel):
     capacity: int
     free: int
     chunks: int
+    name: str | None = None
+    filesystem: str | None = None
+    draining: bool = False
 
 
 class UploadResult(BaseModel):
@@ -152,6 +163,41 @@ class NodeStatus(NodeInfo):
     """One entry of ``GET /nodes``: every known node, with whether it is active now."""
 
     active: bool
+
+
+class NodeReport(NodeStatus):
+    """``GET /nodes/{id}`` and the answer to ``POST /nodes/{id}/drain``: the node, and how
+    far it is from being safe to remove.
+
+    ``listed``: chunks the metadata lists on the node. ``waiting``: chunks of live files
+    among them with fewer than R replicas that count (on other serving, active nodes: a
+    draining node's own replicas do not count). A draining node with ``waiting == 0`` is
+    drained: every chunk it holds has R replicas elsewhere."""
+
+    listed: int
+    waiting: int
+
+
+class DrainRequest(Strict):
+    """``POST /nodes/{id}/drain``. ``draining: false`` returns the node to service.
+    ``force``: drain even when fewer than R other serving nodes are active (the drain
+    then cannot finish until nodes join; placement stops at once all the same)."""
+
+    draining: bool = True
+    force: bool = False
+
+
+class NodeForgotten(BaseModel):
+    """``DELETE /nodes/{id}``: the node's record and its locations are gone.
+
+    ``locations``: replica locations dropped (repair copies those chunks from their other
+    replicas); ``unlocated``: chunks of live files left with no location at all (they had
+    no other replica: lost, unless a copy is found)."""
+
+    id: str
+    forgotten: bool
+    locations: int
+    unlocated: int
 
 
 class LocationAdd(Strict):

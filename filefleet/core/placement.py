@@ -8,7 +8,8 @@ the nodes rather than piled on the emptiest one (which small differences in repo
 space would otherwise cause). Ties break on node id, so the choice is deterministic (pinned
 by golden tests).
 
-Two rules come before it: a node whose free space (as it reported it, less what this
+A node being drained is never a candidate (``placement_candidates``). Two rules come
+before the choice: a node whose free space (as it reported it, less what this
 upload already sent it) cannot take the chunk is never chosen, so a full node or one
 below its reserve gets nothing; and a node under suspicion (``avoid``: it just failed a
 call, ``core/suspects.py``) is chosen only when no other node can take the chunk.
@@ -18,6 +19,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
+from typing import Protocol
 
 
 @dataclass(frozen=True)
@@ -25,6 +27,19 @@ class NodeCandidate:
     id: str
     url: str
     free: int
+
+
+class _Placeable(Protocol):
+    id: str
+    url: str
+    free: int
+    draining: bool
+
+
+def placement_candidates(nodes: Iterable[_Placeable]) -> list[NodeCandidate]:
+    """The nodes a new chunk may go to: every one given but those being drained (an
+    operator is emptying them: ``filefleet nodes drain``)."""
+    return [NodeCandidate(n.id, n.url, n.free) for n in nodes if not n.draining]
 
 
 def _never(_: str) -> bool:

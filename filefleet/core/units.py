@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from datetime import datetime
 
 from filefleet.core.errors import InvalidInput
 
@@ -92,3 +93,13 @@ def format_size(size: int) -> str:
             return f"{int(value)} B" if unit == "B" else f"{value:.1f} {unit}"
         value /= 1024
     raise AssertionError("unreachable")
+
+
+def format_age(moment: datetime, now: datetime) -> str:
+    """How long ago ``moment`` was: ``1.5s ago``, ``3m ago``, ``2h ago``."""
+    seconds = max(0.0, (now - moment).total_seconds())
+    if seconds < 120:
+        return f"{seconds:.1f}s ago"
+    if seconds < 7200:
+        return f"{seconds / 60:.0f}m ago"
+    return f"{seconds / 3600:.0f}h ago"

@@ -1,5 +1,6 @@
 """The frontend's view of the fleet: active nodes from the controller, cached briefly.
 
+A draining node (``filefleet nodes drain``) is read from but never chosen for a new chunk.
 A download or upload asks for nodes constantly; one controller call per second is enough
 to notice a node that came or went (the controller's TTL is 10 s anyway). Until the
 controller notices, the nodes that just failed a call are ``suspects``
@@ -11,7 +12,7 @@ from __future__ import annotations
 import time
 
 from filefleet.core.models import NodeInfo
-from filefleet.core.placement import NodeCandidate
+from filefleet.core.placement import NodeCandidate, placement_candidates
 from filefleet.core.suspects import SuspectNodes
 from filefleet.http.controller_api import ControllerClient
 
@@ -32,8 +33,10 @@ class NodeDirectory:
         return self._nodes
 
     async def candidates(self, *, fresh: bool = True) -> list[NodeCandidate]:
+        """Where new chunks may go: the active nodes but the draining ones (which still
+        serve reads: ``active`` keeps them)."""
         nodes = await self.active(fresh=fresh)
-        return [NodeCandidate(n.id, n.url, n.free) for n in nodes.values()]
+        return placement_candidates(nodes.values())
 
     def forget(self) -> None:
         """Drop the cache (after a node failed) so the next call asks the controller."""

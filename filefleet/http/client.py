@@ -31,11 +31,18 @@ import json as jsonlib
 import logging
 import random
 from collections.abc import AsyncIterator, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlencode
 
-from filefleet.core.errors import FilefleetError, Unavailable, UpstreamError, error_for_status
+from filefleet.core.errors import (
+    ConnectTimedOut,
+    FilefleetError,
+    Unavailable,
+    Unreachable,
+    UpstreamError,
+    error_for_status,
+)
 from filefleet.http.deadlines import SERVICE, Deadlines
 from filefleet.http.direct import Arrived, Body, DirectHttp, Into
 from filefleet.http.file_range import FileRange
@@ -67,6 +74,23 @@ class RetryPolicy:
 
 
 NO_RETRY = RetryPolicy(attempts=1)
+# What "nothing answers at that address" is: no connection could be made at all.
+NO_ANSWER = (Unreachable, ConnectTimedOut)
+
+
+@dataclass(frozen=True)
+class FirstContact:
+    """How a client's requests go until a server has answered it once: a command-line
+    client whose server is not running says so within two seconds, while one that has
+    reached its server rides out a restart of it with its usual, patient policy.
+
+    ``retry`` replaces the caller's policy; ``connect`` bounds the connect phase."""
+
+    retry: RetryPolicy
+    connect: float
+
+    def deadlines(self, usual: Deadlines) -> Deadlines:
+        return replace(usual, connect=min(usual.connect, self.connect))
 
 
 @dataclass(frozen=True)
@@ -104,10 +128,13 @@ class HttpClient:
         deadlines: Deadlines = SERVICE,
         retry: RetryPolicy | None = None,
         limit: int = 100,
+        first_contact: FirstContact | None = None,
     ) -> None:
         self.secret = secret
         self.deadlines = deadlines
         self.retry = retry or RetryPolicy()
+        self.first_contact = first_contact
+        self.answered = False  # whether any server has answered this client yet
         self._limit = limit
         self._session: aiohttp.ClientSession | None = None
         self._preferred: dict[tuple[str, ...], str] = {}  # URL list -> the one that answered
@@ -169,6 +196,9 @@ class HttpClient:
         """
         bases = self._ordered([base] if isinstance(base, str) else list(base))
         policy = retry or self.retry
+        if self.first_contact is not None and not self.answered:
+            policy = self.first_contact.retry
+            deadlines = self.first_contact.deadlines(deadlines or self.deadlines)
         body = data if json is None else jsonlib.dumps(json).encode()
         all_headers = self.headers(headers)
         if json is not None:
@@ -184,6 +214,7 @@ class HttpClient:
                         method, url + path, params, body, all_headers, deadlines or self.deadlines
                     )
                 except FilefleetError as exc:
+                    self.answered = self.answered or not isinstance(exc, NO_ANSWER)
                     if not exc.retryable:
                         raise
                     if isinstance(exc, policy.final):
@@ -191,6 +222,7 @@ class HttpClient:
                     last = exc
                     log.debug("%s %s%s failed: %s", method, url, path, exc.message)
                     continue
+                self.answered = True
                 if len(bases) > 1:
                     self._preferred[tuple(sorted(bases))] = url
                 return answer
@@ -240,7 +272,7 @@ class HttpClient:
                     raise _error(raw, resp.status)
                 return Response(resp.status, resp.headers, raw)
         except (aiohttp.ClientError, TimeoutError, OSError) as exc:
-            raise Unavailable(f"{method} {url}: {type(exc).__name__}: {exc}") from exc
+            raise _translated(method, url, exc) from exc
 
     async def get_json(self, base: str | Sequence[str], path: str, **kw: Any) -> Any:
         return (await self.request("GET", base, path, **kw)).json()
@@ -299,11 +331,27 @@ class HttpClient:
                 in_callers_block = True
                 yield resp
         except (aiohttp.ClientError, TimeoutError) as exc:  # body reads raise these too
-            raise Unavailable(f"{method} {url}: {type(exc).__name__}: {exc}") from exc
+            raise _translated(method, url, exc) from exc
         except OSError as exc:
             if in_callers_block:
                 raise
             raise Unavailable(f"{method} {url}: {type(exc).__name__}: {exc}") from exc
+
+
+def _translated(method: str, url: str, exc: BaseException) -> Unavailable:
+    """An aiohttp failure as our error: no connection at all (refused, unknown host; a TLS
+    failure is not that: something answered) is Unreachable, no connection in time
+    ConnectTimedOut, anything else Unavailable."""
+    import aiohttp
+
+    message = f"{method} {url}: {type(exc).__name__}: {exc}"
+    if isinstance(exc, aiohttp.ConnectionTimeoutError):
+        return ConnectTimedOut(message)
+    if isinstance(exc, aiohttp.ClientConnectorError) and not isinstance(
+        exc, aiohttp.ClientSSLError
+    ):
+        return Unreachable(message)
+    return Unavailable(message)
 
 
 def _aiohttp_timeout(deadlines: Deadlines) -> aiohttp.ClientTimeout:

@@ -25,6 +25,7 @@ from filefleet.core.models import (
     ChunkList,
     ChunkPage,
     ChunkRef,
+    DrainRequest,
     FileCreate,
     FileInfo,
     FileList,
@@ -32,7 +33,9 @@ from filefleet.core.models import (
     FileSummary,
     FileUpdate,
     LocationsAdded,
+    NodeForgotten,
     NodeInfo,
+    NodeReport,
     NodeStatus,
     PingRequest,
 )
@@ -77,7 +80,9 @@ class ControllerClient:
         return FileSummary.model_validate(await self._get(f"/file/{file_id}/summary"))
 
     async def ping(self, ping: PingRequest) -> None:
-        await self._post("/ping", ping.model_dump(mode="json"))
+        """Fields left unset are left out: a controller older than the node knows only the
+        seed's, and refuses others."""
+        await self._post("/ping", ping.model_dump(mode="json", exclude_none=True))
 
     async def active_nodes(self) -> list[NodeInfo]:
         return _NODES.validate_python(await self._get("/active-nodes"))
@@ -85,6 +90,24 @@ class ControllerClient:
     async def all_nodes(self) -> list[NodeStatus]:
         """Every known node with its ``active`` flag (``GET /nodes``)."""
         return _NODE_STATUSES.validate_python(await self._get("/nodes"))
+
+    async def node_report(self, node_id: str) -> NodeReport:
+        """``GET /nodes/{id}``: the node, its listed chunks and those still short of R."""
+        return NodeReport.model_validate(await self._get(f"/nodes/{node_id}"))
+
+    async def drain_node(
+        self, node_id: str, *, draining: bool = True, force: bool = False
+    ) -> NodeReport:
+        """Start draining the node (or, ``draining=False``, return it to service)."""
+        body = DrainRequest(draining=draining, force=force).model_dump()
+        return NodeReport.model_validate(await self._post(f"/nodes/{node_id}/drain", body))
+
+    async def forget_node(self, node_id: str, *, force: bool = False) -> NodeForgotten:
+        """Remove the node's record and its locations (an active node only with force).
+        A repeat after a lost answer finds nothing to forget (NotFound)."""
+        path = f"/nodes/{node_id}" + ("?force=true" if force else "")
+        answer = await self.http.request("DELETE", self.urls, path, retry=self.retry)
+        return NodeForgotten.model_validate(answer.json())
 
     async def status(self) -> ClusterStatus:
         """``GET /status``: R, every node with its active flag, the totals, the verdict."""

@@ -34,7 +34,7 @@ from collections.abc import Awaitable, Callable, Iterator, Mapping
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
-from filefleet.core.errors import TimedOut, Unavailable
+from filefleet.core.errors import ConnectTimedOut, TimedOut, Unavailable, Unreachable
 from filefleet.http.deadlines import Deadlines, Watch
 from filefleet.http.file_range import FileRange
 
@@ -146,8 +146,9 @@ class DirectHttp:
         deadlines: Deadlines,
     ) -> Answer:
         """Send ``method url`` with ``body``; the whole answer, read into memory. Raises
-        Unavailable for connection failures, TimedOut for a passed deadline, Unavailable
-        for malformed or oversized answers; the status is the caller's to judge."""
+        Unreachable when no connection can be made (ConnectTimedOut within the connect
+        deadline), TimedOut for a later deadline, Unavailable for a connection lost and for
+        malformed or oversized answers; the status is the caller's to judge."""
 
         async def whole(reader: _Reader, head: _Head) -> bytearray | memoryview:
             limit = BODY_LIMIT if 200 <= head.status < 400 else ERROR_LIMIT
@@ -194,14 +195,18 @@ class DirectHttp:
                     except _Stale:
                         pass  # closed while it was kept: once more on a new connection
                 watch.connecting()
-                sock = await self._connect(host, port)
+                try:
+                    sock = await self._connect(host, port)
+                except OSError as exc:
+                    raise Unreachable(f"{method} {url}: {type(exc).__name__}: {exc}") from exc
                 try:
                     return await self._exchange(sock, (host, port), *exchange)
                 except _Stale as exc:
                     raise ConnectionResetError("closed before answering") from exc
         except TimeoutError as exc:
             phase = watch.expired() if watch is not None else "timed out"
-            raise TimedOut(f"{method} {url}: {phase}") from exc
+            connecting = watch is not None and watch.phase == "connect"
+            raise (ConnectTimedOut if connecting else TimedOut)(f"{method} {url}: {phase}") from exc
         except (OSError, ValueError) as exc:
             raise Unavailable(f"{method} {url}: {type(exc).__name__}: {exc}") from exc
 

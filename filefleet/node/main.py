@@ -33,7 +33,9 @@ def public_url(settings: NodeSettings) -> str:
 def build_app(settings: NodeSettings, store: ChunkStore) -> web.Application:
     http = HttpClient(secret=settings.secret, deadlines=settings.deadlines())
     controller = ControllerClient(http, settings.controller_urls, retry=PING_RETRY)
-    pinger = Pinger(store, controller, public_url(settings), settings.ping_interval)
+    pinger = Pinger(
+        store, controller, public_url(settings), settings.ping_interval, name=settings.name
+    )
     scrubber = Scrubber(store, controller, settings.scrub_rate)
     # Copies from other nodes (the replicator's) read them as every service reads replicas;
     # a bad source is reported with the controller client's usual retries.

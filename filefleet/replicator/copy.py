@@ -4,7 +4,8 @@ The replicator decides and records; the bytes go node to node and never through 
 ``ChunkCopier.replicate(chunk_id)``:
 1. ask the controller how many live replicas the chunk has (a replica on a node silent
    for less than node TTL + ``repair_after`` still counts: a restart is no reason to copy);
-2. ask the active node with most free space that lacks it (``rank_targets``) to copy it
+2. ask the active node with most free space that lacks it and is not draining
+   (``rank_targets``) to copy it
    from the live holders (``POST /chunk/{id}/copy``, ``node/copying.py``): the target reads
    a holder's replica with the reader every service uses (``http/replicas.py``: verified as
    it lands, a corrupt or missing source reported to the controller and the next one
@@ -81,7 +82,12 @@ class ActiveNodes:
         return self._nodes
 
     def candidates(self) -> list[NodeCandidate]:
-        return [NodeCandidate(n.id, n.url, n.free - self.sent.get(n.id, 0)) for n in self._nodes]
+        """Copy targets: the active nodes but the draining ones (a source may drain)."""
+        return [
+            NodeCandidate(n.id, n.url, n.free - self.sent.get(n.id, 0))
+            for n in self._nodes
+            if not n.draining
+        ]
 
     def forget(self) -> None:
         self._fetched = float("-inf")

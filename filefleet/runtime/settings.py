@@ -8,7 +8,6 @@ Durations accept ``500ms``, ``2s``, ``10m``, ``1h``, ``7d``; sizes accept ``4MiB
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -18,6 +17,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from filefleet.core.errors import InvalidInput
 from filefleet.core.units import parse_duration, parse_size
 from filefleet.http.deadlines import SERVICE, Deadlines
+from filefleet.runtime.paths import default_data_dir
 
 MiB = 1024 * 1024
 
@@ -38,11 +38,6 @@ def _size(value: Any) -> int:
 
 Duration = Annotated[float, BeforeValidator(_duration)]
 Size = Annotated[int, BeforeValidator(_size)]
-
-
-def default_data_dir() -> Path:
-    base = os.environ.get("XDG_DATA_HOME") or os.path.join(Path.home(), ".local", "share")
-    return Path(base) / "filefleet"
 
 
 class Settings(BaseSettings):
@@ -128,6 +123,13 @@ class NodeSettings(ControllerClientSettings):
     port: int = Field(8201, ge=0, le=65535, description="Port to listen on.")
     public_url: str | None = Field(
         None, description="URL other services reach this node at (default http://host:port)."
+    )
+    name: str | None = Field(
+        None,
+        min_length=1,
+        max_length=255,
+        description="Name operators see in `filefleet status` and `filefleet nodes` "
+        "(default: the name of the --data directory).",
     )
     capacity: Size | None = Field(
         None, description="Bytes this node offers (default: the size of its disk)."

@@ -1,10 +1,21 @@
-"""``filefleet up``: a whole cluster on one machine, each service its own child process.
+"""``filefleet up``: a whole cluster on one machine, each service its own child process,
+kept running by this supervisor.
 
-Start order (each waits until the previous answers ``/healthz``): embedded Redis (when no
+Before anything else it takes the data dir (``children.hold_data_dir``): a second ``up``
+on the same dir is refused without touching a file, naming the first one's pid. Start
+order (each waits until the previous answers ``/healthz``): embedded Redis (when no
 ``--queue``), controller, nodes, background workers, frontend. Internal services get free
 loopback ports chosen at start, so two clusters never collide; only the frontend binds
 ``--port``. The secret reaches children through ``FILEFLEET_SECRET`` (argv is visible to
-every user in ``ps``). Stop order is the reverse, SIGTERM then SIGKILL after a deadline.
+every user in ``ps``); the ``FILEFLEET_*`` variables of ``up``'s own settings are not
+passed on (``up`` hands each child what applies to it as flags: ``FILEFLEET_HOST`` or
+``FILEFLEET_PUBLIC_URL`` meant for the frontend must not reach the nodes).
+
+While it runs, a child that exits is started again on the same port and data, after a
+backoff (``children.Backoff``: 1 s doubling to 30 s), and ``cluster.json`` is rewritten
+with its new pid. Children get SIGTERM from the kernel if the supervisor dies, even by
+SIGKILL (``children.ending_with``). Stop order is the reverse of the start, SIGTERM then
+SIGKILL after a deadline; ``cluster.json`` is removed only by the ``up`` that wrote it.
 """
 
 from __future__ import annotations
@@ -21,10 +32,11 @@ import urllib.error
 import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 from filefleet.core import ids
 from filefleet.core.errors import FilefleetError, Unavailable
+from filefleet.runtime.children import Backoff, ending_with, hold_data_dir
 from filefleet.runtime.settings import UpSettings
 
 log = logging.getLogger(__name__)
@@ -43,9 +55,18 @@ class Child:
     url: str
     log_path: Path
     popen: subprocess.Popen[bytes] | None = None
+    started: float = 0.0  # time.monotonic() of the last start
+    restart_at: float | None = None  # when it exited: when it is started again
+    restarts: int = 0
+    backoff: Backoff = field(default_factory=Backoff)
 
     def alive(self) -> bool:
         return self.popen is not None and self.popen.poll() is None
+
+    def argv(self) -> list[str]:
+        return (
+            self.args if self.name == "redis" else [sys.executable, "-m", "filefleet", *self.args]
+        )
 
 
 def free_port(host: str = "127.0.0.1") -> int:
@@ -92,6 +113,8 @@ class LocalCluster:
         self.secret = self.settings.secret or ids.new_secret()
         self.data = self.settings.data.resolve()
         self.db = self.settings.db or f"sqlite:///{self.data / 'meta.db'}"
+        self.lock: IO[bytes] | None = None
+        self.manifest_written = False
 
     @property
     def frontend_url(self) -> str:
@@ -242,30 +265,37 @@ class LocalCluster:
         ]
 
     def start(self) -> None:
+        self.lock = hold_data_dir(self.data)  # first: a second `up` here changes nothing
         check_port_free(self.settings.host, self.settings.port)
-        self.data.mkdir(parents=True, exist_ok=True)
         (self.data / "logs").mkdir(exist_ok=True)
         self.children = self.plan()
-        env = {**os.environ, "FILEFLEET_SECRET": self.secret, "PYTHONUNBUFFERED": "1"}
         for child in self.children:
-            argv = (
-                child.args
-                if child.name == "redis"
-                else [sys.executable, "-m", "filefleet", *child.args]
-            )
-            with child.log_path.open("ab") as out:
-                child.popen = subprocess.Popen(
-                    argv,
-                    stdout=out,
-                    stderr=subprocess.STDOUT,
-                    stdin=subprocess.DEVNULL,
-                    env=env,
-                    start_new_session=True,
-                    cwd=self.data,
-                )
+            self._spawn(child)
             self._wait_ready(child)
         self._wait_nodes_active()
         self.write_manifest()
+
+    def child_env(self) -> dict[str, str]:
+        """The children's environment: ours, without the ``FILEFLEET_*`` variables of
+        ``up``'s own settings (each child gets what applies to it as a flag), with the
+        secret."""
+        own = {"FILEFLEET_" + name.upper() for name in UpSettings.model_fields}
+        env = {k: v for k, v in os.environ.items() if k not in own}
+        return {**env, "FILEFLEET_SECRET": self.secret, "PYTHONUNBUFFERED": "1"}
+
+    def _spawn(self, child: Child) -> None:
+        with child.log_path.open("ab") as out:
+            child.popen = subprocess.Popen(
+                child.argv(),
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                env=self.child_env(),
+                start_new_session=True,
+                cwd=self.data,
+                preexec_fn=ending_with(os.getpid()),
+            )
+        child.started = time.monotonic()
 
     def _wait_ready(self, child: Child) -> None:
         deadline = time.monotonic() + START_TIMEOUT
@@ -314,18 +344,43 @@ class LocalCluster:
         with os.fdopen(fd, "w") as out:
             json.dump(self.manifest(), out, indent=2)
         os.replace(tmp, path)
+        self.manifest_written = True
         return path
 
     def supervise(self, stopping: list[bool]) -> None:
-        """Watch the children until asked to stop; report any that dies."""
-        reported: set[str] = set()
+        """Watch the children until asked to stop; start again any that exits."""
         while not stopping:
             for child in self.children:
-                if not child.alive() and child.name not in reported:
-                    reported.add(child.name)
-                    code = child.popen.returncode if child.popen else None
-                    log.error("%s exited (code %s); see %s", child.name, code, child.log_path)
+                self.tend(child, time.monotonic())
             time.sleep(0.2)
+
+    def tend(self, child: Child, now: float) -> None:
+        """One look at one child: note its exit (and when to start it again), or start it
+        again once its backoff has passed."""
+        if child.alive():
+            return
+        if child.restart_at is None:
+            code = child.popen.returncode if child.popen else None
+            delay = child.backoff.after_exit(now - child.started)
+            child.restart_at = now + delay
+            log.error(
+                "%s exited (code %s) after %.1fs; starting it again in %.0fs (see %s)",
+                child.name, code, now - child.started, delay, child.log_path,
+            )  # fmt: skip
+            return
+        if now < child.restart_at:
+            return
+        child.restart_at = None
+        child.restarts += 1
+        try:
+            self._spawn(child)
+        except OSError as exc:
+            log.error("cannot start %s again: %s", child.name, exc)
+            return
+        assert child.popen is not None
+        log.warning("%s started again (pid %d, restart %d)", child.name, child.popen.pid,
+                    child.restarts)  # fmt: skip
+        self.write_manifest()
 
     def stop(self, timeout: float = 10.0) -> None:
         for child in reversed(self.children):
@@ -340,8 +395,9 @@ class LocalCluster:
             except subprocess.TimeoutExpired:
                 child.popen.kill()
                 child.popen.wait(5)
-        manifest = self.data / "cluster.json"
-        manifest.unlink(missing_ok=True)
+        if self.manifest_written:  # never another `up`'s
+            (self.data / "cluster.json").unlink(missing_ok=True)
+            self.manifest_written = False
 
 
 def tail(path: Path, lines: int = 15) -> str:

@@ -29,6 +29,7 @@ from filefleet.core.models import (
     FileSummary,
     FileUpdate,
     NodeInfo,
+    NodeReport,
     NodeStatus,
     PingRequest,
 )
@@ -95,6 +96,27 @@ class MetadataStore(abc.ABC):
     @abc.abstractmethod
     async def all_nodes(self, ttl: float) -> list[NodeStatus]:
         """Every known node, with ``active`` judged by ``ttl``."""
+
+    @abc.abstractmethod
+    async def set_draining(self, node_id: str, draining: bool) -> None:
+        """Drain the node (its replicas stop counting toward R; ``draining`` in its entry)
+        or return it to service. A ping never changes this. NotFound if unknown."""
+
+    @abc.abstractmethod
+    async def node_report(self, node_id: str, replicas: int, ttl: float) -> NodeReport:
+        """The node, the chunks listed on it, and how many of them are chunks of live
+        files with fewer than ``replicas`` replicas that count (nodes pinged within
+        ``ttl``, not draining). NotFound if unknown."""
+
+    @abc.abstractmethod
+    async def drop_node_locations(self, node_id: str, limit: int) -> list[str]:
+        """Forget the node, one page: delete up to ``limit`` of its locations (lowest
+        chunk ids first), keeping every chunk's location count. Returns their chunk ids."""
+
+    @abc.abstractmethod
+    async def delete_node(self, node_id: str) -> int:
+        """Remove the node's record, and any location still naming it (how many are
+        returned). NotFound if unknown. A node that pings again registers anew."""
 
     # --- chunks ---
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from collections import defaultdict
 from collections.abc import Collection, Sequence
 from datetime import datetime
@@ -15,6 +16,7 @@ from sqlalchemy import (
     exists,
     func,
     literal,
+    or_,
     select,
     union,
     union_all,
@@ -25,6 +27,7 @@ from filefleet.core.models import ChunkInfo, ChunkRef, FileInfo, FileSummary
 from filefleet.store.schema import chunk_locations, chunks, file_chunks, files, nodes
 
 LIVE_STATES = ("uploading", "active")
+DRAINING = "draining"  # nodes.state of a node being emptied; the other state is "serving"
 
 
 def file_info(row: Row[Any], chunk_refs: list[ChunkRef]) -> FileInfo:
@@ -102,12 +105,31 @@ async def chunk_list(
     return {row.order: (row.chunk_id, row.size) for row in await conn.execute(query)}
 
 
+def counts_toward_r(cutoff: datetime) -> ColumnElement[bool]:
+    """Whether a node's replicas count toward R: it pinged since ``cutoff`` and is not
+    draining (a draining node still serves reads, but repair copies its chunks elsewhere
+    as if it were gone)."""
+    return and_(nodes.c.last_ping >= cutoff, nodes.c.state != DRAINING)
+
+
+def uncounted_nodes(cutoff: datetime) -> Any:
+    """Ids of the nodes whose replicas do not count: silent since ``cutoff``, or draining."""
+    return select(nodes.c.id).where(or_(nodes.c.last_ping < cutoff, nodes.c.state == DRAINING))
+
+
+async def every_node_counts(conn: AsyncConnection, cutoff: datetime) -> bool:
+    """True when no node is silent or draining: then a chunk's live replicas are simply its
+    locations, and the quick plans of repair and totals apply."""
+    found = await conn.scalar(select(func.count()).select_from(uncounted_nodes(cutoff).subquery()))
+    return not found
+
+
 def live_replicas(cutoff: datetime) -> Any:
-    """Correlated count of a chunk's locations on nodes pinged since ``cutoff``."""
+    """Correlated count of a chunk's locations that count toward R (``counts_toward_r``)."""
     return (
         select(func.count())
         .select_from(chunk_locations.join(nodes, nodes.c.id == chunk_locations.c.node_id))
-        .where(chunk_locations.c.chunk_id == chunks.c.id, nodes.c.last_ping >= cutoff)
+        .where(chunk_locations.c.chunk_id == chunks.c.id, counts_toward_r(cutoff))
         .scalar_subquery()
     )
 
@@ -115,29 +137,30 @@ def live_replicas(cutoff: datetime) -> Any:
 def repair_candidates(replicas: int, cutoff: datetime) -> Any:
     """Ids of the chunks that may have fewer than ``replicas`` live replicas: those with
     fewer locations at all (``chunks.location_count``, indexed) and those with a location
-    on a node silent since ``cutoff`` (``chunk_locations.node_id``, indexed). Every other
-    chunk has ``replicas`` locations on live nodes, so repair never counts the replicas of
-    a healthy chunk. (Locations only ever name registered nodes: a node pings before it
-    is offered a chunk, and node rows are never deleted.)"""
-    silent = select(nodes.c.id).where(nodes.c.last_ping < cutoff)
+    on a node silent since ``cutoff`` or draining (``chunk_locations.node_id``, indexed).
+    Every other chunk has ``replicas`` locations on nodes that count, so repair never
+    counts the replicas of a healthy chunk. (Locations name registered nodes: a node pings
+    before it is offered a chunk, and forgetting a node deletes its locations with it.)"""
     return union(
         select(chunks.c.id.label("id")).where(chunks.c.location_count < replicas),
-        select(chunk_locations.c.chunk_id.label("id")).where(chunk_locations.c.node_id.in_(silent)),
+        select(chunk_locations.c.chunk_id.label("id")).where(
+            chunk_locations.c.node_id.in_(uncounted_nodes(cutoff))
+        ),
     )
 
 
 def below_by_live(replicas: int, cutoff: datetime, limit: int, offset: int) -> Any:
-    """Ids of chunks with fewer than ``replicas`` locations on nodes pinged since
-    ``cutoff``, fewest first then by id (see ``below``)."""
+    """Ids of chunks with fewer than ``replicas`` locations that count toward R,
+    fewest first then by id (see ``below``)."""
     both = below(replicas, cutoff)
     return select(both.c.id).order_by(both.c.live, both.c.id).limit(limit).offset(offset)
 
 
 def below(replicas: int, cutoff: datetime) -> Any:
-    """(id, live) of the chunks with fewer than ``replicas`` locations on nodes pinged since
-    ``cutoff``: the repair candidates' locations counted in one grouped pass, plus the
-    chunks with no location left at all (they count 0)."""
-    live = func.sum(case((nodes.c.last_ping >= cutoff, 1), else_=0))
+    """(id, live) of the chunks with fewer than ``replicas`` locations that count toward R
+    (``counts_toward_r``): the repair candidates' locations counted in one grouped pass,
+    plus the chunks with no location left at all (they count 0)."""
+    live = func.sum(case((counts_toward_r(cutoff), 1), else_=0))
     located = (
         select(chunk_locations.c.chunk_id.label("id"), live.label("live"))
         .select_from(chunk_locations.join(nodes, nodes.c.id == chunk_locations.c.node_id))
@@ -215,3 +238,38 @@ async def chunk_infos(
         for cid in chunk_ids
         if cid in found
     ]
+
+
+async def chunks_below(
+    conn: AsyncConnection, replicas: int, cutoff: datetime, limit: int
+) -> list[ChunkInfo]:
+    """Chunks of live files, not being collected, with fewer than ``replicas`` replicas
+    that count, fewest first. Two plans, by what the fleet looks like:
+
+    - every node alive and serving: the candidates are the few chunks with fewer than R
+      locations (an index); each is checked with index lookups;
+    - a node silent or draining: it may hold a third of all chunks, all candidates; their
+      live replicas are counted in one grouped pass, in pages, each page then filtered.
+    """
+    wanted = and_(
+        chunks.c.collecting_since.is_(None),
+        referenced_per_row(files.c.state.in_(LIVE_STATES)),
+    )
+    if await every_node_counts(conn, cutoff):
+        live = live_replicas(cutoff)
+        query = (
+            select(chunks.c.id)
+            .where(chunks.c.location_count < replicas, wanted, live < replicas)
+            .order_by(live, chunks.c.id)
+            .limit(limit)
+        )
+        return await chunk_infos(conn, list(await conn.scalars(query)), cutoff)
+    page = max(2 * limit, 100)
+    found: list[str] = []
+    for offset in itertools.count(0, page):
+        ids = list(await conn.scalars(below_by_live(replicas, cutoff, page, offset)))
+        keep = set(await conn.scalars(select(chunks.c.id).where(chunks.c.id.in_(ids), wanted)))
+        found += [i for i in ids if i in keep][: limit - len(found)]
+        if len(found) >= limit or len(ids) < page:
+            break
+    return await chunk_infos(conn, found, cutoff)

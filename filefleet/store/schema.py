@@ -8,6 +8,10 @@
   single-row insert or delete, never a rewritten array.
 - ``chunks.collecting_since`` is the GC's mark (DESIGN §8): set only while no live file
   references the chunk; an append that meets it answers 409 and clears it.
+- ``nodes.state`` is the operator's word on a node (``serving`` or ``draining``); whether
+  it is alive is judged from ``last_ping``. A draining node's replicas do not count toward
+  R (``queries.counts_toward_r``), so repair copies them elsewhere; forgetting a node
+  deletes its row and its locations.
 - ``counters`` holds fleet-wide totals that outlive the rows they count: ``reclaimed_bytes``
   (replica bytes the GC deleted from nodes), added to in the transaction that drops the
   location.
@@ -139,6 +143,10 @@ nodes = Table(
     Column("capacity", BigInteger, nullable=False),
     Column("free", BigInteger, nullable=False),
     Column("chunks", BigInteger, nullable=False),
+    # "serving", or "draining": no new chunks, replicas no longer count toward R.
+    Column("state", String(16), nullable=False, server_default="serving"),
+    Column("name", String(255), nullable=True),  # as the node reports it (--name)
+    Column("filesystem", String(255), nullable=True),  # id of the node's disk, reported
     Index("ix_nodes_last_ping", "last_ping"),
 )
 

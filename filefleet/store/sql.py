@@ -12,13 +12,12 @@ How concurrent updates keep each other's changes:
 from __future__ import annotations
 
 import hmac
-import itertools
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, delete, exists, func, insert, or_, select, update
+from sqlalchemy import delete, exists, insert, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
@@ -43,11 +42,12 @@ from filefleet.core.models import (
     FileSummary,
     FileUpdate,
     NodeInfo,
+    NodeReport,
     NodeStatus,
     PingRequest,
     utcnow,
 )
-from filefleet.store import queries, rules
+from filefleet.store import node_rows, queries, rules
 from filefleet.store.base import MetadataStore
 from filefleet.store.engine import WRITE, create_engine, migrate
 from filefleet.store.schema import chunk_locations, chunks, counters, file_chunks, files, nodes
@@ -364,19 +364,42 @@ class SqlStore(MetadataStore):
             index_elements=["id"], set_={k: v for k, v in values.items() if k != "id"}
         )
         async with self._write() as conn:
-            await conn.execute(stmt)
-        return NodeInfo(**values)
+            row = (await conn.execute(stmt.returning(*nodes.c))).one()
+        return node_rows.node_info(row)
 
     async def active_nodes(self, ttl: float) -> list[NodeInfo]:
         query = select(nodes).where(nodes.c.last_ping >= self._cutoff(ttl)).order_by(nodes.c.id)
         async with self._read() as conn:
-            return [NodeInfo(**row._asdict()) for row in await conn.execute(query)]
+            return [node_rows.node_info(row) for row in await conn.execute(query)]
 
     async def all_nodes(self, ttl: float) -> list[NodeStatus]:
         cutoff = self._cutoff(ttl)
         async with self._read() as conn:
             rows = list(await conn.execute(select(nodes).order_by(nodes.c.id)))
-        return [NodeStatus(**r._asdict(), active=r.last_ping >= cutoff) for r in rows]
+        return [node_rows.node_status(r, cutoff) for r in rows]
+
+    async def set_draining(self, node_id: str, draining: bool) -> None:
+        async with self._write() as conn:
+            if not await node_rows.set_state(conn, node_id, draining):
+                raise NotFound(f"no node {node_id}")
+
+    async def node_report(self, node_id: str, replicas: int, ttl: float) -> NodeReport:
+        async with self._read() as conn:
+            found = await node_rows.report(conn, node_id, replicas, self._cutoff(ttl))
+        if found is None:
+            raise NotFound(f"no node {node_id}")
+        return found
+
+    async def drop_node_locations(self, node_id: str, limit: int) -> list[str]:
+        async with self._write() as conn:
+            return await node_rows.drop_locations(conn, node_id, limit)
+
+    async def delete_node(self, node_id: str) -> int:
+        async with self._write() as conn:
+            existed, dropped = await node_rows.delete_node(conn, node_id)
+        if not existed:
+            raise NotFound(f"no node {node_id}")
+        return dropped
 
     # --- chunks ---
 
@@ -459,45 +482,8 @@ class SqlStore(MetadataStore):
         return found[0]
 
     async def chunks_below(self, replicas: int, live_ttl: float, limit: int) -> list[ChunkInfo]:
-        """Chunks of live files, not being collected, with fewer than ``replicas`` live
-        replicas, fewest first. Two plans, by what the fleet looks like:
-
-        - every node alive: the candidates are the few chunks with fewer than R locations
-          (an index); each is checked with index lookups;
-        - a node silent: it may hold a third of all chunks, all candidates; their live
-          replicas are counted in one grouped pass, in pages, each page then filtered.
-        """
-        cutoff = self._cutoff(live_ttl)
-        wanted = and_(
-            chunks.c.collecting_since.is_(None),
-            queries.referenced_per_row(files.c.state.in_(queries.LIVE_STATES)),
-        )
         async with self._read() as conn:
-            silent = await conn.scalar(
-                select(func.count()).select_from(nodes).where(nodes.c.last_ping < cutoff)
-            )
-            if not silent:
-                live = queries.live_replicas(cutoff)
-                query = (
-                    select(chunks.c.id)
-                    .where(chunks.c.location_count < replicas, wanted, live < replicas)
-                    .order_by(live, chunks.c.id)
-                    .limit(limit)
-                )
-                return await queries.chunk_infos(conn, list(await conn.scalars(query)), cutoff)
-            page = max(2 * limit, 100)
-            found: list[str] = []
-            for offset in itertools.count(0, page):
-                ids = list(
-                    await conn.scalars(queries.below_by_live(replicas, cutoff, page, offset))
-                )
-                keep = set(
-                    await conn.scalars(select(chunks.c.id).where(chunks.c.id.in_(ids), wanted))
-                )
-                found += [i for i in ids if i in keep][: limit - len(found)]
-                if len(found) >= limit or len(ids) < page:
-                    break
-            return await queries.chunk_infos(conn, found, cutoff)
+            return await queries.chunks_below(conn, replicas, self._cutoff(live_ttl), limit)
 
     async def mark_collecting(self, chunk_id: str, grace: float) -> bool:
         live_file = or_(

@@ -19,7 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from filefleet.core.health import FILE_STATES, StateTotals, StoreTotals
 from filefleet.store import queries
-from filefleet.store.schema import chunks, counters, files, nodes
+from filefleet.store.schema import chunks, counters, files
 
 
 async def store_totals(conn: AsyncConnection, replicas: int, cutoff: datetime) -> StoreTotals:
@@ -52,15 +52,13 @@ async def store_totals(conn: AsyncConnection, replicas: int, cutoff: datetime) -
         files.c.state.in_(queries.LIVE_STATES)
     )
     live_chunks = await conn.scalar(select(func.count()).select_from(chunks).where(live))
-    # The two plans of SqlStore.chunks_below: with every node alive, live replicas are
-    # the locations; with a node silent, one grouped count over the candidates.
-    silent = await conn.scalar(
-        select(func.count()).select_from(nodes).where(nodes.c.last_ping < cutoff)
-    )
+    # The two plans of SqlStore.chunks_below: with every node alive and serving, live
+    # replicas are the locations; with a node silent or draining, one grouped count over
+    # the candidates.
     short = (
-        chunks.c.id.in_(select(queries.below(replicas, cutoff).c.id))
-        if silent
-        else chunks.c.location_count < replicas
+        chunks.c.location_count < replicas
+        if await queries.every_node_counts(conn, cutoff)
+        else chunks.c.id.in_(select(queries.below(replicas, cutoff).c.id))
     )
     below = await conn.scalar(select(func.count()).select_from(chunks).where(short, live))
     reclaimed = await conn.scalar(

@@ -31,8 +31,10 @@ def test_status_page_lists_nodes_and_marks_a_killed_one(
     page.goto(ui)
     rows = page.locator("#nodes tbody tr")
     assert rows.count() == 3
-    node_ids = {node.node_id[:12] for node in cluster.nodes}
-    assert {rows.nth(i).locator("td").first.inner_text() for i in range(3)} == node_ids
+    # Each node by the name it reports (its data dir's), then its id.
+    names = {(f"node-{node.index}", node.node_id[:12]) for node in cluster.nodes}
+    cells = [rows.nth(i).locator("td") for i in range(3)]
+    assert {(c.nth(0).inner_text(), c.nth(1).inner_text()) for c in cells} == names
     assert page.locator("#nodes tr.active").count() == 3
     verdict = page.locator("#verdict").inner_text()
     assert "of 1 chunks at full replication" in verdict and "3/3 nodes active" in verdict
@@ -46,7 +48,7 @@ def test_status_page_lists_nodes_and_marks_a_killed_one(
     page.reload()
     dead = page.locator("#nodes tr.dead")
     assert dead.count() == 1
-    assert dead.locator("td").first.inner_text() == victim.node_id[:12]
+    assert dead.locator("td").first.inner_text() == f"node-{victim.index}"
     assert dead.locator(".state").inner_text() == "dead"
     assert page.locator("#verdict").inner_text().startswith("degraded:")
     assert "2/3 nodes active" in page.locator("#verdict").inner_text()

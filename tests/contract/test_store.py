@@ -287,6 +287,111 @@ async def test_ping_registers_and_ttl_decides_active(store: SqlStore, clock: Clo
     assert len(await store.active_nodes(10)) == 2
 
 
+async def test_a_ping_records_name_and_filesystem_and_never_undoes_a_drain(
+    store: SqlStore, clock: Clock
+) -> None:
+    def named(free: int, name: str) -> PingRequest:
+        fields = {"capacity": 100, "free": free, "chunks": 0, "filesystem": "fs-a"}
+        return PingRequest(id=node_id(1), url="http://n1", name=name, **fields)
+
+    first = await store.ping(named(50, "node-1"))
+    assert (first.name, first.filesystem, first.draining) == ("node-1", "fs-a", False)
+    await ping(store, 2)  # an older node: no name, no filesystem
+    await store.set_draining(node_id(1), True)
+    clock.advance(1)
+    await store.ping(named(40, "renamed"))
+    by_id = {n.id: n for n in await store.active_nodes(10)}
+    assert by_id[node_id(1)].draining and by_id[node_id(1)].name == "renamed"
+    assert by_id[node_id(1)].free == 40
+    assert (by_id[node_id(2)].name, by_id[node_id(2)].draining) == (None, False)
+    await store.set_draining(node_id(1), False)
+    assert not {n.id: n for n in await store.all_nodes(10)}[node_id(1)].draining
+    with pytest.raises(NotFound):
+        await store.set_draining(node_id(9), True)
+
+
+async def three_nodes_and_a_file(store: SqlStore, clock: Clock) -> None:
+    """Nodes 1-3 pinging, and an active file of chunks 1-3 (no location yet)."""
+    await active_file(store, clock, 0, [1, 2, 3])
+    for n in (1, 2, 3):
+        await ping(store, n)
+
+
+async def test_a_draining_nodes_replicas_stop_counting_until_copied_elsewhere(
+    store: SqlStore, clock: Clock
+) -> None:
+    await three_nodes_and_a_file(store, clock)
+    for chunk, holders in ((1, [1, 2]), (2, [1, 3]), (3, [2, 3])):
+        for n in holders:
+            await store.add_location(chunk_id(chunk), node_id(n))
+    assert await store.chunks_below(2, 10, 10) == []
+    assert (await store.totals(2, 10)).below == 0
+
+    await store.set_draining(node_id(1), True)
+    below = await store.chunks_below(2, 10, 10)
+    assert [(c.id, c.live) for c in below] == sorted([(chunk_id(1), 1), (chunk_id(2), 1)])
+    assert (await store.totals(2, 10)).below == 2
+    assert (await store.get_chunk(chunk_id(1), 10)).live == 1
+    report = await store.node_report(node_id(1), 2, 10)
+    assert (report.listed, report.waiting, report.draining, report.active) == (2, 2, True, True)
+    # Another node's report counts the chunks it holds that are short, its own included.
+    assert (await store.node_report(node_id(2), 2, 10)).waiting == 1
+
+    await store.add_location(chunk_id(1), node_id(3))  # repair copied chunk 1 elsewhere
+    assert (await store.node_report(node_id(1), 2, 10)).waiting == 1
+    await store.add_location(chunk_id(2), node_id(2))
+    drained = await store.node_report(node_id(1), 2, 10)
+    assert (drained.listed, drained.waiting) == (2, 0)  # still listed: it serves reads
+    assert await store.chunks_below(2, 10, 10) == []
+    assert (await store.totals(2, 10)).below == 0
+    with pytest.raises(NotFound):
+        await store.node_report(node_id(9), 2, 10)
+
+
+async def test_a_dead_nodes_chunks_of_files_no_longer_live_are_not_waiting(
+    store: SqlStore, clock: Clock
+) -> None:
+    info = await active_file(store, clock, 0, [1])
+    await ping(store, 1)
+    await store.add_location(chunk_id(1), node_id(1))
+    assert (await store.node_report(node_id(1), 2, 10)).waiting == 1
+    await store.mark_deleting(info.id)
+    assert (await store.node_report(node_id(1), 2, 10)).waiting == 0
+
+
+async def test_forgetting_a_node_drops_its_locations_in_pages_then_its_record(
+    store: SqlStore, clock: Clock
+) -> None:
+    await three_nodes_and_a_file(store, clock)
+    for chunk in (1, 2, 3):
+        await store.add_location(chunk_id(chunk), node_id(1))
+        await store.add_location(chunk_id(chunk), node_id(2))
+    await store.add_location(chunk_id(3), node_id(3))
+    clock.advance(30)
+    await ping(store, 2)
+    await ping(store, 3)  # node 1 is dead; within the repair grace its replicas count
+    assert await store.chunks_below(2, 60, 10) == []
+
+    first = await store.drop_node_locations(node_id(1), 2)
+    assert first == sorted([chunk_id(1), chunk_id(2), chunk_id(3)])[:2]
+    assert await store.delete_node(node_id(1)) == 1  # the last location went with the row
+    assert node_id(1) not in {n.id for n in await store.all_nodes(60)}
+    # Repair need not wait for the grace any more: the locations are gone, and the counts
+    # kept, so the quick plan (every node counts) finds the chunks.
+    below = await store.chunks_below(2, 60, 10)
+    assert sorted(c.id for c in below) == sorted([chunk_id(1), chunk_id(2)])
+    assert all(c.locations == [node_id(2)] for c in below)
+    totals = await store.totals(2, 60)
+    assert (totals.below, totals.replica_bytes) == (2, 10 * 4)
+    assert await store.chunks_on_node(node_id(1), None, None, 10) == []
+    with pytest.raises(NotFound):
+        await store.delete_node(node_id(1))
+    assert await store.drop_node_locations(node_id(1), 10) == []
+    # The node comes back: it registers anew, holding nothing the metadata lists.
+    await ping(store, 1)
+    assert (await store.node_report(node_id(1), 2, 60)).listed == 0
+
+
 # --- chunks ---
 
 

@@ -216,5 +216,5 @@ def test_an_unreachable_controller_is_exit_2_at_once(procs: ProcessGroup) -> Non
     assert done.returncode == 2, done
     assert time.monotonic() - started < 10
     assert done.stdout == "" and "Traceback" not in done.stderr
-    assert done.stderr.startswith("filefleet: error: cannot read the cluster at http://127.0.0.1:")
+    assert done.stderr.startswith("filefleet: error: nothing answers at http://127.0.0.1:")
     assert len(done.stderr.strip().splitlines()) == 1

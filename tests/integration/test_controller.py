@@ -149,13 +149,52 @@ def test_ping_active_nodes_and_ttl_expiry(api: Api) -> None:
     assert status == 200 and node["id"] == NODE
     status, active = api.call("GET", "/active-nodes")
     assert status == 200 and [n["id"] for n in active] == [NODE]
-    assert set(active[0]) == {"id", "url", "last_ping", "capacity", "free", "chunks"}
+    # The seed's fields, and beyond them the name and filesystem a node may report and
+    # whether an operator drains it (null and false for a node that reports neither).
+    seed = {"id", "url", "last_ping", "capacity", "free", "chunks"}
+    assert set(active[0]) == seed | {"name", "filesystem", "draining"}
+    assert (active[0]["name"], active[0]["filesystem"], active[0]["draining"]) == (
+        None,
+        None,
+        False,
+    )
     assert active[0]["last_ping"].endswith("Z")
     wait_for(lambda: api.call("GET", "/active-nodes")[1] == [], timeout=10, what="node expiry")
     status, nodes = api.call("GET", "/nodes")
     assert status == 200 and [(n["id"], n["active"]) for n in nodes] == [(NODE, False)]
     api.call("POST", "/ping", ping)
     assert [n["id"] for n in api.call("GET", "/active-nodes")[1]] == [NODE]
+
+
+def test_drain_and_forget_a_node(api: Api) -> None:
+    other = "f" * 32
+    for node, name in ((NODE, "disk-1"), (other, "disk-2")):
+        ping = {"id": node, "url": "http://127.0.0.1:1", "capacity": 100, "free": 60,
+                "chunks": 0, "name": name, "filesystem": "m/801"}  # fmt: skip
+        assert api.call("POST", "/ping", ping)[0] == 200
+    # R=2 and one other node: a drain could never finish, so it needs force.
+    status, refused = api.call("POST", f"/nodes/{NODE}/drain", {})
+    assert status == 409 and "could not finish" in refused["error"]
+    status, report = api.call("POST", f"/nodes/{NODE}/drain", {"force": True})
+    assert status == 200 and report["draining"] and report["name"] == "disk-1"
+    assert (report["listed"], report["waiting"]) == (0, 0)
+    draining = {n["id"]: n["draining"] for n in api.call("GET", "/active-nodes")[1]}
+    assert draining == {NODE: True, other: False}  # still listed: it serves reads
+    assert api.call("POST", f"/nodes/{NODE}/drain", {"draining": False})[1]["draining"] is False
+    # Forgetting an active node needs force.
+    status, refused = api.call("DELETE", f"/nodes/{NODE}")
+    assert status == 409 and "disk-1 is active" in refused["error"]
+    status, gone = api.call("DELETE", f"/nodes/{NODE}?force=true")
+    assert status == 200 and gone == {"id": NODE, "forgotten": True, "locations": 0,
+                                       "unlocated": 0}  # fmt: skip
+    assert [n["id"] for n in api.call("GET", "/nodes")[1]] == [other]
+    assert api.call("GET", f"/nodes/{NODE}")[0] == 404
+    assert api.call("DELETE", f"/nodes/{NODE}?force=true")[0] == 404
+    assert api.call("POST", f"/nodes/{NODE}/drain", {})[0] == 404
+    assert api.call("DELETE", "/nodes/not-a-node")[0] == 400
+    assert api.call("DELETE", f"/nodes/{other}?force=perhaps")[0] == 400
+    assert api.call("POST", f"/nodes/{other}/drain", {"drain": True})[0] == 400
+    assert Api(api.url, secret=None).call("DELETE", f"/nodes/{other}?force=true")[0] == 401
 
 
 def test_locations_and_under_replicated_chunks(api: Api) -> None:

@@ -33,9 +33,14 @@ def test_share_with_json_loads_no_progress_bar_and_no_service_code() -> None:
 def test_a_shown_progress_bar_is_rich() -> None:
     from rich.progress import Progress
 
-    from filefleet.cli.transfer import progress_bar
+    from filefleet.cli.transfer import ShownProgress, progress_bar
 
-    assert isinstance(progress_bar(True), Progress)
+    shown = progress_bar(True)
+    assert isinstance(shown, ShownProgress) and isinstance(shown.progress, Progress)
+    with shown as bar:  # nothing is drawn until the first task
+        assert not shown.started
+        bar.add_task("file", total=10, note="")
+        assert shown.started
 
 
 def test_a_client_command_skips_the_teardown_but_keeps_its_output_and_exit_code() -> None:

@@ -16,7 +16,7 @@ from filefleet.http.client import NO_RETRY, HttpClient
 from filefleet.http.controller_api import ControllerClient
 from filefleet.node.chunkstore import ChunkStore
 from filefleet.node.main import PING_RETRY
-from filefleet.node.ping import Pinger
+from filefleet.node.ping import FULL_PING_EVERY, Pinger, filesystem_id
 from filefleet.node.scrub import Scrubber, scrub_all
 from tests.harness.processes import free_port
 
@@ -39,6 +39,7 @@ class FakeController:
 
     status: int = 200
     calls: list[tuple[str, str, object]] = field(default_factory=list)
+    older: bool = False  # refuses pings with fields beyond the seed's, as an older one does
 
     def app(self) -> web.Application:
         app = web.Application()
@@ -48,6 +49,9 @@ class FakeController:
     async def handle(self, request: web.Request) -> web.Response:
         body = await request.json() if request.can_read_body else None
         self.calls.append((request.method, request.path, body))
+        seed = {"id", "url", "capacity", "free", "chunks"}
+        if self.older and request.path == "/ping" and set(body or {}) - seed:
+            return web.json_response({"error": "extra fields not permitted"}, status=400)
         if self.status >= 400:
             return web.json_response({"error": "nope"}, status=self.status)
         if request.method == "DELETE":  # remove a location: the chunk as it is now
@@ -159,6 +163,40 @@ async def test_ping_reports_the_node(
     assert isinstance(body, dict)
     assert body["id"] == store.node_id and body["url"] == "http://127.0.0.1:9999"
     assert body["chunks"] == 3 and body["capacity"] > 0 and body["free"] > 0
+    # Beyond the seed's fields: the name (the data dir's, by default) and the filesystem.
+    assert body["name"] == store.root.resolve().name
+    assert body["filesystem"] == filesystem_id(store.root)
+    named = Pinger(store, client, "http://127.0.0.1:9999", interval=2, name="disk-7")
+    assert named.request().name == "disk-7"
+
+
+async def test_an_older_controller_gets_the_seeds_fields_only(
+    store: ChunkStore, controller: tuple[FakeController, ControllerClient]
+) -> None:
+    fake, client = controller
+    fake.older = True
+    pinger = Pinger(store, client, "http://127.0.0.1:9999", interval=2)
+    for _ in range(3):
+        assert await pinger.run_once() == {"sent": 1, "failed": 0}
+    bodies = [body for _, path, body in fake.calls if path == "/ping"]
+    assert isinstance(bodies[0], dict) and "name" in bodies[0]  # refused
+    assert all(isinstance(b, dict) and "name" not in b for b in bodies[1:])
+    assert len(bodies) == 4  # one refused, then one ping per pass
+    fake.older = False  # upgraded: the whole ping again, within FULL_PING_EVERY pings
+    for _ in range(FULL_PING_EVERY):
+        await pinger.run_once()
+    last = [body for _, path, body in fake.calls if path == "/ping"][-1]
+    assert isinstance(last, dict) and last["name"] == store.root.resolve().name
+    assert not pinger.seed_only
+
+
+def test_nodes_on_one_filesystem_report_one_id(tmp_path: Path) -> None:
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
+    assert filesystem_id(tmp_path / "a") == filesystem_id(tmp_path / "b")
+    shm = Path("/dev/shm")
+    if shm.is_dir() and os.stat(shm).st_dev != os.stat(tmp_path).st_dev:
+        assert filesystem_id(shm) != filesystem_id(tmp_path)
 
 
 async def test_ping_failure_is_counted_not_raised(store: ChunkStore) -> None:

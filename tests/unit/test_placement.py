@@ -69,3 +69,18 @@ def test_a_suspect_gets_a_chunk_only_when_no_other_node_can_take_it() -> None:
     placement = Placement([A, B, C], avoid=lambda node: node == A.id)
     assert {placement.choose(100).id[0] for _ in range(4)} == {"b", "c"}  # type: ignore[union-attr]
     assert placement.choose(100, exclude=[B.id, C.id]) == A
+
+
+def test_a_draining_node_is_never_a_candidate_for_new_chunks() -> None:
+    from datetime import UTC, datetime
+
+    from filefleet.core.models import NodeInfo
+    from filefleet.core.placement import placement_candidates
+
+    def info(letter: str, draining: bool) -> NodeInfo:
+        return NodeInfo(id=letter * 32, url=f"http://{letter}", last_ping=datetime.now(UTC),
+                        capacity=10**6, free=10**6, chunks=0, draining=draining)  # fmt: skip
+
+    nodes = [info("a", False), info("b", True), info("c", False)]
+    assert [n.id[0] for n in placement_candidates(nodes)] == ["a", "c"]
+    assert placement_candidates([info("b", True)]) == []

@@ -18,9 +18,9 @@ DATA = b"chunk bytes"
 CHUNK = hashlib.sha256(DATA).hexdigest()
 
 
-def node(n: int, free: int) -> NodeInfo:
+def node(n: int, free: int, *, draining: bool = False) -> NodeInfo:
     return NodeInfo(id=f"{n:032x}", url=f"http://node{n}", last_ping=datetime.now(UTC),
-                    capacity=10**9, free=free, chunks=0)  # fmt: skip
+                    capacity=10**9, free=free, chunks=0, draining=draining)  # fmt: skip
 
 
 @dataclass
@@ -43,7 +43,9 @@ class Fleet:
         if chunk_id not in self.locations:
             raise NotFound(chunk_id)
         locs = sorted(self.locations[chunk_id])
-        return ChunkInfo(id=chunk_id, size=len(DATA), locations=locs, live=len(locs),
+        draining = {n.id for n in self.nodes if n.draining}
+        live = len([n for n in locs if n not in draining])  # a draining node's do not count
+        return ChunkInfo(id=chunk_id, size=len(DATA), locations=locs, live=live,
                          references=self.references, collecting=False)  # fmt: skip
 
     async def lookup_chunks(

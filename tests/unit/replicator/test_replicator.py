@@ -23,6 +23,24 @@ async def test_copies_to_the_node_with_most_free_space_that_lacks_it() -> None:
     assert fleet.disks["http://node2"][CHUNK] == DATA
 
 
+async def test_a_draining_node_is_read_from_but_never_copied_to() -> None:
+    fleet = Fleet(
+        nodes=[node(0, 100, draining=True), node(1, 50), node(2, 40), node(3, 900, draining=True)]
+    )
+    fleet.hold(0)  # the draining node's replica does not count: one copy is missing
+    fleet.hold(1)
+    outcome = await copier(fleet).replicate(CHUNK)
+    assert outcome.done and outcome.copied == 1
+    assert fleet.disks["http://node2"][CHUNK] == DATA
+    assert "http://node3" not in fleet.puts  # the freest node drains: never a target
+
+    alone = Fleet(nodes=[node(0, 100, draining=True), node(1, 50)])
+    alone.hold(0)  # the only replica is on the draining node: it is the source
+    outcome = await copier(alone).replicate(CHUNK)
+    assert not outcome.done and outcome.copied == 1  # R=2 needs a second serving node
+    assert alone.disks["http://node1"][CHUNK] == DATA
+
+
 async def test_at_r_nothing_is_copied() -> None:
     fleet = fleet_of(100, 200, 300)
     fleet.hold(0)
