@@ -5,7 +5,7 @@ from __future__ import annotations
 import importlib.resources
 import logging
 from collections.abc import AsyncIterator
-from pathlib import Path
+from functools import partial
 
 from aiohttp import web
 
@@ -14,12 +14,14 @@ from filefleet.core.chunking import CHUNK_API_INFLIGHT
 from filefleet.frontend.api import api
 from filefleet.frontend.context import FRONTEND, FrontendContext
 from filefleet.frontend.download import Downloader
+from filefleet.frontend.metrics import frontend_metrics
 from filefleet.frontend.nodes import NodeDirectory
 from filefleet.frontend.resumable import ResumableUploads
 from filefleet.frontend.upload import Uploader
 from filefleet.frontend.writer import ChunkWriter
 from filefleet.http.client import HttpClient
 from filefleet.http.controller_api import ControllerClient
+from filefleet.http.metrics import METRICS
 from filefleet.http.node_api import NodeClient
 from filefleet.http.replicas import ReplicaReader
 from filefleet.http.server import make_app
@@ -86,10 +88,10 @@ async def build_app(settings: FrontendSettings) -> web.Application:
         pages=load_pages(),
         chunk_bodies=buffers,
     )
-    # The frontend is public: no cluster secret on its own routes.
-    app = make_app(api, service_id="frontend", secret=None)
+    # The frontend's own routes are public; the secret guards /metrics.
+    app = make_app(api, service_id="frontend", secret=settings.secret)
     app[FRONTEND] = ctx
-    app.router.add_static("/static", Path(str(PACKAGE / "static")))
+    app[METRICS].read_at_scrape(partial(frontend_metrics, ctx))
 
     async def lifecycle(_: web.Application) -> AsyncIterator[None]:
         yield
