@@ -9,6 +9,7 @@
                                      {"id", "stored", "created", "size", "source", "reported"}
     GET    /chunks?after=&limit=     {"chunks": [...], "next": id | null}
     GET    /stats                    counts, space, scrub counters
+    GET    /metrics                  the same for Prometheus (node/metrics.py)
 
 All of them need the cluster secret (``make_app`` checks it before anything else).
 """
@@ -18,6 +19,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import mmap
+from functools import partial
 
 from aiohttp import web
 
@@ -27,11 +29,13 @@ from filefleet.core.errors import InvalidInput
 from filefleet.core.models import ChunkCopied, ChunkCopy, ChunkVerified
 from filefleet.core.units import parse_duration
 from filefleet.http.bodies import chunk_body
+from filefleet.http.metrics import METRICS
 from filefleet.http.replicas import ReplicaReader
 from filefleet.http.sending import released, wait_for_kernel
 from filefleet.http.server import Api, json_model, make_app, read_model
 from filefleet.node import copying
 from filefleet.node.chunkstore import ChunkStore
+from filefleet.node.metrics import node_metrics
 from filefleet.node.models import ChunkDeleted, ChunkPage, ChunkStored, NodeStats
 from filefleet.node.scrub import Scrubber
 
@@ -175,4 +179,5 @@ def make_node_app(
     app[READER] = reader
     app[MAX_CHUNK] = max_chunk
     app[BODIES] = aligned_buffers(max_chunk, KEEP_BUFFERS)
+    app[METRICS].read_at_scrape(partial(node_metrics, store, scrubber))
     return app

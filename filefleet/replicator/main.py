@@ -1,4 +1,5 @@
-"""`filefleet replicator`: the event worker and the repair loop, with /healthz and /stats.
+"""`filefleet replicator`: the event worker and the repair loop, with /healthz, /stats and
+/metrics.
 
 Without ``--queue`` only the repair loop runs (every chunk still reaches R, one
 ``--repair-interval`` later). ``--once`` runs one repair pass, prints its counts and exits.
@@ -10,16 +11,19 @@ import asyncio
 import json
 import logging
 from dataclasses import asdict
+from functools import partial
 from typing import Any
 
 from aiohttp import web
 
 from filefleet.http.client import HttpClient
 from filefleet.http.controller_api import ControllerClient
+from filefleet.http.metrics import METRICS
 from filefleet.http.node_api import NodeClient
 from filefleet.http.server import Api, make_app
 from filefleet.queue.factory import open_queue
 from filefleet.replicator.copy import ChunkCopier
+from filefleet.replicator.metrics import replicator_metrics
 from filefleet.replicator.repair import RepairLoop
 from filefleet.replicator.worker import EventWorker, consumer_name
 from filefleet.runtime.logging import setup_logging
@@ -65,6 +69,7 @@ def build_app(settings: ReplicatorSettings) -> web.Application:
         log.warning("no --queue: no events; chunks reach R by the repair pass only")
     app = make_app(api, service_id=name, secret=settings.secret)
     app[STATS] = {"read": lambda: counters(copier, repair, worker)}
+    app[METRICS].read_at_scrape(partial(replicator_metrics, copier, repair, worker))
 
     loops: list[Service] = [repair] + ([worker] if worker else [])
     run_beside(app, loops, ([queue.close] if queue else []) + [http.close])
