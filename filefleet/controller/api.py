@@ -4,6 +4,8 @@ cluster secret (``make_app``)."""
 
 from __future__ import annotations
 
+from functools import partial
+
 from aiohttp import web
 
 from filefleet.core import ids
@@ -25,6 +27,7 @@ from filefleet.core.models import (
     PingRequest,
     Removed,
 )
+from filefleet.http.metrics import METRICS
 from filefleet.http.server import Api, json_model, make_app, read_model
 from filefleet.queue.base import EventQueue
 from filefleet.queue.factory import open_queue
@@ -32,6 +35,7 @@ from filefleet.runtime.settings import ControllerSettings
 from filefleet.store.base import MetadataStore
 
 from . import chunks, files, nodes, params
+from .metrics import controller_metrics
 
 STORE = web.AppKey("store", MetadataStore)
 SETTINGS = web.AppKey("settings", ControllerSettings)
@@ -205,6 +209,7 @@ def build_app(
     app = make_app(api, service_id=service_id, secret=settings.secret)
     app[STORE] = store
     app[SETTINGS] = settings
+    app[METRICS].read_at_scrape(partial(controller_metrics, store, settings))
     queue = open_queue(settings.queue) if settings.queue else None
     if queue is not None:
         app[QUEUE] = queue
