@@ -49,12 +49,13 @@ async def stream_body(
         async for data in rest:
             await write(data)
     except ConnectionError:  # reset under a write, or lost while waiting to write more
-        access.note(request, moved=sent, gone=True)
+        access.note(request, gone=True)
         return
     except FilefleetError as exc:
-        access.note(request, moved=sent, failure=exc.message)
+        access.note(request, failure=exc.message)
         if request.transport is not None:
             request.transport.abort()
         return
-    access.note(request, moved=sent)
+    finally:
+        access.note(request, moved=sent)
     await response.write_eof()

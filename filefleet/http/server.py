@@ -17,6 +17,7 @@ and nothing is logged with a traceback.
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import hmac
 import json
@@ -192,6 +193,10 @@ def _observe_middleware(metrics: Metrics, events: Mapping[tuple[str, str], str])
             if record is None:
                 log.debug("%s %s: the client went away", request.method, request.path)
             return web.Response(status=status)
+        except asyncio.CancelledError:  # the client left (handler_cancellation), or shutdown
+            status = 499
+            access.note(request, gone=True)
+            raise
         except web.HTTPException as exc:  # a redirect (error_middleware answers the rest)
             status = exc.status
             raise

@@ -25,7 +25,9 @@ def fields(**values: object) -> dict[str, Any]:
     return {"fields": values}
 
 
-class _ContextFilter(logging.Filter):
+class ContextFilter(logging.Filter):
+    """Adds the service's name and the request id being served to every record."""
+
     def __init__(self, service: str) -> None:
         super().__init__()
         self.service = service
@@ -56,7 +58,7 @@ class JsonFormatter(logging.Formatter):
 
 def setup_logging(service: str, *, json_lines: bool = False, level: str = "info") -> None:
     handler = logging.StreamHandler(sys.stderr)
-    handler.addFilter(_ContextFilter(service))
+    handler.addFilter(ContextFilter(service))
     if json_lines:
         handler.setFormatter(JsonFormatter())
     else:
