@@ -26,6 +26,8 @@ from filefleet.runtime.logging import fields
 
 log = logging.getLogger("filefleet.access")
 
+RESULTS = ("ok", "rejected", "failed", "client_gone")
+
 
 @dataclass
 class Access:

@@ -28,6 +28,7 @@ from prometheus_client.exposition import CONTENT_TYPE_PLAIN_0_0_4
 from prometheus_client.metrics_core import CounterMetricFamily, GaugeMetricFamily, Metric
 
 from filefleet.core.errors import FilefleetError
+from filefleet.http.access import RESULTS
 
 log = logging.getLogger(__name__)
 
@@ -72,6 +73,9 @@ class Metrics:
             )
             for event in sorted(set(events))
         }
+        for counted in self.events.values():  # every result from 0, so rate() has a start
+            for result in RESULTS:
+                counted.labels(result)
         self._readers: list[Reader] = []
         self._read: list[Metric] = []
         self.registry.register(_LastRead(self))
