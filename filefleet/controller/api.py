@@ -35,7 +35,7 @@ from filefleet.runtime.settings import ControllerSettings
 from filefleet.store.base import MetadataStore
 
 from . import chunks, files, nodes, params
-from .metrics import controller_metrics
+from .metrics import fleet_counters
 
 STORE = web.AppKey("store", MetadataStore)
 SETTINGS = web.AppKey("settings", ControllerSettings)
@@ -209,7 +209,7 @@ def build_app(
     app = make_app(api, service_id=service_id, secret=settings.secret)
     app[STORE] = store
     app[SETTINGS] = settings
-    app[METRICS].read_at_scrape(partial(controller_metrics, store, settings))
+    app[METRICS].read_at_scrape(partial(fleet_counters, store, settings))
     queue = open_queue(settings.queue) if settings.queue else None
     if queue is not None:
         app[QUEUE] = queue

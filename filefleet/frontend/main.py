@@ -5,7 +5,6 @@ from __future__ import annotations
 import importlib.resources
 import logging
 from collections.abc import AsyncIterator
-from functools import partial
 
 from aiohttp import web
 
@@ -14,7 +13,6 @@ from filefleet.core.chunking import CHUNK_API_INFLIGHT
 from filefleet.frontend.api import api
 from filefleet.frontend.context import FRONTEND, FrontendContext
 from filefleet.frontend.download import Downloader
-from filefleet.frontend.metrics import frontend_metrics
 from filefleet.frontend.nodes import NodeDirectory
 from filefleet.frontend.resumable import ResumableUploads
 from filefleet.frontend.upload import Uploader
@@ -91,7 +89,16 @@ async def build_app(settings: FrontendSettings) -> web.Application:
     # The frontend's own routes are public; the secret guards /metrics.
     app = make_app(api, service_id="frontend", secret=settings.secret)
     app[FRONTEND] = ctx
-    app[METRICS].read_at_scrape(partial(frontend_metrics, ctx))
+
+    async def counters() -> dict[str, int]:  # what /stats shows, summed as /metrics shows it
+        received = ctx.uploader.counters.bytes_received + ctx.resumable.counters.bytes_received
+        return {
+            "upload_bytes": received,
+            "download_bytes": downloader.counters.bytes_sent,
+            "chunks_stored": writer.counters.chunks_stored,
+        }
+
+    app[METRICS].read_at_scrape(counters)
 
     async def lifecycle(_: web.Application) -> AsyncIterator[None]:
         yield

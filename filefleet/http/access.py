@@ -26,8 +26,6 @@ from filefleet.runtime.logging import fields
 
 log = logging.getLogger("filefleet.access")
 
-RESULTS = ("ok", "rejected", "failed", "client_gone")
-
 
 @dataclass
 class Access:

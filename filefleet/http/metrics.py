@@ -10,16 +10,17 @@ apart; ``GET /metrics`` answers it in the text format, behind the cluster secret
     filefleet_<event>s_total{result}   access-logged routes (uploads, downloads)
 
 ``route`` is the route's template (``/download/{id}``), never the path asked for, so ids do
-not multiply the series. A service adds its own families with ``read_at_scrape``: a
-function that builds them from the counters the service keeps anyway (the ones ``/stats``
-shows), called at each scrape, so there is no second set of numbers to keep in step.
+not multiply the series. A service adds its own with ``read_at_scrape``: a function that
+hands over the counters the service keeps anyway (the ones ``/stats`` shows), called at
+each scrape; the catalogue (``core/metric_catalogue.py``) says which of them are exposed,
+under which name, so there is no second set of numbers to keep in step.
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable, Iterable, Iterator, Mapping
-from typing import TypeVar
+from typing import Any
 
 import prometheus_client
 from aiohttp import web
@@ -28,7 +29,7 @@ from prometheus_client.exposition import CONTENT_TYPE_PLAIN_0_0_4
 from prometheus_client.metrics_core import CounterMetricFamily, GaugeMetricFamily, Metric
 
 from filefleet.core.errors import FilefleetError
-from filefleet.http.access import RESULTS
+from filefleet.core.metric_catalogue import CATALOGUE, Family, family
 
 log = logging.getLogger(__name__)
 
@@ -40,8 +41,7 @@ prometheus_client.disable_created_metrics()  # type: ignore[no-untyped-call]
 DURATION_BUCKETS = (0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300)
 UNMATCHED = "(unmatched)"  # the route label of a request no route took (404, 405)
 
-Reader = Callable[[], Awaitable[Iterable[Metric]]]
-F = TypeVar("F", CounterMetricFamily, GaugeMetricFamily)
+Reader = Callable[[], Awaitable[Mapping[str, Any]]]
 
 
 class Metrics:
@@ -50,35 +50,28 @@ class Metrics:
     def __init__(self, service: str, events: Iterable[str] = ()) -> None:
         self.service = service
         self.registry = CollectorRegistry()
+        requests = family("filefleet_http_requests_total")
         self.requests = Counter(
-            "filefleet_http_requests",
-            "HTTP requests answered, by route template and status.",
-            ["service", "method", "route", "status"],
+            _base(requests), requests.help, ["service", "method", "route", "status"],
             registry=self.registry,
-        )
+        )  # fmt: skip
+        duration = family("filefleet_http_request_duration_seconds")
         self.duration = Histogram(
-            "filefleet_http_request_duration_seconds",
-            "Time from a request's arrival until its answer was written, body included.",
-            ["service", "method", "route"],
-            buckets=DURATION_BUCKETS,
-            registry=self.registry,
-        )
-        self.events = {
-            event: Counter(
-                f"filefleet_{event}s",
-                f"{event.capitalize()}s, by result: ok, rejected (4xx), failed (5xx or cut "
-                "short), client_gone (the client left before the end).",
-                ["result"],
-                registry=self.registry,
-            )
-            for event in sorted(set(events))
-        }
-        for counted in self.events.values():  # every result from 0, so rate() has a start
-            for result in RESULTS:
-                counted.labels(result)
+            duration.name, duration.help, ["service", "method", "route"],
+            buckets=DURATION_BUCKETS, registry=self.registry,
+        )  # fmt: skip
+        self.events = {event: self._event_counter(event) for event in sorted(set(events))}
         self._readers: list[Reader] = []
         self._read: list[Metric] = []
         self.registry.register(_LastRead(self))
+
+    def _event_counter(self, event: str) -> Counter:
+        entry = family(f"filefleet_{event}s_total")
+        counted = Counter(_base(entry), entry.help, [entry.label or "result"],
+                          registry=self.registry)  # fmt: skip
+        for result in entry.values:  # every result from 0, so rate() has a start
+            counted.labels(result)
+        return counted
 
     def observe_request(self, method: str, route: str, status: int, seconds: float) -> None:
         self.requests.labels(self.service, method, route, str(status)).inc()
@@ -88,7 +81,7 @@ class Metrics:
         self.events[event].labels(result).inc()
 
     def read_at_scrape(self, reader: Reader) -> None:
-        """Have ``reader`` build some of this service's families at every scrape."""
+        """Have ``reader`` hand over this service's counters at every scrape."""
         self._readers.append(reader)
 
     async def exposition(self) -> bytes:
@@ -97,11 +90,36 @@ class Metrics:
         read: list[Metric] = []
         for reader in self._readers:
             try:
-                read.extend(await reader())
+                read.extend(families(self.service, await reader()))
             except FilefleetError as exc:
                 log.warning("metrics: a reader failed and is left out: %s", exc.message)
         self._read = read  # no await between this and the rendering: scrapes do not mix
         return generate_latest(self.registry)
+
+
+def families(service: str, counters: Mapping[str, Any]) -> list[Metric]:
+    """The catalogue's families of ``service`` whose counter is in ``counters``."""
+    return [
+        _family(entry, counters[entry.source])
+        for entry in CATALOGUE
+        if entry.service == service and entry.source is not None
+        and counters.get(entry.source) is not None
+    ]  # fmt: skip
+
+
+def _family(entry: Family, value: Any) -> Metric:
+    kind = CounterMetricFamily if entry.kind == "counter" else GaugeMetricFamily
+    if entry.label is None:
+        return kind(_base(entry), entry.help, value=float(value))
+    made = kind(_base(entry), entry.help, labels=[entry.label])
+    for key in entry.values or sorted(value):
+        made.add_metric([key], float(value.get(key, 0)))
+    return made
+
+
+def _base(entry: Family) -> str:
+    """The name prometheus_client wants: a counter's without its ``_total``."""
+    return entry.name.removesuffix("_total") if entry.kind == "counter" else entry.name
 
 
 class _LastRead:
@@ -120,25 +138,3 @@ METRICS = web.AppKey("metrics", Metrics)
 async def metrics_handler(request: web.Request) -> web.Response:
     body = await request.app[METRICS].exposition()
     return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE_PLAIN_0_0_4})
-
-
-# -- building families from plain numbers ---------------------------------------------------
-
-
-def counter(name: str, documentation: str, value: float) -> CounterMetricFamily:
-    """A counter family with one value; ``name`` without ``_total`` (added when shown)."""
-    return CounterMetricFamily(name, documentation, value=value)
-
-
-def gauge(name: str, documentation: str, value: float) -> GaugeMetricFamily:
-    return GaugeMetricFamily(name, documentation, value=value)
-
-
-def by_label(
-    kind: type[F], name: str, documentation: str, label: str, values: Mapping[str, float]
-) -> F:
-    """A family of ``kind`` with one series per value of ``label``."""
-    family = kind(name, documentation, labels=[label])
-    for key, value in sorted(values.items()):
-        family.add_metric([key], value)
-    return family

@@ -9,7 +9,7 @@
                                      {"id", "stored", "created", "size", "source", "reported"}
     GET    /chunks?after=&limit=     {"chunks": [...], "next": id | null}
     GET    /stats                    counts, space, scrub counters
-    GET    /metrics                  the same for Prometheus (node/metrics.py)
+    GET    /metrics                  the same for Prometheus
 
 All of them need the cluster secret (``make_app`` checks it before anything else).
 """
@@ -19,7 +19,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import mmap
-from functools import partial
+from typing import Any
 
 from aiohttp import web
 
@@ -35,7 +35,6 @@ from filefleet.http.sending import released, wait_for_kernel
 from filefleet.http.server import Api, json_model, make_app, read_model
 from filefleet.node import copying
 from filefleet.node.chunkstore import ChunkStore
-from filefleet.node.metrics import node_metrics
 from filefleet.node.models import ChunkDeleted, ChunkPage, ChunkStored, NodeStats
 from filefleet.node.scrub import Scrubber
 
@@ -138,19 +137,22 @@ async def list_chunks(request: web.Request) -> web.Response:
 
 @api.route("GET", "/stats", summary="Chunks, space and scrub counters", response=NodeStats)
 async def stats(request: web.Request) -> web.Response:
-    store = request.app[STORE]
+    return json_model(await read_stats(request.app[STORE], request.app[SCRUBBER]))
+
+
+async def read_stats(store: ChunkStore, scrubber: Scrubber) -> NodeStats:
+    """What ``/stats`` shows, and ``/metrics`` too (one ``statvfs`` for the space)."""
     space = await asyncio.to_thread(store.space)
     usage = store.usage()
-    body = NodeStats(
+    return NodeStats(
         id=store.node_id,
         chunks=usage.chunks,
         bytes=usage.bytes,
         capacity=space.capacity,
         free=space.free,
         quarantined=usage.quarantined,
-        scrub=request.app[SCRUBBER].stats(),
+        scrub=scrubber.stats(),
     )
-    return json_model(body)
 
 
 def _int_param(request: web.Request, name: str, default: int) -> int:
@@ -179,5 +181,11 @@ def make_node_app(
     app[READER] = reader
     app[MAX_CHUNK] = max_chunk
     app[BODIES] = aligned_buffers(max_chunk, KEEP_BUFFERS)
-    app[METRICS].read_at_scrape(partial(node_metrics, store, scrubber))
+
+    async def counters() -> dict[str, Any]:  # /stats, flat
+        shown = (await read_stats(store, scrubber)).model_dump()
+        scrub: dict[str, Any] = shown.pop("scrub")
+        return shown | scrub
+
+    app[METRICS].read_at_scrape(counters)
     return app

@@ -3,15 +3,14 @@ behind the secret on a public app, readers called at each scrape, one registry p
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import AsyncIterator
 
 import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
-from prometheus_client.metrics_core import GaugeMetricFamily, Metric
 
 from filefleet.core.errors import Unavailable
-from filefleet.http.metrics import METRICS, Metrics, by_label, counter, gauge
+from filefleet.http.metrics import Metrics
 from filefleet.http.server import Api, make_app
 from tests.harness.metrics import Samples, parse
 
@@ -68,29 +67,44 @@ async def test_metrics_needs_the_secret_where_every_route_is_public(client: Clie
     assert (await client.get("/metrics", headers=AUTH)).status == 200
 
 
-async def test_readers_are_read_at_each_scrape_and_a_failing_one_is_left_out(
-    client: Client,
-) -> None:
-    held = {"chunks": 1}
-
-    async def chunks() -> Iterable[Metric]:
-        return [gauge("filefleet_test_chunks", "Chunks held.", held["chunks"])]
-
-    async def broken() -> Iterable[Metric]:
-        raise Unavailable("metadata store unavailable")
-
-    metrics = client.app[METRICS]
-    metrics.read_at_scrape(broken)
-    metrics.read_at_scrape(chunks)
-    assert (await scrape(client)).value("filefleet_test_chunks") == 1
-    held["chunks"] = 5
-    samples = await scrape(client)
-    assert samples.value("filefleet_test_chunks") == 5
-    assert samples.total("filefleet_http_requests_total", route="/metrics") >= 1
-
-
 async def exposed(metrics: Metrics) -> Samples:
     return parse((await metrics.exposition()).decode())
+
+
+async def test_readers_hand_over_counters_at_each_scrape_and_a_failing_one_is_left_out() -> None:
+    metrics = Metrics("gc")
+    totals = {"freed_bytes": 10, "passes": 1, "conflicts": 4}
+
+    async def counters() -> dict[str, int]:
+        return totals
+
+    async def broken() -> dict[str, int]:
+        raise Unavailable("metadata store unavailable")
+
+    metrics.read_at_scrape(broken)
+    metrics.read_at_scrape(counters)
+    metrics.observe_request("GET", "/stats", 200, 0.01)
+    assert (await exposed(metrics)).value("filefleet_gc_freed_bytes_total") == 10
+    totals["freed_bytes"] = 25
+    samples = await exposed(metrics)
+    assert samples.value("filefleet_gc_freed_bytes_total") == 25
+    assert samples.value("filefleet_gc_passes_total") == 1
+    assert not [name for name, _ in samples if "conflicts" in name]  # not in the catalogue
+    assert samples.total("filefleet_http_requests_total") == 1
+
+
+async def test_a_labelled_family_shows_every_value_from_zero() -> None:
+    metrics = Metrics("controller")
+
+    async def fleet() -> dict[str, object]:
+        return {"below": 3, "single_copy": 1, "nodes": {"active": 2}, "replicas": 2}
+
+    metrics.read_at_scrape(fleet)
+    samples = await exposed(metrics)
+    assert samples.value("filefleet_chunks_below_replication") == 3
+    assert samples.value("filefleet_single_copy_chunks") == 1
+    assert samples.value("filefleet_nodes", state="active") == 2
+    assert samples.value("filefleet_nodes", state="dead") == 0
 
 
 async def test_each_app_has_a_registry_of_its_own() -> None:
@@ -101,20 +115,3 @@ async def test_each_app_has_a_registry_of_its_own() -> None:
     labels = {"service": "a", "method": "GET", "route": "/x", "status": "200"}
     assert (await exposed(first)).value("filefleet_http_requests_total", **labels) == 2
     assert (await exposed(second)).value("filefleet_http_requests_total", **labels) == 1
-
-
-async def test_families_from_plain_numbers() -> None:
-    metrics = Metrics("a")
-
-    async def read() -> list[Metric]:
-        return [
-            counter("filefleet_test_bytes", "Bytes.", 12),
-            by_label(GaugeMetricFamily, "filefleet_test_nodes", "Nodes.", "state",
-                     {"active": 2, "dead": 0}),
-        ]  # fmt: skip
-
-    metrics.read_at_scrape(read)
-    samples = await exposed(metrics)
-    assert samples.value("filefleet_test_bytes_total") == 12
-    assert samples.value("filefleet_test_nodes", state="active") == 2
-    assert samples.value("filefleet_test_nodes", state="dead") == 0

@@ -1,5 +1,6 @@
-"""The Grafana dashboard (deploy/grafana/filefleet.json) draws only metrics the services
-expose and docs/operations.md lists, and shows what an operator of the fleet looks at."""
+"""The metrics as data (core/metric_catalogue.py) and as documented (docs/operations.md,
+"Metrics") are the same, and the Grafana dashboard (deploy/grafana/filefleet.json) draws
+only those, among them what an operator of the fleet looks at first."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ import re
 from pathlib import Path
 from typing import Any
 
+from filefleet.core.metric_catalogue import CATALOGUE
 from tests.harness.metrics import documented_types
 
 DASHBOARD = Path(__file__).resolve().parents[2] / "deploy" / "grafana" / "filefleet.json"
@@ -26,6 +28,11 @@ def drawn() -> set[str]:
             for name in re.findall(r"filefleet_[a-z0-9_]+", target["expr"]):
                 names.add(name)
     return names
+
+
+def test_the_docs_list_every_metric_of_the_catalogue_with_its_type() -> None:
+    assert documented_types() == {f.name: f.kind for f in CATALOGUE}
+    assert all(f.help.endswith(".") for f in CATALOGUE)
 
 
 def test_every_metric_drawn_is_documented() -> None:
