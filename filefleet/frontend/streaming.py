@@ -3,9 +3,9 @@ answer whose headers are sent, counting the bytes as they go.
 
 Three ends, each said once in the request's access line (``http/access.py``):
 - every byte written: the body is finished;
-- the client went away (its connection reset or lost under a write): nothing more to do but stop
-  fetching, and the line says after how many bytes; an INFO line, no traceback, since a
-  reader closing a tab is no fault of the fleet;
+- the client went away (its connection reset or lost under a write): nothing more to do
+  but stop fetching, and the line says after how many bytes; an INFO line, no traceback,
+  since a reader closing a tab is no fault of the fleet;
 - the fleet failed a chunk after the first byte (every replica gone): the answer has
   begun, so no error status can be sent any more; the connection is cut and the client
   sees a body shorter than its Content-Length (never a silently truncated file, and never
