@@ -35,8 +35,9 @@ accept `500ms`, `2s`, `10m`, `1h`, `7d` (fractions allowed); sizes accept bytes 
 generated from it (`python -m scripts.configuration_doc > docs/configuration.md`) and a
 test fails when the two disagree.
 
-Every long-running service also answers `GET /healthz` and needs the cluster secret
-(`--secret` / `FILEFLEET_SECRET`) unless started with `--insecure`.
+Every long-running service also answers `GET /healthz`, and `GET /metrics` for
+Prometheus (docs/operations.md, "Metrics"), and needs the cluster secret (`--secret` /
+`FILEFLEET_SECRET`) unless started with `--insecure`.
 """
 
 

@@ -4,6 +4,8 @@ cluster secret (``make_app``)."""
 
 from __future__ import annotations
 
+from functools import partial
+
 from aiohttp import web
 
 from filefleet.core import ids
@@ -30,6 +32,7 @@ from filefleet.core.models import (
     PingRequest,
     Removed,
 )
+from filefleet.http.metrics import METRICS
 from filefleet.http.server import Api, json_model, make_app, read_model
 from filefleet.queue.base import EventQueue
 from filefleet.queue.factory import open_queue
@@ -38,6 +41,7 @@ from filefleet.store.base import MetadataStore
 
 from . import chunks, files, nodes, params
 from .lifecycle import Lifecycle
+from .metrics import fleet_counters
 
 STORE = web.AppKey("store", MetadataStore)
 SETTINGS = web.AppKey("settings", ControllerSettings)
@@ -246,6 +250,7 @@ def build_app(
     app = make_app(api, service_id=service_id, secret=settings.secret)
     app[STORE] = store
     app[SETTINGS] = settings
+    app[METRICS].read_at_scrape(partial(fleet_counters, store, settings))
     queue = open_queue(settings.queue) if settings.queue else None
     if queue is not None:
         app[QUEUE] = queue

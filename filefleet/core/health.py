@@ -29,9 +29,22 @@ class StoreTotals(BaseModel):
     replica_bytes: int = Field(description="Bytes the recorded replicas take on the nodes.")
     live_chunks: int = Field(description="Chunks of uploading or active files, not collected.")
     below: int = Field(description="Live chunks with fewer than R replicas that count.")
+    single_copy: int = Field(
+        0,
+        description="Live chunks with exactly one replica that counts: one disk away from "
+        "loss (normal for a moment after an upload, until the replicator's copy lands).",
+    )
     collecting_chunks: int = Field(description="Chunks the GC has marked and is deleting.")
     collecting_bytes: int = Field(description="Replica bytes of those: space being reclaimed.")
     reclaimed_bytes: int = Field(0, description="Replica bytes the GC has deleted, ever.")
+
+
+class ReplicationCounts(BaseModel):
+    """The two counts of live chunks short of R that a metrics scrape reads (cheap: they
+    look only at chunks with few locations or a location on a silent node)."""
+
+    below: int = Field(description="Live chunks with fewer than R replicas that count.")
+    single_copy: int = Field(description="Live chunks with exactly one replica that counts.")
 
 
 class DeadLetterView(BaseModel):

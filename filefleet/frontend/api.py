@@ -2,21 +2,26 @@
 
 from __future__ import annotations
 
+import contextlib
 import html
+import importlib.resources
 import logging
 from dataclasses import asdict
+from pathlib import Path
 from string import Template
 
 from aiohttp import web
 
 from filefleet.core import ids
-from filefleet.core.errors import FilefleetError, PayloadTooLarge, RangeNotSatisfiable
+from filefleet.core.errors import PayloadTooLarge, RangeNotSatisfiable
 from filefleet.core.models import FileInfo, UploadResult
 from filefleet.frontend.context import FRONTEND, FrontendContext
 from filefleet.frontend.forms import file_part_pieces, read_form_fields
 from filefleet.frontend.options import parse_options
 from filefleet.frontend.page import index_page
 from filefleet.frontend.ranges import ByteRange, content_disposition, parse_range
+from filefleet.frontend.streaming import stream_body
+from filefleet.http import access
 from filefleet.http.bodies import body_pieces
 from filefleet.http.sending import released, wait_for_kernel
 from filefleet.http.server import Api
@@ -24,6 +29,7 @@ from filefleet.http.server import Api
 log = logging.getLogger(__name__)
 
 api = Api("frontend")
+api.static("/static", Path(str(importlib.resources.files("filefleet.frontend") / "static")))
 
 # Served files never run script on our origin, and pages load nothing from elsewhere.
 FILE_CSP = "sandbox; default-src 'none'"
@@ -54,13 +60,19 @@ async def index(request: web.Request) -> web.Response:
     summary="Upload a file (raw body or multipart field 'file').",
     response=UploadResult,
     public=True,
+    access="upload",
 )
 async def upload_post(request: web.Request) -> web.Response:
     return await _upload(request, name=request.query.get("name"))
 
 
 @api.route(
-    "PUT", "/upload", summary="Upload a raw body (curl -T).", response=UploadResult, public=True
+    "PUT",
+    "/upload",
+    summary="Upload a raw body (curl -T).",
+    response=UploadResult,
+    public=True,
+    access="upload",
 )
 async def upload_put(request: web.Request) -> web.Response:
     return await _upload(request, name=request.query.get("name"))
@@ -72,6 +84,7 @@ async def upload_put(request: web.Request) -> web.Response:
     summary="Upload a raw body named by the path (curl -T FILE URL/upload/).",
     response=UploadResult,
     public=True,
+    access="upload",
 )
 async def upload_put_named(request: web.Request) -> web.Response:
     return await _upload(request, name=request.match_info["name"])
@@ -110,6 +123,7 @@ async def _upload(request: web.Request, *, name: str | None) -> web.Response:
 
 
 def upload_answer(request: web.Request, ctx: FrontendContext, result: UploadResult) -> web.Response:
+    access.note(request, file_id=result.id, moved=result.size)
     headers = {"Location": result.url, "X-Url-Delete": result.delete_url}
     accept = request.headers.get("Accept", "")
     if "application/json" in accept:
@@ -131,11 +145,17 @@ def upload_answer(request: web.Request, ctx: FrontendContext, result: UploadResu
 
 
 @api.route(
-    "GET", "/download/{id}", summary="Download a file (Range and HEAD supported).", public=True
+    "GET",
+    "/download/{id}",
+    summary="Download a file (Range and HEAD supported).",
+    public=True,
+    access="download",
 )
 async def download(request: web.Request) -> web.StreamResponse:
     ctx = request.app[FRONTEND]
-    info = await ctx.downloader.live_file(ids.file_id(request.match_info["id"]))
+    file_id = ids.file_id(request.match_info["id"])
+    access.note(request, file_id=file_id)
+    info = await ctx.downloader.live_file(file_id)
     size = info.size or 0
     try:
         wanted = (
@@ -158,24 +178,12 @@ async def download(request: web.Request) -> web.StreamResponse:
     # it, and a buffer is reused only when the transport holds none of its bytes.
     wait_for_kernel(request)
     chunks = ctx.downloader.stream(info, wanted, released=lambda: released(request))
-    # Fetch the first chunk before answering: if every replica is gone, that is a clean 503.
-    first = await anext(chunks, None)
-    response = web.StreamResponse(status=status, headers=headers)
-    await response.prepare(request)
-    if first is not None:
-        await response.write(first)
-    try:
-        async for data in chunks:
-            await response.write(data)
-    except FilefleetError as exc:
-        # The answer has begun: no error status can be sent any more, so the connection is
-        # cut, and the client sees a body shorter than its Content-Length (never a silently
-        # truncated file, and never a connection left waiting for bytes that will not come).
-        log.warning("GET %s cut short after the first byte: %s", request.path, exc.message)
-        if request.transport is not None:
-            request.transport.abort()
-        return response
-    await response.write_eof()
+    async with contextlib.aclosing(chunks):  # a client that left stops the fetching
+        # The first chunk comes before the answer: if every replica is gone, a clean 503.
+        first = await anext(chunks, None)
+        response = web.StreamResponse(status=status, headers=headers)
+        await response.prepare(request)
+        await stream_body(request, response, first, chunks, ctx.downloader.counters)
     return response
 
 

@@ -15,7 +15,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections import deque
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncGenerator, Callable, Sequence
 from dataclasses import dataclass
 
 from filefleet.core.buffers import Buffers
@@ -37,6 +37,7 @@ Fetched = tuple[bytearray, bytearray | memoryview]
 class DownloadCounters:
     downloads: int = 0
     chunks_served: int = 0
+    bytes_sent: int = 0  # body bytes written to downloaders (frontend/streaming.py)
 
 
 class Downloader:
@@ -88,7 +89,7 @@ class Downloader:
         *,
         verify: bool = True,
         released: Callable[[], bool] = lambda: True,
-    ) -> AsyncIterator[bytes | bytearray | memoryview]:
+    ) -> AsyncGenerator[bytes | bytearray | memoryview, None]:
         """The bytes of ``info`` (or of ``byte_range`` of it), verified chunk by chunk.
 
         A yielded view is valid until the next step of the iteration; then its buffer is

@@ -5,7 +5,6 @@ from __future__ import annotations
 import importlib.resources
 import logging
 from collections.abc import AsyncIterator
-from pathlib import Path
 
 from aiohttp import web
 
@@ -20,6 +19,7 @@ from filefleet.frontend.upload import Uploader
 from filefleet.frontend.writer import ChunkWriter
 from filefleet.http.client import HttpClient
 from filefleet.http.controller_api import ControllerClient
+from filefleet.http.metrics import METRICS
 from filefleet.http.node_api import NodeClient
 from filefleet.http.replicas import ReplicaReader
 from filefleet.http.server import make_app
@@ -86,10 +86,19 @@ async def build_app(settings: FrontendSettings) -> web.Application:
         pages=load_pages(),
         chunk_bodies=buffers,
     )
-    # The frontend is public: no cluster secret on its own routes.
-    app = make_app(api, service_id="frontend", secret=None)
+    # The frontend's own routes are public; the secret guards /metrics.
+    app = make_app(api, service_id="frontend", secret=settings.secret)
     app[FRONTEND] = ctx
-    app.router.add_static("/static", Path(str(PACKAGE / "static")))
+
+    async def counters() -> dict[str, int]:  # what /stats shows, summed as /metrics shows it
+        received = ctx.uploader.counters.bytes_received + ctx.resumable.counters.bytes_received
+        return {
+            "upload_bytes": received,
+            "download_bytes": downloader.counters.bytes_sent,
+            "chunks_stored": writer.counters.chunks_stored,
+        }
+
+    app[METRICS].read_at_scrape(counters)
 
     async def lifecycle(_: web.Application) -> AsyncIterator[None]:
         yield

@@ -78,7 +78,7 @@ async def claim_chunks(request: web.Request) -> web.Response:
 
 
 @api.route("POST", "/uploads/{id}/complete", summary="Finish: every chunk present, hash checked.",
-           body=UploadComplete, response=UploadResult, public=True)  # fmt: skip
+           body=UploadComplete, response=UploadResult, public=True, access="upload")  # fmt: skip
 async def complete_upload(request: web.Request) -> web.Response:
     ctx = request.app[FRONTEND]
     body = await read_model(request, UploadComplete)

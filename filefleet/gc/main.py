@@ -1,4 +1,5 @@
-"""``filefleet gc``: the collector's loop, with ``/healthz`` and ``/stats`` on --host/--port.
+"""``filefleet gc``: the collector's loop, with ``/healthz``, ``/stats`` and ``/metrics`` on
+--host/--port.
 
 ``--once`` runs one pass, prints its counts as JSON and exits (non-zero if the pass failed).
 """
@@ -15,6 +16,7 @@ from filefleet.core import ids
 from filefleet.gc.worker import GarbageCollector
 from filefleet.http.client import HttpClient
 from filefleet.http.controller_api import ControllerClient
+from filefleet.http.metrics import METRICS
 from filefleet.http.node_api import NodeClient
 from filefleet.http.server import Api, make_app
 from filefleet.runtime import service
@@ -55,6 +57,11 @@ def build_app(settings: GCSettings) -> web.Application:
     worker = build_worker(settings, http)
     app = make_app(api, service_id=ids.new_node_id(), secret=settings.secret)
     app[WORKER] = worker
+
+    async def counters() -> dict[str, int]:  # the totals of /stats, for /metrics
+        return {**worker.totals.as_dict(), "passes": worker.passes}
+
+    app[METRICS].read_at_scrape(counters)
 
     log.info("collecting every %.1fs, grace %.1fs", settings.gc_interval, settings.gc_grace)
     run_beside(app, [worker], [http.close])

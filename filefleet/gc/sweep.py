@@ -57,6 +57,7 @@ class GCCounts:
     files_marked: int = 0  # files newly marked `deleting` by the GC
     files_collected: int = 0  # file records removed
     chunks_deleted: int = 0  # replicas deleted from a node (location removed)
+    freed_bytes: int = 0  # their bytes (an orphan's size is not known: counted apart)
     chunk_records_removed: int = 0  # chunk records removed (no file, no location left)
     deletes_pending: int = 0  # replicas left on inactive nodes, to delete when they return
     orphans_deleted: int = 0  # chunks deleted from a node that had no record at all
@@ -197,7 +198,7 @@ async def collect_chunk(fleet: Fleet, chunk_id: str, counts: GCCounts) -> tuple[
         if node_id not in fleet.active or node_id not in fleet.urls:
             pending += 1  # deleted when the node returns (sweep_node), never forgotten
             continue
-        outcome = await delete_replica(fleet, chunk_id, node_id, counts)
+        outcome = await delete_replica(fleet, chunk_id, node_id, counts, size=chunk.size)
         if outcome == "claimed":
             return True, 0
         finished = finished and outcome == "deleted"
@@ -213,7 +214,9 @@ async def still_marked(fleet: Fleet, chunk_id: str) -> bool:
         return False
 
 
-async def delete_replica(fleet: Fleet, chunk_id: str, node_id: str, counts: GCCounts) -> str:
+async def delete_replica(
+    fleet: Fleet, chunk_id: str, node_id: str, counts: GCCounts, *, size: int = 0
+) -> str:
     """Re-check the mark, delete on the node, then remove the location.
 
     Returns ``deleted``, ``claimed`` (an upload cleared the mark: stop collecting the
@@ -238,6 +241,7 @@ async def delete_replica(fleet: Fleet, chunk_id: str, node_id: str, counts: GCCo
     with contextlib.suppress(NotFound):
         await fleet.controller.remove_location(chunk_id, node_id, reclaimed=True)
     counts.chunks_deleted += 1
+    counts.freed_bytes += size
     return "deleted"
 
 

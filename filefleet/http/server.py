@@ -1,20 +1,32 @@
 """The app factory every service uses: routes with their OpenAPI description, the cluster
-secret, request ids, and errors turned into ``{"error": "..."}`` with one status each.
+secret, request ids, metrics and access lines, and errors turned into ``{"error": "..."}``
+with one status each.
 
 A handler stays thin: it parses (``read_model``), calls a plain function, and returns a
 response. Any ``FilefleetError`` it lets through becomes its status; pydantic validation
 errors become 400; anything unexpected is logged and answered 500.
+
+Every request is counted and timed by its route's template (``http/metrics.py``), and a
+route marked ``access="upload"`` (or ``"download"``) also gets its access line
+(``http/access.py``). A client that goes away mid-request (its connection reset or lost
+while its body is read or its answer written) is not an error: it is told in one line,
+INFO on an access-logged route, DEBUG elsewhere (a hedged read that lost is routine),
+counted with status 499 (nginx's "client closed request") unless its answer had begun,
+and nothing is logged with a traceback.
 """
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import hmac
 import json
 import logging
+import time
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, TypeVar
 
 from aiohttp import web
@@ -23,6 +35,8 @@ from pydantic import BaseModel, ValidationError
 from filefleet import __version__
 from filefleet.core.errors import FilefleetError, InvalidInput, Unauthorized
 from filefleet.core.models import ErrorBody, Health
+from filefleet.http import access
+from filefleet.http.metrics import METRICS, UNMATCHED, Metrics, metrics_handler
 from filefleet.runtime.logging import request_id
 
 log = logging.getLogger(__name__)
@@ -53,6 +67,10 @@ class Api:
         self.docs: list[RouteDoc] = []
         # Pages a browser opens: the secret as the password of HTTP basic auth instead.
         self.basic_auth_paths: set[tuple[str, str]] = set()
+        # Routes with an access line (http/access.py): (method, path) -> "upload"/"download".
+        self.access_events: dict[tuple[str, str], str] = {}
+        # Public static files: URL prefix -> directory.
+        self.statics: dict[str, Path] = {}
 
     def route(
         self,
@@ -64,18 +82,26 @@ class Api:
         response: type[BaseModel] | None = None,
         public: bool = False,
         basic_auth: bool = False,
+        access: str | None = None,
     ) -> Callable[[Handler], Handler]:
         def register(handler: Handler) -> Handler:
             self.routes.route(method, path)(handler)
             if basic_auth:
                 self.basic_auth_paths.add((method, path))
+            if access is not None:
+                self.access_events[(method, path)] = access
             self.docs.append(RouteDoc(method, path, summary, body, response, public))
             return handler
 
         return register
 
+    def static(self, prefix: str, directory: Path) -> None:
+        """Serve the files of ``directory`` under ``prefix``, to anyone."""
+        self.statics[prefix] = directory
+
     def public_paths(self) -> frozenset[tuple[str, str]]:
-        return frozenset((d.method, d.path) for d in self.docs if d.public)
+        statics = {("GET", prefix) for prefix in self.statics}
+        return frozenset((d.method, d.path) for d in self.docs if d.public) | statics
 
     def openapi(self) -> dict[str, Any]:
         paths: dict[str, dict[str, Any]] = {}
@@ -138,6 +164,52 @@ async def request_id_middleware(request: web.Request, handler: Handler) -> web.S
         request_id.reset(token)
 
 
+def route_template(request: web.Request) -> str | None:
+    """The template of the route that took the request (``/download/{id}``); None if none
+    did (the router answers 404 or 405)."""
+    resource = request.match_info.route.resource
+    return resource.canonical if resource is not None else None
+
+
+def _observe_middleware(metrics: Metrics, events: Mapping[tuple[str, str], str]) -> Any:
+    """Count and time every request by its route's template; write the access line of an
+    access-logged route; answer a client that went away without a traceback."""
+
+    @web.middleware
+    async def observe(request: web.Request, handler: Handler) -> web.StreamResponse:
+        started = time.perf_counter()
+        route = route_template(request)
+        event = events.get((request.method, route or ""))  # a HEAD moves no file: no line
+        record = access.begin(request, event) if event is not None else None
+        status = 500  # unless an answer or a known end says otherwise
+        try:
+            response = await handler(request)
+            status = response.status
+            return response
+        except ConnectionError:  # reset or lost: the client's; calls we make translate theirs
+            status = 499  # never sent: there is nobody to send it to
+            access.note(request, gone=True)
+            if record is None:
+                log.debug("%s %s: the client went away", request.method, request.path)
+            return web.Response(status=status)
+        except asyncio.CancelledError:  # the client left (handler_cancellation), or shutdown
+            status = 499
+            access.note(request, gone=True)
+            raise
+        except web.HTTPException as exc:  # a redirect (error_middleware answers the rest)
+            status = exc.status
+            raise
+        finally:
+            seconds = time.perf_counter() - started
+            metrics.observe_request(request.method, route or UNMATCHED, status, seconds)
+            if record is not None:
+                metrics.count_event(
+                    record.event, access.write_line(request, record, status, seconds)
+                )
+
+    return observe
+
+
 @web.middleware
 async def error_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
     try:
@@ -152,8 +224,8 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
         if exc.status < 400:
             raise
         return error_response(exc.status, exc.reason or f"HTTP {exc.status}")
-    except ConnectionResetError:
-        raise
+    except ConnectionError:
+        raise  # the client went away: the observing middleware says so
     except Exception:
         log.exception("unexpected error in %s %s", request.method, request.path)
         return error_response(500, "internal error (see the service's log)")
@@ -188,10 +260,10 @@ def _auth_middleware(
 
     @web.middleware
     async def auth(request: web.Request, handler: Handler) -> web.StreamResponse:
-        if expected is None:
+        path = route_template(request)
+        # No route took it: the router answers 404 or 405, and reads nothing.
+        if expected is None or path is None:
             return await handler(request)
-        info = request.match_info.route.resource
-        path = info.canonical if info is not None else request.path
         method = "GET" if request.method == "HEAD" else request.method
         if (method, path) in public or path in {"/healthz", "/openapi.json"}:
             return await handler(request)
@@ -215,15 +287,19 @@ def make_app(
     secret: str | None,
     client_max_size: int = 1024**2,
 ) -> web.Application:
-    """An aiohttp app serving ``api`` plus ``/healthz`` and ``/openapi.json``."""
+    """An aiohttp app serving ``api`` plus ``/healthz``, ``/openapi.json`` and ``/metrics``
+    (the last behind the secret even where every route of ``api`` is public)."""
+    metrics = Metrics(api.service, events=api.access_events.values())
     app = web.Application(
         middlewares=[
             request_id_middleware,
+            _observe_middleware(metrics, dict(api.access_events)),
             error_middleware,
             _auth_middleware(secret, api.public_paths(), frozenset(api.basic_auth_paths)),
         ],
         client_max_size=client_max_size,
     )
+    app[METRICS] = metrics
     health = Health(service=api.service, id=service_id, version=__version__).model_dump()
     document = api.openapi()
 
@@ -235,7 +311,10 @@ def make_app(
 
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/openapi.json", openapi)
+    app.router.add_get("/metrics", metrics_handler)
     app.add_routes(api.routes)
+    for prefix, directory in api.statics.items():
+        app.router.add_static(prefix, directory)
     return app
 
 

@@ -9,6 +9,7 @@
                                      {"id", "stored", "created", "size", "source", "reported"}
     GET    /chunks?after=&limit=     {"chunks": [...], "next": id | null}
     GET    /stats                    counts, space, scrub counters
+    GET    /metrics                  the same for Prometheus
 
 All of them need the cluster secret (``make_app`` checks it before anything else).
 """
@@ -18,6 +19,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import mmap
+from typing import Any
 
 from aiohttp import web
 
@@ -27,6 +29,7 @@ from filefleet.core.errors import InvalidInput
 from filefleet.core.models import ChunkCopied, ChunkCopy, ChunkVerified
 from filefleet.core.units import parse_duration
 from filefleet.http.bodies import chunk_body
+from filefleet.http.metrics import METRICS
 from filefleet.http.replicas import ReplicaReader
 from filefleet.http.sending import released, wait_for_kernel
 from filefleet.http.server import Api, json_model, make_app, read_model
@@ -134,19 +137,22 @@ async def list_chunks(request: web.Request) -> web.Response:
 
 @api.route("GET", "/stats", summary="Chunks, space and scrub counters", response=NodeStats)
 async def stats(request: web.Request) -> web.Response:
-    store = request.app[STORE]
+    return json_model(await read_stats(request.app[STORE], request.app[SCRUBBER]))
+
+
+async def read_stats(store: ChunkStore, scrubber: Scrubber) -> NodeStats:
+    """What ``/stats`` shows, and ``/metrics`` too (one ``statvfs`` for the space)."""
     space = await asyncio.to_thread(store.space)
     usage = store.usage()
-    body = NodeStats(
+    return NodeStats(
         id=store.node_id,
         chunks=usage.chunks,
         bytes=usage.bytes,
         capacity=space.capacity,
         free=space.free,
         quarantined=usage.quarantined,
-        scrub=request.app[SCRUBBER].stats(),
+        scrub=scrubber.stats(),
     )
-    return json_model(body)
 
 
 def _int_param(request: web.Request, name: str, default: int) -> int:
@@ -175,4 +181,11 @@ def make_node_app(
     app[READER] = reader
     app[MAX_CHUNK] = max_chunk
     app[BODIES] = aligned_buffers(max_chunk, KEEP_BUFFERS)
+
+    async def counters() -> dict[str, Any]:  # /stats, flat
+        shown = (await read_stats(store, scrubber)).model_dump()
+        scrub: dict[str, Any] = shown.pop("scrub")
+        return shown | scrub
+
+    app[METRICS].read_at_scrape(counters)
     return app

@@ -1,4 +1,5 @@
-"""`filefleet replicator`: the event worker and the repair loop, with /healthz and /stats.
+"""`filefleet replicator`: the event worker and the repair loop, with /healthz, /stats and
+/metrics.
 
 Without ``--queue`` only the repair loop runs (every chunk still reaches R, one
 ``--repair-interval`` later). ``--once`` runs one repair pass, prints its counts and exits.
@@ -16,6 +17,7 @@ from aiohttp import web
 
 from filefleet.http.client import HttpClient
 from filefleet.http.controller_api import ControllerClient
+from filefleet.http.metrics import METRICS
 from filefleet.http.node_api import NodeClient
 from filefleet.http.server import Api, make_app
 from filefleet.queue.factory import open_queue
@@ -46,7 +48,7 @@ def build_copier(settings: ReplicatorSettings, http: HttpClient) -> ChunkCopier:
 
 
 def counters(copier: ChunkCopier, repair: RepairLoop, worker: EventWorker | None) -> dict[str, Any]:
-    """Flat counters for /stats (tests assert on them; later they become metrics)."""
+    """Flat counters for /stats and /metrics (tests assert on them)."""
     result: dict[str, Any] = {**asdict(copier.counters), **asdict(repair.counters)}
     result["events"] = asdict(worker.counters) if worker else None
     result["retried"] = worker.counters.retried if worker else 0
@@ -65,6 +67,11 @@ def build_app(settings: ReplicatorSettings) -> web.Application:
         log.warning("no --queue: no events; chunks reach R by the repair pass only")
     app = make_app(api, service_id=name, secret=settings.secret)
     app[STATS] = {"read": lambda: counters(copier, repair, worker)}
+
+    async def read() -> dict[str, Any]:  # the counters of /stats, for /metrics
+        return counters(copier, repair, worker)
+
+    app[METRICS].read_at_scrape(read)
 
     loops: list[Service] = [repair] + ([worker] if worker else [])
     run_beside(app, loops, ([queue.close] if queue else []) + [http.close])

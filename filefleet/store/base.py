@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import abc
 
-from filefleet.core.health import StoreTotals
+from filefleet.core.health import ReplicationCounts, StoreTotals
 from filefleet.core.models import (
     ChunkInfo,
     FileCreate,
@@ -170,6 +170,11 @@ class MetadataStore(abc.ABC):
     async def totals(self, replicas: int, live_ttl: float) -> StoreTotals:
         """Files by state, chunk and replica counts and bytes, live chunks and how many of
         them are below ``replicas`` (as ``chunks_below`` judges them): ``GET /status``."""
+
+    @abc.abstractmethod
+    async def replication_counts(self, replicas: int, live_ttl: float) -> ReplicationCounts:
+        """Live chunks below ``replicas``, and those with a single live replica: the part of
+        ``totals`` a metrics scrape reads, without its whole-table counts."""
 
     @abc.abstractmethod
     async def close(self) -> None:

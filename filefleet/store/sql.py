@@ -31,7 +31,7 @@ from filefleet.core.errors import (
     NotFound,
     Unavailable,
 )
-from filefleet.core.health import StoreTotals
+from filefleet.core.health import ReplicationCounts, StoreTotals
 from filefleet.core.models import (
     ChunkInfo,
     ChunkRef,
@@ -51,7 +51,7 @@ from filefleet.store import node_rows, queries, rules
 from filefleet.store.base import MetadataStore
 from filefleet.store.engine import WRITE, create_engine, migrate
 from filefleet.store.schema import chunk_locations, chunks, counters, file_chunks, files, nodes
-from filefleet.store.totals import store_totals
+from filefleet.store.totals import replication_counts, store_totals
 
 Clock = Callable[[], datetime]
 _CREATE_FIELDS = ("name", "content_type", "expires_at", "max_downloads", "delete_token_sha256")
@@ -516,6 +516,10 @@ class SqlStore(MetadataStore):
     async def totals(self, replicas: int, live_ttl: float) -> StoreTotals:
         async with self._read() as conn:
             return await store_totals(conn, replicas, self._cutoff(live_ttl))
+
+    async def replication_counts(self, replicas: int, live_ttl: float) -> ReplicationCounts:
+        async with self._read() as conn:
+            return await replication_counts(conn, replicas, self._cutoff(live_ttl))
 
     async def delete_chunk(self, chunk_id: str) -> bool:
         async with self._write() as conn:

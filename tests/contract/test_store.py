@@ -458,6 +458,29 @@ async def test_replicas_the_gc_deleted_are_counted_as_reclaimed(
     assert (await store.totals(2, 10)).reclaimed_bytes == 17
 
 
+async def test_chunks_below_r_and_with_a_single_copy_count_replicas_on_nodes_that_count(
+    store: SqlStore, clock: Clock
+) -> None:
+    await active_file(store, clock, 0, [1, 2, 3, 4])
+    gone = await active_file(store, clock, 1, [5])
+    await store.mark_deleting(gone.id)  # not live: never counted
+    for n in (1, 2):
+        await ping(store, n)
+    for chunk, holders in ((1, [1, 2]), (2, [1]), (3, [2]), (5, [1])):
+        for n in holders:
+            await store.add_location(chunk_id(chunk), node_id(n))
+
+    counts = await store.replication_counts(2, 10)
+    assert (counts.below, counts.single_copy) == (3, 2)  # 2 and 3 alone, 4 nowhere
+
+    clock.advance(30)
+    await ping(store, 1)  # node 2 silent: its replicas of 1 and 3 stop counting
+    counts = await store.replication_counts(2, 10)
+    assert (counts.below, counts.single_copy) == (4, 2)  # 1 and 2 on node 1 alone
+    totals = await store.totals(2, 10)
+    assert (totals.below, totals.single_copy) == (counts.below, counts.single_copy)
+
+
 async def test_concurrent_location_adds_all_stick(store: SqlStore, clock: Clock) -> None:
     info = await active_file(store, clock, 0, list(range(8)))
     adds = [store.add_location(c.id, node_id(n)) for c in info.chunks for n in range(6)]

@@ -156,6 +156,7 @@ async def test_deletes_on_active_nodes_leave_inactive_replicas_pending() -> None
     assert nodes.deletes == [("http://n1", C1, GRACE)]  # the node judges age by the grace
     assert controller.locations[C1] == [N2]
     assert (counts.chunks_deleted, counts.deletes_pending) == (1, 1)
+    assert counts.freed_bytes == 10  # the replica deleted, by its chunk's recorded size
 
 
 async def test_the_mark_is_rechecked_before_each_node_delete() -> None:
