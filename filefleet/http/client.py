@@ -7,14 +7,16 @@ What is retried: connection errors, timeouts and 5xx answers (the fleet may reco
 never a 4xx (the request is wrong, repeating it gives the same answer). After the last
 attempt the caller gets ``Unavailable`` (or the 5xx's own error) and decides what to do.
 
-Requests to ``http://`` URLs go over the client's own kept connections (``direct.py``):
-a chunk read's body goes from the socket straight into the caller's buffer, a chunk
-write's from the caller's buffer (or the page cache) to the socket, and every phase of a
-call has its own deadline. ``https://`` URLs and streamed answers (``stream``) go through
-one aiohttp session, with the same headers, error translation and, as far as aiohttp
-offers them, the same deadlines (connect, and the longest pause between reads). aiohttp is
-imported only when a session is first needed, so a command that never needs one does not
-pay the third of a second it takes to load.
+Requests go over the client's own kept connections (``direct.py``), ``http://`` and
+``https://`` alike: a chunk read's body goes from the socket (or, over TLS, from its
+decryption) straight into the caller's buffer, a chunk write's from the caller's buffer
+(or the page cache) to the socket, and every phase of a call has its own deadline.
+``https://`` servers are checked against ``tls_ca`` (a CA bundle: ``--tls-ca``), or the
+system's store without one; never unverified. Only streamed answers (``stream``, the
+command-line ``get``) go through an aiohttp session, with the same headers, trust, error
+translation and, as far as aiohttp offers them, the same deadlines (connect, and the
+longest pause between reads). aiohttp is imported only when a session is first needed,
+so a command that never needs one does not pay the third of a second it takes to load.
 
 Deadlines (``deadlines.py``) are per hop and per phase, not one timeout for the whole
 request: the connection, the wait for the answer, and the pace of each body. Services use
@@ -32,6 +34,7 @@ import logging
 import random
 from collections.abc import AsyncIterator, Mapping, Sequence
 from dataclasses import dataclass, replace
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlencode
 
@@ -45,7 +48,6 @@ from filefleet.core.errors import (
 )
 from filefleet.http.deadlines import SERVICE, Deadlines
 from filefleet.http.direct import Arrived, Body, DirectHttp, Into
-from filefleet.http.file_range import FileRange
 from filefleet.runtime.logging import request_id
 
 if TYPE_CHECKING:
@@ -119,7 +121,9 @@ def _error(body: bytes, status: int) -> FilefleetError:
 
 
 class HttpClient:
-    """One aiohttp session, shared by everything a process calls."""
+    """The client everything in a process calls others with: kept connections per server,
+    one aiohttp session for streamed answers. ``tls_ca``: the CA bundle ``https://``
+    servers must be signed by (default: the system's store)."""
 
     def __init__(
         self,
@@ -129,6 +133,7 @@ class HttpClient:
         retry: RetryPolicy | None = None,
         limit: int = 100,
         first_contact: FirstContact | None = None,
+        tls_ca: str | Path | None = None,
     ) -> None:
         self.secret = secret
         self.deadlines = deadlines
@@ -139,14 +144,18 @@ class HttpClient:
         self._session: aiohttp.ClientSession | None = None
         self._preferred: dict[tuple[str, ...], str] = {}  # URL list -> the one that answered
         self.retries = 0  # counter: attempts beyond the first
-        self._direct = DirectHttp()
+        self._direct = DirectHttp(tls_ca)
 
     @property
     def session(self) -> aiohttp.ClientSession:
         if self._session is None or self._session.closed:
             import aiohttp
 
-            connector = aiohttp.TCPConnector(limit=self._limit, limit_per_host=0)
+            # The same trust as the kept connections'; the context is made only now, for
+            # a session's first use (building it reads the CA bundle).
+            connector = aiohttp.TCPConnector(
+                limit=self._limit, limit_per_host=0, ssl=self._direct.tls_context()
+            )
             timeout = _aiohttp_timeout(self.deadlines)
             self._session = aiohttp.ClientSession(
                 connector=connector, timeout=timeout, auto_decompress=False
@@ -247,32 +256,13 @@ class HttpClient:
         headers: Mapping[str, str],
         deadlines: Deadlines,
     ) -> Response:
-        if url.startswith("http://"):
-            if params:
-                url += ("&" if "?" in url else "?") + urlencode(params)
-            answer = await self._direct.request(method, url, headers, body, deadlines)
-            raw = bytes(answer.body)
-            if answer.status >= 400:
-                raise _error(raw, answer.status)
-            return Response(answer.status, answer.headers, raw)
-        import aiohttp
-
-        from filefleet.http.aio import uncopied
-
-        per_request = _aiohttp_timeout(deadlines)
-        if isinstance(body, FileRange):
-            body = body.read()
-        try:
-            async with self.session.request(
-                method, url, params=params, data=uncopied(body), headers=headers,
-                timeout=per_request,
-            ) as resp:  # fmt: skip
-                raw = await resp.read()
-                if resp.status >= 400:
-                    raise _error(raw, resp.status)
-                return Response(resp.status, resp.headers, raw)
-        except (aiohttp.ClientError, TimeoutError, OSError) as exc:
-            raise _translated(method, url, exc) from exc
+        if params:
+            url += ("&" if "?" in url else "?") + urlencode(params)
+        answer = await self._direct.request(method, url, headers, body, deadlines)
+        raw = bytes(answer.body)
+        if answer.status >= 400:
+            raise _error(raw, answer.status)
+        return Response(answer.status, answer.headers, raw)
 
     async def get_json(self, base: str | Sequence[str], path: str, **kw: Any) -> Any:
         return (await self.request("GET", base, path, **kw)).json()
@@ -340,11 +330,24 @@ class HttpClient:
 
 def _translated(method: str, url: str, exc: BaseException) -> Unavailable:
     """An aiohttp failure as our error: no connection at all (refused, unknown host; a TLS
-    failure is not that: something answered) is Unreachable, no connection in time
-    ConnectTimedOut, anything else Unavailable."""
+    failure is not that: something answered, and it says why) is Unreachable, no
+    connection in time ConnectTimedOut, anything else Unavailable."""
     import aiohttp
 
     message = f"{method} {url}: {type(exc).__name__}: {exc}"
+    if isinstance(exc, aiohttp.ClientSSLError):  # said as for the kept connections
+        import ssl
+
+        from filefleet.http.tls import handshake_failure
+
+        cause = (
+            exc.certificate_error
+            if isinstance(exc, aiohttp.ClientConnectorCertificateError)
+            else exc.os_error
+        )
+        if isinstance(cause, ssl.SSLError):
+            where = f"{exc.host}:{exc.port}"
+            return Unavailable(f"{method} {url}: {handshake_failure(cause, where)}")
     if isinstance(exc, aiohttp.ConnectionTimeoutError):
         return ConnectTimedOut(message)
     if isinstance(exc, aiohttp.ClientConnectorError) and not isinstance(

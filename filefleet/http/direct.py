@@ -1,4 +1,4 @@
-"""HTTP/1.1 over the client's own kept sockets: no per-read objects, no heavy imports.
+"""HTTP/1.1 over the client's own kept connections: no per-read objects, no heavy imports.
 
 Two jobs go through here, both through ``HttpClient`` (``client.py``), with the same
 headers (cluster secret, request id), timeouts and error translation as every other call:
@@ -15,9 +15,11 @@ headers (cluster secret, request id), timeouts and error translation as every ot
   here a request body (a 4 MiB chunk) goes from the caller's buffer to the socket as it
   is. Answers may have a ``Content-Length``, be chunked, or end when the server closes.
 
-Only ``http://`` URLs: TLS stays with aiohttp. A kept connection the server has meanwhile
-closed fails before the first byte of the answer; the request, which the server never
-saw, is then sent once more on a new connection.
+``http://`` and ``https://`` URLs alike: a connection is a ``Channel`` (``channel.py``), a
+plain socket or TLS over one (``tls.py``, loaded with the first ``https://`` URL), and
+everything above it is the same. A kept connection the server has meanwhile closed fails
+before the first byte of the answer; the request, which the server never saw, is then sent
+once more on a new connection.
 
 Every call is bounded phase by phase (``deadlines.py``): the connection, the wait for the
 answer, and the pace of each body. A deadline that passes is ``TimedOut``, saying which
@@ -28,22 +30,26 @@ from __future__ import annotations
 
 import asyncio
 import mmap
-import os
 import socket
 from collections.abc import Awaitable, Callable, Iterator, Mapping
 from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
 from filefleet.core.errors import ConnectTimedOut, TimedOut, Unavailable, Unreachable
+from filefleet.http.channel import SEND_SLICE, Channel, HandshakeFailed, Progress
 from filefleet.http.deadlines import Deadlines, Watch
 from filefleet.http.file_range import FileRange
+
+if TYPE_CHECKING:
+    import ssl
 
 HEAD_LIMIT = 16 * 1024  # a response head longer than this is refused
 ERROR_LIMIT = 1024 * 1024  # an error answer's body longer than this is refused
 BODY_LIMIT = 64 * 1024 * 1024  # a whole answer read into memory (``request``)
 IDLE_PER_HOST = 32  # kept connections per host:port
 EARLY_ANSWER_WAIT = 2.0  # after a body the server stopped reading: wait this for its answer
-SEND_SLICE = 1024 * 1024  # a body is sent in slices of this, each one progress (deadlines)
 # The kernel keeps at most this much of a body not yet sent on the wire: without a bound,
 # a 4 MiB chunk vanishes into socket buffers at once whatever the link, so its send "made
 # progress" even towards a node behind a 2 Mbit/s link, and only the answer deadline
@@ -53,8 +59,6 @@ NOTSENT_LOWAT = 256 * 1024
 
 # Called as bytes arrive: the body's view and how many of its bytes are in.
 Arrived = Callable[[memoryview, int], None]
-# Told how many more bytes went out or came in (``Watch.moved``).
-Progress = Callable[[int], None]
 # What a body may be read into: a buffer of the caller's (a node's are page-aligned maps).
 Into = bytearray | mmap.mmap
 Body = bytes | bytearray | memoryview | FileRange
@@ -96,15 +100,33 @@ class _Head:
     chunked: bool  # Transfer-Encoding: chunked
 
 
+# Where a kept connection goes: scheme, host, port.
+Origin = tuple[str, str, int]
+
+
 class DirectHttp:
-    def __init__(self) -> None:
-        self._idle: dict[tuple[str, int], list[socket.socket]] = {}
+    """Kept connections per origin. ``tls_ca``: the CA bundle ``https://`` servers are
+    checked against (``tls.client_context``; the system's store when None)."""
+
+    def __init__(self, tls_ca: str | Path | None = None) -> None:
+        self._idle: dict[Origin, list[Channel]] = {}
+        self.tls_ca = tls_ca
+        self._tls: ssl.SSLContext | None = None
 
     def close(self) -> None:
-        for sockets in self._idle.values():
-            for sock in sockets:
-                sock.close()
+        for channels in self._idle.values():
+            for channel in channels:
+                channel.close()
         self._idle.clear()
+
+    def tls_context(self) -> ssl.SSLContext:
+        """What ``https://`` servers are checked against, made at its first use (an
+        unreadable bundle is an InvalidInput then)."""
+        if self._tls is None:
+            from filefleet.http.tls import client_context
+
+            self._tls = client_context(self.tls_ca)
+        return self._tls
 
     async def get(
         self,
@@ -177,9 +199,10 @@ class DirectHttp:
         read_body: _BodyReader,
     ) -> Answer:
         parts = urlsplit(url)
-        if parts.scheme != "http" or not parts.hostname:
-            raise Unavailable(f"{method} {url}: only http:// URLs are called directly")
-        host, port = parts.hostname, parts.port or 80
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise Unavailable(f"{method} {url}: not an http:// or https:// URL")
+        origin = (parts.scheme, parts.hostname, parts.port or _PORTS[parts.scheme])
+        _, host, port = origin
         path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
         authority = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"  # IPv6 literal
         request = _request_head(method, path, authority, headers, body)
@@ -188,19 +211,21 @@ class DirectHttp:
             async with asyncio.timeout(None) as timeout:
                 watch = Watch(deadlines, timeout)
                 exchange = (request, body, read_body, watch)
-                sock = self._take(host, port)
-                if sock is not None:
+                channel = self._take(origin)
+                if channel is not None:
                     try:
-                        return await self._exchange(sock, (host, port), *exchange)
+                        return await self._exchange(channel, origin, *exchange)
                     except _Stale:
                         pass  # closed while it was kept: once more on a new connection
                 watch.connecting()
                 try:
-                    sock = await self._connect(host, port)
+                    channel = await self._connect(origin)
+                except HandshakeFailed as exc:
+                    raise Unavailable(f"{method} {url}: {exc}") from exc
                 except OSError as exc:
                     raise Unreachable(f"{method} {url}: {type(exc).__name__}: {exc}") from exc
                 try:
-                    return await self._exchange(sock, (host, port), *exchange)
+                    return await self._exchange(channel, origin, *exchange)
                 except _Stale as exc:
                     raise ConnectionResetError("closed before answering") from exc
         except TimeoutError as exc:
@@ -210,63 +235,57 @@ class DirectHttp:
         except (OSError, ValueError) as exc:
             raise Unavailable(f"{method} {url}: {type(exc).__name__}: {exc}") from exc
 
-    def _take(self, host: str, port: int) -> socket.socket | None:
-        idle = self._idle.get((host, port))
+    def _take(self, origin: Origin) -> Channel | None:
+        idle = self._idle.get(origin)
         return idle.pop() if idle else None
 
-    def _keep(self, key: tuple[str, int], sock: socket.socket) -> None:
-        idle = self._idle.setdefault(key, [])
+    def _keep(self, origin: Origin, channel: Channel) -> None:
+        idle = self._idle.setdefault(origin, [])
         if len(idle) < IDLE_PER_HOST:
-            idle.append(sock)
+            idle.append(channel)
         else:
-            sock.close()
+            channel.close()
 
-    async def _connect(self, host: str, port: int) -> socket.socket:
-        loop = asyncio.get_running_loop()
-        infos = await loop.getaddrinfo(host, port, type=socket.SOCK_STREAM)
-        last: OSError = OSError(f"no address for {host}")
-        for family, kind, proto, _, address in infos:
-            sock = socket.socket(family, kind, proto)
-            sock.setblocking(False)
-            try:
-                await loop.sock_connect(sock, address)
-            except BaseException as exc:
-                sock.close()
-                if not isinstance(exc, OSError):
-                    raise
-                last = exc
-                continue
-            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-            if NOTSENT_LOWAT and hasattr(socket, "TCP_NOTSENT_LOWAT"):  # Linux, macOS
-                sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NOTSENT_LOWAT, NOTSENT_LOWAT)
-            return sock
-        raise last
+    async def _connect(self, origin: Origin) -> Channel:
+        """A new connection; for ``https`` with its TLS handshake done, within the same
+        connect deadline (HandshakeFailed if it fails)."""
+        scheme, host, port = origin
+        sock = await _connect_socket(host, port)
+        if scheme == "http":
+            return Channel(sock)
+        from filefleet.http.tls import open_tls
+
+        try:
+            where = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+            return await open_tls(sock, self.tls_context(), host, where)
+        except BaseException:
+            sock.close()
+            raise
 
     async def _exchange(
         self,
-        sock: socket.socket,
-        key: tuple[str, int],
+        channel: Channel,
+        origin: Origin,
         request: bytes,
         body: Body | None,
         read_body: _BodyReader,
         watch: Watch,
     ) -> Answer:
-        """One request and its answer on ``sock``; the socket is kept afterwards if the
-        answer was read whole and the server keeps the connection, else closed. ``watch``
-        is told each phase, and every slice sent and every read received."""
-        loop = asyncio.get_running_loop()
-        reader = _Reader(loop, sock, watch.moved)
+        """One request and its answer on ``channel``; it is kept afterwards if the answer
+        was read whole and the server keeps the connection, else closed. ``watch`` is told
+        each phase, and every slice sent and every read received."""
+        reader = _Reader(channel, watch.moved)
         keep = False
         try:
             watch.sending()
             try:
-                await loop.sock_sendall(sock, request)
+                await channel.send(request)
             except (ConnectionResetError, BrokenPipeError) as exc:
                 raise _Stale() from exc
             stopped = False  # the server stopped reading the body (it may have answered)
             if body:
                 try:
-                    await self._send_body(sock, body, watch.moved)
+                    await _send_body(channel, body, watch.moved)
                 except (ConnectionResetError, BrokenPipeError):
                     stopped = True
             watch.waiting()
@@ -279,84 +298,74 @@ class DirectHttp:
                 raise
             watch.receiving()
             answer = Answer(head.status, await read_body(reader, head), Headers(head.fields))
-            keep = head.keep and not stopped and not reader.closed and not reader.pending
+            keep = (
+                head.keep
+                and not stopped
+                and not reader.closed
+                and not reader.pending
+                and not channel.buffered()
+            )
             return answer
         except BaseException:
             keep = False
             raise
         finally:
             if keep:
-                self._keep(key, sock)
+                self._keep(origin, channel)
             else:
-                sock.close()
-
-    async def _send_body(self, sock: socket.socket, body: Body, progress: Progress) -> None:
-        """The body in slices of SEND_SLICE, each one progress: from the caller's buffer as
-        it is, or, for a FileRange, from the file by the kernel (``sendfile``)."""
-        loop = asyncio.get_running_loop()
-        if isinstance(body, FileRange):
-            await _send_file_range(loop, sock, body, progress)
-            return
-        view = memoryview(body).cast("B")
-        for start in range(0, len(view), SEND_SLICE):
-            piece = view[start : start + SEND_SLICE]
-            await loop.sock_sendall(sock, piece)
-            progress(len(piece))
+                channel.close()
 
 
-async def _send_file_range(
-    loop: asyncio.AbstractEventLoop,
-    sock: socket.socket,
-    body: FileRange,
-    progress: Progress,
-) -> None:
-    """``sendfile`` from the page cache to the socket, with no copy through this process,
-    waiting for the socket to take more whenever its buffer is full."""
-    done = 0
-    while done < body.length:
+_PORTS = {"http": 80, "https": 443}
+
+
+async def _connect_socket(host: str, port: int) -> socket.socket:
+    loop = asyncio.get_running_loop()
+    infos = await loop.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    last: OSError = OSError(f"no address for {host}")
+    for family, kind, proto, _, address in infos:
+        sock = socket.socket(family, kind, proto)
+        sock.setblocking(False)
         try:
-            sent = os.sendfile(
-                sock.fileno(), body.fd, body.offset + done, min(SEND_SLICE, body.length - done)
-            )
-        except BlockingIOError:
-            await _writable(loop, sock)
+            await loop.sock_connect(sock, address)
+        except BaseException as exc:
+            sock.close()
+            if not isinstance(exc, OSError):
+                raise
+            last = exc
             continue
-        if sent == 0:
-            raise body.changed(done)
-        done += sent
-        progress(sent)
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        if NOTSENT_LOWAT and hasattr(socket, "TCP_NOTSENT_LOWAT"):  # Linux, macOS
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NOTSENT_LOWAT, NOTSENT_LOWAT)
+        return sock
+    raise last
 
 
-async def _writable(loop: asyncio.AbstractEventLoop, sock: socket.socket) -> None:
-    ready = loop.create_future()
-    fd = sock.fileno()
-
-    def wake() -> None:
-        if not ready.done():
-            ready.set_result(None)
-
-    loop.add_writer(fd, wake)
-    try:
-        await ready
-    finally:
-        loop.remove_writer(fd)
+async def _send_body(channel: Channel, body: Body, progress: Progress) -> None:
+    """The body in slices of SEND_SLICE, each one progress: from the caller's buffer as it
+    is, or, for a FileRange, from the file (by the kernel, ``sendfile``, over plain TCP)."""
+    if isinstance(body, FileRange):
+        await channel.send_file(body, progress)
+        return
+    view = memoryview(body).cast("B")
+    for start in range(0, len(view), SEND_SLICE):
+        piece = view[start : start + SEND_SLICE]
+        await channel.send(piece)
+        progress(len(piece))
 
 
 class _Reader:
-    """Bytes of one answer from a socket: the head, then the body in one of its framings.
-    What arrived beyond the part being read waits in ``pending``."""
+    """Bytes of one answer from a connection: the head, then the body in one of its
+    framings. What arrived beyond the part being read waits in ``pending``."""
 
-    def __init__(
-        self, loop: asyncio.AbstractEventLoop, sock: socket.socket, progress: Progress
-    ) -> None:
-        self.loop = loop
-        self.sock = sock
+    def __init__(self, channel: Channel, progress: Progress) -> None:
+        self.channel = channel
         self.progress = progress
         self.pending = bytearray()
         self.closed = False  # the server closed its side
 
     async def _more(self, limit: int = 256 * 1024) -> int:
-        data = await self.loop.sock_recv(self.sock, limit)
+        data = await self.channel.recv(limit)
         self.progress(len(data))
         if not data:
             self.closed = True
@@ -395,7 +404,7 @@ class _Reader:
         if arrived is not None:
             arrived(view, filled)
         while filled < length:
-            n = await self.loop.sock_recv_into(self.sock, view[filled:])
+            n = await self.channel.recv_into(view[filled:])
             self.progress(n)
             if n == 0:
                 self.closed = True

@@ -15,7 +15,6 @@ stored.
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 
 from filefleet.core.errors import InvalidInput
@@ -35,18 +34,6 @@ class FileRange:
 
     def __len__(self) -> int:
         return self.length
-
-    def read(self) -> bytearray:
-        """The whole range, read into one new buffer (for senders that need one)."""
-        buffer = bytearray(self.length)
-        view = memoryview(buffer)
-        done = 0
-        while done < self.length:
-            got = os.preadv(self.fd, [view[done:]], self.offset + done)
-            if got <= 0:
-                raise self.changed(done)
-            done += got
-        return buffer
 
     def changed(self, done: int) -> FileChanged:
         """The error for a file that ended ``done`` bytes into the range."""

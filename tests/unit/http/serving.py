@@ -1,4 +1,5 @@
-"""A real aiohttp server for HTTP client tests, on a free port, stopped afterwards."""
+"""A real aiohttp server for HTTP client tests, on a free port, stopped afterwards; over
+plain HTTP, or HTTPS with a certificate of a test CA (``tests/harness/certs.py``)."""
 
 from __future__ import annotations
 
@@ -7,6 +8,10 @@ from collections.abc import AsyncIterator
 
 from aiohttp import web
 from aiohttp.test_utils import TestServer
+
+from filefleet.http.tls import server_context
+from filefleet.runtime.https_site import HttpsSite
+from tests.harness.certs import ServerFiles
 
 
 @contextlib.asynccontextmanager
@@ -18,3 +23,17 @@ async def served(app: web.Application) -> AsyncIterator[str]:
         yield str(server.make_url("")).rstrip("/")
     finally:
         await server.close()
+
+
+@contextlib.asynccontextmanager
+async def served_https(app: web.Application, files: ServerFiles) -> AsyncIterator[str]:
+    """``app`` served over HTTPS (``HttpsSite``, as every service serves it) with the
+    certificate ``files`` on a free port: its base URL."""
+    runner = web.AppRunner(app)
+    await runner.setup()
+    site = HttpsSite(runner, "127.0.0.1", 0, server_context(files.cert, files.key))
+    await site.start()
+    try:
+        yield f"https://127.0.0.1:{site.port}"
+    finally:
+        await runner.cleanup()

@@ -109,7 +109,7 @@ async def test_a_kept_connection_the_server_closed_is_replaced_for_a_put(
     s, url = site
     async with HttpClient() as http:
         await http.request("PUT", url, "/digest", data=memoryview(BODY))
-        [kept] = [sock for idle in http._direct._idle.values() for sock in idle]
+        [kept] = [channel.sock for idle in http._direct._idle.values() for channel in idle]
         s.transports[0].close()
         deadline = time.monotonic() + 10
         while time.monotonic() < deadline:  # until the server has closed its end

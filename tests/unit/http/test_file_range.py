@@ -1,6 +1,6 @@
 """``FileRange`` bodies: a stretch of an open file, sent by the kernel over the HTTP
-client's own connections (read whole only for aiohttp, over https), and what a file that
-shrank after it was hashed does."""
+client's own connections (over https, read slice by slice and encrypted: test_tls.py),
+and what a file that shrank after it was hashed does."""
 
 from __future__ import annotations
 
@@ -14,9 +14,9 @@ from pathlib import Path
 import pytest
 from aiohttp import web
 
-from filefleet.http import direct as direct_http
+from filefleet.http import channel as channel_module
+from filefleet.http.channel import SEND_SLICE
 from filefleet.http.client import NO_RETRY, HttpClient
-from filefleet.http.direct import SEND_SLICE
 from filefleet.http.file_range import FileChanged, FileRange
 from tests.unit.http.serving import served
 
@@ -47,23 +47,18 @@ async def digest_url() -> AsyncIterator[str]:
         yield url
 
 
-def test_read_is_the_range(opened: int) -> None:
-    assert FileRange(opened, 10, 2500).read() == CONTENT[10:2510]
-    assert FileRange(opened, 5, 0).read() == b""
-
-
 async def test_a_range_goes_out_as_the_file_holds_it(
     opened: int, digest_url: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     waits = 0
-    writable = direct_http._writable
+    writable = channel_module._writable
 
     async def counted(loop: asyncio.AbstractEventLoop, sock: socket.socket) -> None:
         nonlocal waits
         waits += 1
         await writable(loop, sock)
 
-    monkeypatch.setattr(direct_http, "_writable", counted)
+    monkeypatch.setattr(channel_module, "_writable", counted)
     start, length = SEND_SLICE - 7, 20 * SEND_SLICE + 100  # across slice boundaries
     async with HttpClient(retry=NO_RETRY) as http:
         for _ in range(2):  # a kept connection changes nothing
@@ -79,8 +74,6 @@ async def test_a_range_goes_out_as_the_file_holds_it(
 
 async def test_a_file_shorter_than_its_range_fails_as_changed(opened: int, digest_url: str) -> None:
     past_end = FileRange(opened, len(CONTENT) - 100, SEND_SLICE)
-    with pytest.raises(FileChanged, match="changed"):
-        past_end.read()
     async with HttpClient(retry=NO_RETRY) as http:
         with pytest.raises(FileChanged, match="changed"):
             await http.request("PUT", digest_url, "/digest", data=past_end)
