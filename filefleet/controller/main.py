@@ -30,7 +30,7 @@ def main(settings: ControllerSettings) -> None:
         return build_app(store, settings, service_id)
 
     try:
-        run(app_factory, settings.host, settings.port)
+        run(app_factory, settings)
     except FilefleetError as exc:
         log.error("cannot start: %s", exc.message)
         raise SystemExit(1) from None

@@ -17,7 +17,6 @@ from filefleet.frontend.nodes import NodeDirectory
 from filefleet.frontend.resumable import ResumableUploads
 from filefleet.frontend.upload import Uploader
 from filefleet.frontend.writer import ChunkWriter
-from filefleet.http.client import HttpClient
 from filefleet.http.controller_api import ControllerClient
 from filefleet.http.metrics import METRICS
 from filefleet.http.node_api import NodeClient
@@ -39,7 +38,7 @@ def load_pages() -> dict[str, str]:
 
 
 async def build_app(settings: FrontendSettings) -> web.Application:
-    http = HttpClient(secret=settings.secret, deadlines=settings.deadlines())
+    http = settings.http_client()
     controller = ControllerClient(http, settings.controller_urls)
     nodes = NodeClient(http)
     directory = NodeDirectory(controller)
@@ -116,4 +115,4 @@ def main(settings: FrontendSettings) -> None:
     async def factory() -> web.Application:
         return await build_app(settings)
 
-    service.run(factory, settings.host, settings.port)
+    service.run(factory, settings)

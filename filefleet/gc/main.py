@@ -53,7 +53,7 @@ def build_worker(settings: GCSettings, http: HttpClient) -> GarbageCollector:
 
 
 def build_app(settings: GCSettings) -> web.Application:
-    http = HttpClient(secret=settings.secret, deadlines=settings.deadlines())
+    http = settings.http_client()
     worker = build_worker(settings, http)
     app = make_app(api, service_id=ids.new_node_id(), secret=settings.secret)
     app[WORKER] = worker
@@ -69,7 +69,7 @@ def build_app(settings: GCSettings) -> web.Application:
 
 
 async def run_one_pass(settings: GCSettings) -> dict[str, int]:
-    async with HttpClient(secret=settings.secret, deadlines=settings.deadlines()) as http:
+    async with settings.http_client() as http:
         return await build_worker(settings, http).run_once()
 
 
@@ -89,7 +89,7 @@ def main(settings: GCSettings) -> None:
         return build_app(settings)
 
     try:
-        service.run(factory, settings.host, settings.port)
+        service.run(factory, settings)
     except OSError as exc:
         log.error("cannot serve on %s:%d: %s", settings.host, settings.port, exc)
         raise SystemExit(2) from None

@@ -8,7 +8,7 @@ from aiohttp import web
 
 from filefleet.core.errors import FilefleetError
 from filefleet.core.suspects import SuspectNodes
-from filefleet.http.client import HttpClient, RetryPolicy
+from filefleet.http.client import RetryPolicy
 from filefleet.http.controller_api import ControllerClient
 from filefleet.http.node_api import NodeClient
 from filefleet.http.replicas import ReplicaReader
@@ -27,11 +27,12 @@ PING_RETRY = RetryPolicy(attempts=2, base_delay=0.1, max_delay=0.5)
 
 
 def public_url(settings: NodeSettings) -> str:
-    return (settings.public_url or f"http://{settings.host}:{settings.port}").rstrip("/")
+    default = f"{settings.scheme}://{settings.host}:{settings.port}"
+    return (settings.public_url or default).rstrip("/")
 
 
 def build_app(settings: NodeSettings, store: ChunkStore) -> web.Application:
-    http = HttpClient(secret=settings.secret, deadlines=settings.deadlines())
+    http = settings.http_client()
     controller = ControllerClient(http, settings.controller_urls, retry=PING_RETRY)
     pinger = Pinger(
         store, controller, public_url(settings), settings.ping_interval, name=settings.name
@@ -72,7 +73,7 @@ def main(settings: NodeSettings) -> None:
         return build_app(settings, store)
 
     try:
-        run(app_factory, settings.host, settings.port)
+        run(app_factory, settings)
     except OSError as exc:  # e.g. the port is taken
         log.error("cannot serve on %s:%d: %s", settings.host, settings.port, exc)
         raise SystemExit(2) from None

@@ -58,7 +58,7 @@ def counters(copier: ChunkCopier, repair: RepairLoop, worker: EventWorker | None
 
 def build_app(settings: ReplicatorSettings) -> web.Application:
     name = consumer_name()
-    http = HttpClient(secret=settings.secret, deadlines=settings.deadlines())
+    http = settings.http_client()
     copier = build_copier(settings, http)
     repair = RepairLoop(copier, interval=settings.repair_interval, rate_mib=settings.repair_rate)
     queue = open_queue(settings.queue, claim_after=settings.claim_after) if settings.queue else None
@@ -79,7 +79,7 @@ def build_app(settings: ReplicatorSettings) -> web.Application:
 
 
 async def repair_once(settings: ReplicatorSettings) -> dict[str, int]:
-    async with HttpClient(secret=settings.secret, deadlines=settings.deadlines()) as http:
+    async with settings.http_client() as http:
         copier = build_copier(settings, http)
         repair = RepairLoop(copier, interval=0, rate_mib=settings.repair_rate)
         counts = await repair.run_once()
@@ -96,7 +96,7 @@ def main(settings: ReplicatorSettings) -> None:
         return build_app(settings)
 
     try:
-        run(app_factory, settings.host, settings.port)
+        run(app_factory, settings)
     except OSError as exc:
         log.error("cannot serve on %s:%d: %s", settings.host, settings.port, exc)
         raise SystemExit(2) from None

@@ -12,16 +12,20 @@ import asyncio
 import contextlib
 import logging
 import signal
+import ssl
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 
 from aiohttp import web
 
 from filefleet.core.errors import FilefleetError
 from filefleet.runtime.eventloop import install_uvloop
+from filefleet.runtime.https_site import HttpsSite
+from filefleet.runtime.settings import ServiceSettings
 
 log = logging.getLogger(__name__)
 
 READ_BUFSIZE = 1024 * 1024
+BACKLOG = 1024
 
 
 class Service(abc.ABC):
@@ -95,28 +99,44 @@ def run_beside(
 
 
 async def serve_until_signal(
-    app_factory: Callable[[], Awaitable[web.Application]], host: str, port: int
+    app_factory: Callable[[], Awaitable[web.Application]],
+    host: str,
+    port: int,
+    tls: ssl.SSLContext | None = None,
 ) -> None:
-    """Serve the app on host:port until SIGINT/SIGTERM, then clean up."""
+    """Serve the app on host:port until SIGINT/SIGTERM, then clean up; over HTTPS only
+    when given a TLS context (``https_site.py``)."""
     app = await app_factory()
     # A larger read buffer lets a 4 MiB chunk body arrive in fewer pause/resume rounds of
     # the transport (aiohttp pauses reading at twice this size).
     runner = web.AppRunner(app, access_log=None, handle_signals=False, read_bufsize=READ_BUFSIZE)
     await runner.setup()
-    site = web.TCPSite(runner, host, port, reuse_address=True, backlog=1024)
+    site: web.BaseSite
+    if tls is None:
+        site = web.TCPSite(runner, host, port, reuse_address=True, backlog=BACKLOG)
+    else:
+        site = HttpsSite(runner, host, port, tls, backlog=BACKLOG)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
     try:
         await site.start()
-        log.info("listening on http://%s:%d", host, port)
+        log.info("listening on %s://%s:%d", "https" if tls else "http", host, port)
         await stop.wait()
         log.info("stopping")
     finally:
         await runner.cleanup()
 
 
-def run(app_factory: Callable[[], Awaitable[web.Application]], host: str, port: int) -> None:
+def run(app_factory: Callable[[], Awaitable[web.Application]], settings: ServiceSettings) -> None:
+    """Serve the app as ``settings`` say (host, port, and HTTPS with ``--tls-cert`` and
+    ``--tls-key``). A certificate or key that cannot be used ends the process (exit 2)
+    with one line saying why, before anything is served."""
+    try:
+        tls = settings.server_tls()
+    except FilefleetError as exc:
+        log.error("cannot serve HTTPS: %s", exc.message)
+        raise SystemExit(2) from None
     install_uvloop()
-    asyncio.run(serve_until_signal(app_factory, host, port))
+    asyncio.run(serve_until_signal(app_factory, settings.host, settings.port, tls))

@@ -9,7 +9,7 @@ Durations accept ``500ms``, ``2s``, ``10m``, ``1h``, ``7d``; sizes accept ``4MiB
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 from pydantic import BeforeValidator, Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -18,6 +18,11 @@ from filefleet.core.errors import InvalidInput
 from filefleet.core.units import parse_duration, parse_size
 from filefleet.http.deadlines import SERVICE, Deadlines
 from filefleet.runtime.paths import default_data_dir
+
+if TYPE_CHECKING:
+    import ssl
+
+    from filefleet.http.client import HttpClient
 
 MiB = 1024 * 1024
 
@@ -55,6 +60,12 @@ class ServiceSettings(Settings):
     insecure: bool = Field(False, description="Run without a cluster secret (development).")
     log_json: bool = Field(False, description="Log one JSON object per line.")
     log_level: str = Field("info", description="debug, info, warning or error.")
+    tls_cert: Path | None = Field(
+        None,
+        description="PEM certificate (chain) this service presents; with --tls-key it "
+        "serves HTTPS only, and a plain http:// request gets a 400 saying so.",
+    )
+    tls_key: Path | None = Field(None, description="PEM private key of --tls-cert.")
 
     @model_validator(mode="after")
     def _secret_or_insecure(self) -> ServiceSettings:
@@ -64,6 +75,25 @@ class ServiceSettings(Settings):
                 "(or --insecure for a throw-away development setup)"
             )
         return self
+
+    @model_validator(mode="after")
+    def _cert_with_key(self) -> ServiceSettings:
+        if (self.tls_cert is None) != (self.tls_key is None):
+            raise ValueError("--tls-cert and --tls-key go together: give both, or neither")
+        return self
+
+    @property
+    def scheme(self) -> str:
+        """How this service is called: ``https`` when it has a certificate."""
+        return "https" if self.tls_cert is not None else "http"
+
+    def server_tls(self) -> ssl.SSLContext | None:
+        """What it serves HTTPS with (InvalidInput if the files cannot be used), or None."""
+        if self.tls_cert is None or self.tls_key is None:
+            return None
+        from filefleet.http.tls import server_context
+
+        return server_context(self.tls_cert, self.tls_key)
 
 
 class ControllerClientSettings(ServiceSettings):
@@ -87,6 +117,11 @@ class ControllerClientSettings(ServiceSettings):
         description="Slowest average pace (bytes/s, after 2 s) of a chunk moving between "
         "services; a slower transfer is given up and goes to another node (0: no minimum).",
     )
+    tls_ca: Path | None = Field(
+        None,
+        description="PEM bundle of the CA(s) that sign the cluster's certificates: the "
+        "only ones trusted when calling an https:// service (default: the system's store).",
+    )
 
     def deadlines(self) -> Deadlines:
         return Deadlines(
@@ -95,6 +130,12 @@ class ControllerClientSettings(ServiceSettings):
             min_rate=float(self.min_rate),
             grace=SERVICE.grace,
         )
+
+    def http_client(self) -> HttpClient:
+        """The client this service calls the others with: its secret, deadlines and CA."""
+        from filefleet.http.client import HttpClient
+
+        return HttpClient(secret=self.secret, deadlines=self.deadlines(), tls_ca=self.tls_ca)
 
     @property
     def controller_urls(self) -> list[str]:
@@ -122,7 +163,9 @@ class NodeSettings(ControllerClientSettings):
     data: Path = Field(description="Directory holding this node's chunks and its node-id.")
     port: int = Field(8201, ge=0, le=65535, description="Port to listen on.")
     public_url: str | None = Field(
-        None, description="URL other services reach this node at (default http://host:port)."
+        None,
+        description="URL other services reach this node at (default http://host:port, "
+        "https://host:port with --tls-cert).",
     )
     name: str | None = Field(
         None,
@@ -150,7 +193,9 @@ class FrontendSettings(ControllerClientSettings):
         None, description="Event queue: redis://host:port/db, unix:///path.sock or amqp://..."
     )
     public_url: str | None = Field(
-        None, description="Base URL of the links handed out (default http://host:port)."
+        None,
+        description="Base URL of the links handed out (default: the scheme and Host of "
+        "each request).",
     )
     default_expiry: Duration = Field(7 * 86400.0, description="Expiry of an upload without one.")
     max_expiry: Duration = Field(30 * 86400.0, description="Largest expiry accepted (400 above).")

@@ -66,6 +66,10 @@ def service_cases() -> Iterator[tuple[str, type[Settings], str, str]]:
                 yield title, model, flag, env
 
 
+# Settings that are given together or not at all.
+GO_TOGETHER = {"FILEFLEET_TLS_CERT": "FILEFLEET_TLS_KEY", "FILEFLEET_TLS_KEY": "FILEFLEET_TLS_CERT"}
+
+
 @pytest.mark.parametrize(("title", "model", "flag", "env"), list(service_cases()))
 def test_a_services_variable_sets_its_setting(
     title: str, model: type[Settings], flag: str, env: str, monkeypatch: pytest.MonkeyPatch
@@ -79,6 +83,8 @@ def test_a_services_variable_sets_its_setting(
         monkeypatch.setenv("FILEFLEET_SECRET", "s")  # services refuse to run without one
     if env != "FILEFLEET_DATA":
         monkeypatch.setenv("FILEFLEET_DATA", "/tmp/filefleet-data")  # the node needs one
+    if env in GO_TOGETHER:  # one of a pair alone is refused: give the other too
+        monkeypatch.setenv(GO_TOGETHER[env], "/tmp/filefleet-other-half")
     monkeypatch.setenv(env, given)
     settings = build_settings(model, {})  # no flag given: as the command line leaves it
     assert getattr(settings, name) == expected, f"{title}: {env}={given}"
