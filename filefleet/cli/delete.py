@@ -15,7 +15,7 @@ import typer
 
 from filefleet.cli.common import fail
 from filefleet.cli.get import origin
-from filefleet.cli.target import DataOption, ServerOption, find_frontend
+from filefleet.cli.target import DataOption, ServerOption, TlsCaOption, find_frontend
 from filefleet.cli.transfer import client, run_command
 
 
@@ -40,12 +40,13 @@ def delete(
     ] = False,
     server: ServerOption = None,
     data: DataOption = None,
+    tls_ca: TlsCaOption = None,
 ) -> None:
     """Delete a shared file with its delete link (shown once, at upload)."""
     url = delete_link(delete_url, server, data)
 
     async def work() -> Any:
-        async with client() as http:
+        async with client(tls_ca) as http:
             answer = await http.request("DELETE", url, headers={"Accept": "application/json"})
             return answer.json()
 

@@ -36,7 +36,13 @@ import typer
 
 from filefleet.cli.common import fail
 from filefleet.cli.reach import CONTROLLER_HINT, FIRST_CONTACT, UNREACHABLE, unreachable
-from filefleet.cli.target import ControllerOption, DataOption, SecretOption, find_cluster
+from filefleet.cli.target import (
+    ControllerOption,
+    DataOption,
+    SecretOption,
+    TlsCaOption,
+    find_cluster,
+)
 from filefleet.core.errors import FilefleetError, InvalidInput, NotFound
 from filefleet.core.fsck import FleetCheck, FsckReport, Key, Question, Replica, is_live
 from filefleet.core.models import FileInfo
@@ -220,9 +226,10 @@ def fsck(
     controller: ControllerOption = None,
     data: DataOption = None,
     secret: SecretOption = None,
+    tls_ca: TlsCaOption = None,
 ) -> None:
     """Check every live file's chunks on the nodes: replicas, presence, hashes."""
-    target = find_cluster(controller, data, secret)
+    target = find_cluster(controller, data, secret, tls_ca)
     try:
         node_seconds = parse_duration(node_timeout)
     except InvalidInput as exc:
@@ -235,10 +242,11 @@ def fsck(
             secret=target.secret,
             deadlines=Deadlines(2.0, 60.0, min_rate=0),
             first_contact=FIRST_CONTACT,
+            tls_ca=target.tls_ca,
         )
         # A hung node is given up after --node-timeout, and asked nothing more.
         node_deadlines = Deadlines(2.0, node_seconds, min_rate=0)
-        node_http = HttpClient(secret=target.secret, deadlines=node_deadlines)
+        node_http = HttpClient(secret=target.secret, deadlines=node_deadlines, tls_ca=target.tls_ca)
         async with http, node_http:
             api = ControllerClient(http, target.urls, retry=QUICK)
             nodes = NodeClient(node_http)

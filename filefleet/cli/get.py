@@ -17,7 +17,7 @@ from typing import Annotated
 import typer
 
 from filefleet.cli.common import fail
-from filefleet.cli.target import DataOption, ServerOption, find_frontend
+from filefleet.cli.target import DataOption, ServerOption, TlsCaOption, find_frontend
 from filefleet.cli.transfer import client, progress_bar, run_command
 from filefleet.core.errors import InvalidInput, RequestError
 from filefleet.core.filenames import clean_name
@@ -68,12 +68,13 @@ def get(
     ] = False,
     server: ServerOption = None,
     data: DataOption = None,
+    tls_ca: TlsCaOption = None,
 ) -> None:
     """Download a shared file; run again after an interruption to resume."""
     url = download_link(link, server, data)
 
     async def work() -> dict[str, object]:
-        async with client() as http:
+        async with client(tls_ca) as http:
             return await fetch(http, url, output, force=force, progress=not json_out)
 
     saved = run_command(work, origin(url))

@@ -43,7 +43,14 @@ from filefleet.cli.reach import (
     UNREACHABLE,
     unreachable,
 )
-from filefleet.cli.target import ControllerOption, DataOption, SecretOption, Target, find_cluster
+from filefleet.cli.target import (
+    ControllerOption,
+    DataOption,
+    SecretOption,
+    Target,
+    TlsCaOption,
+    find_cluster,
+)
 from filefleet.cli.transfer import progress_bar
 from filefleet.core import health, lifecycle
 from filefleet.core.errors import FilefleetError, RequestError, Unauthorized
@@ -76,7 +83,10 @@ def run(target: Target, work: Callable[[ControllerClient], Awaitable[T]]) -> T:
 
     async def with_client() -> T:
         async with HttpClient(
-            secret=target.secret, deadlines=DEADLINES, first_contact=FIRST_CONTACT
+            secret=target.secret,
+            deadlines=DEADLINES,
+            first_contact=FIRST_CONTACT,
+            tls_ca=target.tls_ca,
         ) as http:
             return await work(ControllerClient(http, target.urls))
 
@@ -103,6 +113,7 @@ def command(name: str) -> Callable[[Callable[..., None]], Callable[..., None]]:
             ("controller", ControllerOption, None),
             ("data", DataOption, None),
             ("secret", SecretOption, None),
+            ("tls_ca", TlsCaOption, None),
         )
     ]
 
@@ -116,7 +127,9 @@ def command(name: str) -> Callable[[Callable[..., None]], Callable[..., None]]:
 
         @functools.wraps(body)
         def with_cluster(**given: Any) -> None:
-            found = find_cluster(given.pop("controller"), given.pop("data"), given.pop("secret"))
+            found = find_cluster(
+                given.pop("controller"), given.pop("data"), given.pop("secret"), given.pop("tls_ca")
+            )
             body(target=found, **given)
 
         with_cluster.__signature__ = inspect.Signature([*own, *shared])  # type: ignore[attr-defined]

@@ -34,7 +34,7 @@ from typing import Annotated, Any
 import typer
 
 from filefleet.cli.common import fail
-from filefleet.cli.target import DataOption, ServerOption, find_frontend
+from filefleet.cli.target import DataOption, ServerOption, TlsCaOption, find_frontend
 from filefleet.cli.transfer import ShareState, client, progress_bar, run_command
 from filefleet.core.chunking import CHUNK_API_INFLIGHT, chunk_span
 from filefleet.core.errors import Forbidden, Gone, HashMismatch, NotFound
@@ -344,6 +344,7 @@ def share(
     files: Annotated[list[Path], typer.Argument(help="Files to share.", show_default=False)],
     server: ServerOption = None,
     data: DataOption = None,
+    tls_ca: TlsCaOption = None,
     expires: Annotated[
         str | None, typer.Option(envvar="FILEFLEET_EXPIRES", help="Lifetime: 90s, 12h, 1d, 7d.")
     ] = None,
@@ -365,7 +366,7 @@ def share(
     url = find_frontend(server, data)
 
     async def work() -> list[dict[str, Any]]:
-        async with client() as http:
+        async with client(tls_ca) as http:
             with progress_bar(not json_out) as progress:
                 sharer = Share(http, url, dedup=dedup, progress=progress)
                 return [await sharer.share(p, expires, max_downloads) for p in files]

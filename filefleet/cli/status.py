@@ -35,7 +35,13 @@ from filefleet.cli.node_table import (
     title,
 )
 from filefleet.cli.reach import CONTROLLER_HINT, FIRST_CONTACT, UNREACHABLE, unreachable
-from filefleet.cli.target import ControllerOption, DataOption, SecretOption, find_cluster
+from filefleet.cli.target import (
+    ControllerOption,
+    DataOption,
+    SecretOption,
+    TlsCaOption,
+    find_cluster,
+)
 from filefleet.core import health
 from filefleet.core.errors import FilefleetError
 from filefleet.core.health import FILE_STATES, ClusterStatus, DeadLetterView, Disk
@@ -185,6 +191,7 @@ def status(
         ),
     ] = None,
     secret: SecretOption = None,
+    tls_ca: TlsCaOption = None,
     as_json: Annotated[
         bool, typer.Option("--json", envvar="FILEFLEET_JSON", help="Print one JSON object.")
     ] = False,
@@ -192,12 +199,15 @@ def status(
     """Show nodes, disks, chunks below R, dead letters and files, with a one-line verdict.
 
     Exit status: 0 healthy, 1 degraded, 2 unreachable."""
-    target = find_cluster(controller, data, secret)
+    target = find_cluster(controller, data, secret, tls_ca)
     queue = queue or target.queue
 
     async def snapshot() -> Snapshot:
         async with HttpClient(
-            secret=target.secret, deadlines=QUICK_DEADLINES, first_contact=FIRST_CONTACT
+            secret=target.secret,
+            deadlines=QUICK_DEADLINES,
+            first_contact=FIRST_CONTACT,
+            tls_ca=target.tls_ca,
         ) as http:
             return await take_snapshot(ControllerClient(http, target.urls, retry=QUICK), queue)
 

@@ -9,6 +9,9 @@ dir. A secret given as a flag or in the environment wins over the file's.
 Users' commands (``share``, and ``get``/``delete`` given a bare id) talk to a frontend:
 ``--server`` (or ``FILEFLEET_SERVER``); else the frontend in ``<data>/cluster.json``
 (found as above); else ``http://127.0.0.1:8000``. A full link names its own frontend.
+
+Every one of them checks an ``https://`` server's certificate against ``--tls-ca`` (or
+``FILEFLEET_TLS_CA``), a CA bundle, or the system's store without one.
 """
 
 from __future__ import annotations
@@ -40,6 +43,15 @@ DataOption = Annotated[
 SecretOption = Annotated[
     str | None, typer.Option(envvar="FILEFLEET_SECRET", help="Cluster secret.")
 ]
+TlsCaOption = Annotated[
+    Path | None,
+    typer.Option(
+        "--tls-ca",
+        envvar="FILEFLEET_TLS_CA",
+        help="PEM bundle of the CA that signs the cluster's https:// certificates "
+        "(default: the system's store).",
+    ),
+]
 ServerOption = Annotated[
     str | None,
     typer.Option(
@@ -51,11 +63,13 @@ ServerOption = Annotated[
 
 @dataclass(frozen=True)
 class Target:
-    """Where the cluster is: its controllers, the secret, and the queue when known."""
+    """Where the cluster is: its controllers, the secret, the queue when known, and the
+    CA bundle its certificates are checked against."""
 
     urls: list[str]
     secret: str | None
     queue: str | None = None
+    tls_ca: Path | None = None
 
     @property
     def where(self) -> str:
@@ -63,7 +77,9 @@ class Target:
         return ",".join(self.urls)
 
 
-def find_cluster(controller: str | None, data: Path | None, secret: str | None) -> Target:
+def find_cluster(
+    controller: str | None, data: Path | None, secret: str | None, tls_ca: Path | None = None
+) -> Target:
     """The target of a command given these options; fails (exit 2) when there is none."""
     queue = None
     if controller is None:
@@ -76,7 +92,7 @@ def find_cluster(controller: str | None, data: Path | None, secret: str | None) 
     urls = [u.strip().rstrip("/") for u in controller.split(",") if u.strip()]
     if not urls:
         fail("--controller names no URL")
-    return Target(urls, secret, queue)
+    return Target(urls, secret, queue, tls_ca)
 
 
 def find_frontend(server: str | None, data: Path | None) -> str:

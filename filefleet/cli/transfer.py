@@ -37,8 +37,10 @@ T = TypeVar("T")
 CLIENT_RETRY = RetryPolicy(attempts=8, base_delay=0.2, max_delay=5.0)
 
 
-def client() -> HttpClient:
-    return HttpClient(deadlines=CLIENT, retry=CLIENT_RETRY, first_contact=FIRST_CONTACT)
+def client(tls_ca: Path | None = None) -> HttpClient:
+    return HttpClient(
+        deadlines=CLIENT, retry=CLIENT_RETRY, first_contact=FIRST_CONTACT, tls_ca=tls_ca
+    )
 
 
 class NoProgress:
