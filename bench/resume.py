@@ -28,7 +28,7 @@ from pathlib import Path
 import aiohttp
 
 import filefleet
-from bench.cluster import NO_REPAIR_PASS, local_cluster, wait_replicated
+from bench.cluster import NO_REPAIR_PASS, BenchCluster, local_cluster, wait_replicated
 from bench.throughput import make_file, upload
 from filefleet.core.units import parse_size
 
@@ -50,9 +50,13 @@ async def post(server: str, path: Path) -> float:
         return (await upload(session, server, path))[1]
 
 
-def read_back(server: str) -> int:
+def read_back(cluster: BenchCluster) -> int:
     """Chunks the frontend read back from the nodes to check whole-file hashes, so far."""
-    with urllib.request.urlopen(f"{server}/stats", timeout=10) as resp:
+    secret = cluster.manifest["secret"]
+    req = urllib.request.Request(
+        f"{cluster.url}/stats", headers={"Authorization": f"Bearer {secret}"}
+    )
+    with urllib.request.urlopen(req, timeout=10) as resp:
         return int(json.loads(resp.read())["resumable"]["chunks_read_back"])
 
 
@@ -81,7 +85,7 @@ def main() -> None:
                 wait_replicated(cluster)
                 print(f"run {run + 1}: POST /upload {posts[-1]:.0f} MiB/s, filefleet share "
                       f"{shares[-1]:.0f} MiB/s ({result['sent_chunks']} chunks sent, "
-                      f"{read_back(cluster.url)} read back at completion so far)")  # fmt: skip
+                      f"{read_back(cluster)} read back at completion so far)")  # fmt: skip
                 plain.unlink()
             post_mib, share_mib = statistics.median(posts), statistics.median(shares)
             print(f"{args.size}, median of {args.runs}: POST /upload {post_mib:.0f} MiB/s, "

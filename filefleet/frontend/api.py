@@ -187,7 +187,9 @@ async def download(request: web.Request) -> web.StreamResponse:
     return response
 
 
-@api.route("GET", "/stats", summary="The frontend's counters.", public=True)
+# Behind the cluster secret, as every service's /stats: what the fleet's nodes and
+# replicas are doing is the operator's to read, not the public's.
+@api.route("GET", "/stats", summary="The frontend's counters (cluster secret).")
 async def stats(request: web.Request) -> web.Response:
     ctx = request.app[FRONTEND]
     return web.json_response(

@@ -36,9 +36,7 @@ def make_file(folder: Path, name: str, size: int) -> tuple[Path, bytes]:
 
 
 def frontend_stats(cluster: Cluster) -> dict[str, Any]:
-    answer = http("GET", f"{cluster.url}/stats")
-    assert answer.status == 200
-    stats: dict[str, Any] = answer.json()["resumable"]
+    stats: dict[str, Any] = cluster.frontend_stats()["resumable"]
     return stats
 
 

@@ -66,7 +66,7 @@ def queue() -> Iterator[str]:
     purge_queue(url)
 
 
-def test_every_service_answers_metrics_with_the_secret_only(
+def test_every_service_answers_metrics_and_stats_with_the_secret_only(
     procs: ProcessGroup, tmp_path: Path, queue: str
 ) -> None:
     cluster = Cluster(procs, tmp_path, queue=queue).start(nodes=2)
@@ -85,6 +85,10 @@ def test_every_service_answers_metrics_with_the_secret_only(
         wrong = {"Authorization": "Bearer not-the-secret"}
         assert http("GET", f"{url}/metrics", headers=wrong).status == 401, name
         assert http("GET", f"{url}/healthz").status == 200, name
+        if name != "controller":  # the others' counters, on /stats: behind the secret too
+            assert http("GET", f"{url}/stats").status == 401, name
+            secret = {"Authorization": f"Bearer {SECRET}"}
+            assert http("GET", f"{url}/stats", headers=secret).status == 200, name
         scrape(url)  # parses; the next one counts it
         service = name.split("-")[0]
         labels = {"service": service, "method": "GET", "route": "/metrics", "status": "200"}

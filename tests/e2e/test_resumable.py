@@ -286,8 +286,7 @@ def test_get_errors_are_clear(bad: str, tmp_path: Path) -> None:
 
 
 def _stats(cluster: Cluster) -> dict[str, Any]:
-    result: dict[str, Any] = http("GET", f"{cluster.url}/stats").json()
-    return result
+    return cluster.frontend_stats()
 
 
 def test_batch_claims_record_only_what_the_fleet_holds(cluster: Cluster) -> None:

@@ -15,11 +15,9 @@ import os
 import signal
 import subprocess
 from pathlib import Path
-from typing import Any
 
 from filefleet.core.chunking import CHUNK_API_INFLIGHT
 from tests.faults.conftest import MakeFleet
-from tests.harness.cluster import http
 from tests.harness.fleet import Fleet
 from tests.harness.processes import FILEFLEET, wait_for
 
@@ -28,8 +26,7 @@ CHUNK = 256 * 1024
 
 
 def received(fleet: Fleet) -> int:
-    stats: dict[str, Any] = http("GET", f"{fleet.url}/stats", timeout=5).json()
-    count: int = stats["resumable"]["chunks_received"]
+    count: int = fleet.frontend_stats()["resumable"]["chunks_received"]
     return count
 
 

@@ -104,6 +104,13 @@ class ClusterView:
     def download(self, file_id: str, headers: dict[str, str] | None = None) -> HttpAnswer:
         return http("GET", f"{self.url}/download/{file_id}", headers=headers)
 
+    def frontend_stats(self) -> dict[str, Any]:
+        """The frontend's ``/stats`` (with the secret, as every service's)."""
+        answer = http("GET", f"{self.url}/stats", headers={"Authorization": f"Bearer {SECRET}"})
+        assert answer.status == 200, (answer.status, answer.body)
+        result: dict[str, Any] = answer.json()
+        return result
+
     def fsck(self, *args: str) -> dict[str, Any]:
         """``filefleet fsck --json`` run as an operator would, from this (the test's) host;
         its exit code under ``"exit"``."""
