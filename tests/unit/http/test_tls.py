@@ -21,6 +21,7 @@ from filefleet.http.channel import SEND_SLICE
 from filefleet.http.client import NO_RETRY, HttpClient
 from filefleet.http.deadlines import Deadlines
 from filefleet.http.file_range import FileChanged, FileRange
+from filefleet.http.sending import released, wait_for_kernel
 from tests.harness.certs import ServerFiles, TestCA
 from tests.unit.http.serving import served, served_https
 
@@ -41,6 +42,7 @@ class Site:
     def __init__(self) -> None:
         self.connections: set[int] = set()
         self.transports: list[asyncio.BaseTransport] = []
+        self.released: list[bool] = []
 
     async def body(self, request: web.Request) -> web.StreamResponse:
         assert request.transport is not None and request.secure
@@ -54,6 +56,21 @@ class Site:
     async def digest(self, request: web.Request) -> web.Response:
         data = await request.read()
         return web.json_response({"sha256": hashlib.sha256(data).hexdigest(), "n": len(data)})
+
+    async def reused(self, request: web.Request) -> web.StreamResponse:
+        """A body written piece after piece from one buffer, as the frontend streams a
+        download: each write returns once the buffer may be refilled (``sending.py``)."""
+        response = web.StreamResponse(headers={"Content-Length": str(len(BODY))})
+        wait_for_kernel(request)
+        await response.prepare(request)
+        buffer = bytearray(256 * 1024)
+        for start in range(0, len(BODY), len(buffer)):
+            piece = BODY[start : start + len(buffer)]
+            buffer[: len(piece)] = piece
+            await response.write(memoryview(buffer)[: len(piece)])
+            self.released.append(released(request))
+        await response.write_eof()
+        return response
 
     async def slow(self, _: web.Request) -> web.Response:
         await asyncio.sleep(5)
@@ -72,6 +89,7 @@ class Site:
         app.router.add_get("/body", self.body)
         app.router.add_put("/digest", self.digest)
         app.router.add_get("/slow", self.slow)
+        app.router.add_get("/reused", self.reused)
         app.router.add_get("/trickle", self.trickle)
         return app
 
@@ -114,6 +132,18 @@ def test_the_same_on_uvloop(server: ServerFiles, ca: TestCA) -> None:
         return len(s.connections)
 
     assert uvloop.run(story()) == 1
+
+
+async def test_a_body_sent_from_a_reused_buffer_arrives_whole(
+    site: tuple[Site, str], ca: TestCA
+) -> None:
+    """TLS copies what it is written as it encrypts it: each write returns with the
+    buffer free (and a writer told to wait for the kernel is not paused for ever)."""
+    s, url = site
+    async with HttpClient(tls_ca=ca.ca) as http:
+        got = await http.get_into(url + "/reused", None, deadlines=Deadlines(answer=5.0))
+    assert bytes(got) == BODY
+    assert s.released and all(s.released)
 
 
 async def test_bodies_and_file_ranges_go_out_whole(
