@@ -9,6 +9,7 @@ unrelated CA stands for "a client that trusts someone else".
 from __future__ import annotations
 
 import datetime
+import functools
 import ipaddress
 import ssl
 from dataclasses import dataclass
@@ -116,7 +117,8 @@ class TestCA:
         )
         return files
 
-    def client_context(self) -> ssl.SSLContext:
+    @functools.cached_property
+    def context(self) -> ssl.SSLContext:
         """What a test's own requests use: verification on, trusting this CA only."""
         return ssl.create_default_context(cafile=str(self.ca))
 

@@ -1,7 +1,9 @@
 """A real filefleet cluster for tests, each service started through the ``filefleet`` CLI on
 free ports in a temp dir: controller, N nodes, frontend (and, when asked, an event queue).
 With ``db`` (e.g. a PostgreSQL URL) and ``start(controllers=2)`` several controllers share
-one database and every client is given all their URLs (``--controller URL1,URL2``).
+one database and every client is given all their URLs (``--controller URL1,URL2``). With
+``tls`` (a test CA) every service serves HTTPS with a certificate it signs and trusts that
+CA alone, and the test's own requests do the same.
 
 Tests act on it like an operator would: kill a node by its pid, restart it with the same
 data dir, corrupt a chunk file on its disk, and read the controller's view over HTTP.
@@ -12,6 +14,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import ssl
 import subprocess
 import urllib.error
 import urllib.parse
@@ -20,6 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from tests.harness.certs import TestCA
 from tests.harness.processes import FILEFLEET, Process, ProcessGroup, free_port, wait_for
 
 SECRET = "test-cluster-secret"
@@ -41,11 +45,13 @@ def http(
     body: bytes | None = None,
     headers: dict[str, str] | None = None,
     timeout: float = 60.0,
+    context: ssl.SSLContext | None = None,
 ) -> HttpAnswer:
-    """One request with urllib; any status is returned, never raised."""
+    """One request with urllib (``context``: what an https:// server is checked against);
+    any status is returned, never raised."""
     req = urllib.request.Request(url, data=body, method=method, headers=headers or {})
     try:
-        with urllib.request.urlopen(req, timeout=timeout) as resp:
+        with urllib.request.urlopen(req, timeout=timeout, context=context) as resp:
             return HttpAnswer(resp.status, dict(resp.headers), resp.read())
     except urllib.error.HTTPError as err:
         return HttpAnswer(err.code, dict(err.headers), err.read())
@@ -74,15 +80,23 @@ class Node(NodeDisk):
     data: Path
     port: int
     process: Process | None = None
+    scheme: str = "http"
 
     @property
     def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
+        return f"{self.scheme}://127.0.0.1:{self.port}"
 
 
 class ClusterView:
     """A running cluster seen from outside: the controller's view over HTTP with the
     secret, and the frontend as a user sees it."""
+
+    tls: TestCA | None = None  # the CA of its certificates, when it serves HTTPS
+
+    def call(self, method: str, url: str, body: bytes | None = None, **kw: Any) -> HttpAnswer:
+        """``http`` trusting the cluster's CA when it has one."""
+        context = self.tls.context if self.tls is not None else None
+        return http(method, url, body, context=context, **kw)
 
     @property
     def controller_url(self) -> str:
@@ -95,26 +109,33 @@ class ClusterView:
 
     def upload(self, data: bytes, name: str = "file.bin", **params: str) -> dict[str, Any]:
         query = urllib.parse.urlencode({"name": name, **params})
-        answer = http("POST", f"{self.url}/upload?{query}", data, {"Accept": "application/json"})
+        headers = {"Accept": "application/json"}
+        answer = self.call("POST", f"{self.url}/upload?{query}", data, headers=headers)
         assert answer.status == 201, (answer.status, answer.body)
         result: dict[str, Any] = answer.json()
         assert result["sha256"] == hashlib.sha256(data).hexdigest()
         return result
 
     def download(self, file_id: str, headers: dict[str, str] | None = None) -> HttpAnswer:
-        return http("GET", f"{self.url}/download/{file_id}", headers=headers)
+        return self.call("GET", f"{self.url}/download/{file_id}", headers=headers)
 
-    def frontend_stats(self) -> dict[str, Any]:
-        """The frontend's ``/stats`` (with the secret, as every service's)."""
-        answer = http("GET", f"{self.url}/stats", headers={"Authorization": f"Bearer {SECRET}"})
+    def stats_of(self, base: str) -> dict[str, Any]:
+        """The ``/stats`` of the service at ``base``, read with the secret."""
+        headers = {"Authorization": f"Bearer {SECRET}"}
+        answer = self.call("GET", f"{base}/stats", headers=headers)
         assert answer.status == 200, (answer.status, answer.body)
         result: dict[str, Any] = answer.json()
         return result
+
+    def frontend_stats(self) -> dict[str, Any]:
+        return self.stats_of(self.url)
 
     def fsck(self, *args: str) -> dict[str, Any]:
         """``filefleet fsck --json`` run as an operator would, from this (the test's) host;
         its exit code under ``"exit"``."""
         env = {**os.environ, "FILEFLEET_SECRET": SECRET}
+        if self.tls is not None:
+            env["FILEFLEET_TLS_CA"] = str(self.tls.ca)
         argv = [*FILEFLEET, "fsck", "--json", "--controller", self.controller_url, *args]
         done = subprocess.run(argv, capture_output=True, text=True, env=env, timeout=120)
         assert done.returncode in (0, 1), (done.returncode, done.stderr)
@@ -142,7 +163,7 @@ class ClusterView:
     def api(self, method: str, path: str, body: Any = None, timeout: float = 60.0) -> HttpAnswer:
         data = None if body is None else json.dumps(body).encode()
         headers = {"Authorization": f"Bearer {SECRET}", "Content-Type": "application/json"}
-        return http(method, self.controller_url + path, data, headers, timeout=timeout)
+        return self.call(method, self.controller_url + path, data, headers=headers, timeout=timeout)
 
     def active_node_ids(self) -> set[str]:
         return {n["id"] for n in self.api("GET", "/active-nodes").json()}
@@ -179,24 +200,43 @@ class Cluster(ClusterView):
     db: str | None = None  # default: SQLite under ``root``
     controller_ports: list[int] = field(default_factory=list)
     controllers: list[Process] = field(default_factory=list)
+    tls: TestCA | None = None  # serve HTTPS with a certificate this CA signs, trusting it
+
+    def __post_init__(self) -> None:
+        if self.tls is None:
+            return
+        files = self.tls.sign("services")  # 127.0.0.1 and localhost: every service here
+        self.procs.tls = self.tls.context
+        self.procs.base_env.update(
+            FILEFLEET_TLS_CERT=str(files.cert),
+            FILEFLEET_TLS_KEY=str(files.key),
+            FILEFLEET_TLS_CA=str(self.tls.ca),
+        )
+
+    @property
+    def scheme(self) -> str:
+        return "http" if self.tls is None else "https"
+
+    def service_url(self, port: int) -> str:
+        return f"{self.scheme}://127.0.0.1:{port}"
 
     @property
     def controller_url(self) -> str:
         """The first controller still running (the one the test's own calls go to)."""
         for port, proc in zip(self.controller_ports, self.controllers, strict=False):
             if proc.alive():
-                return f"http://127.0.0.1:{port}"
-        return f"http://127.0.0.1:{self.controller_port}"
+                return self.service_url(port)
+        return self.service_url(self.controller_port)
 
     @property
     def controller_urls(self) -> str:
         """Every controller, as the comma-separated ``--controller`` value clients take."""
         ports = self.controller_ports or [self.controller_port]
-        return ",".join(f"http://127.0.0.1:{port}" for port in ports)
+        return ",".join(self.service_url(port) for port in ports)
 
     @property
     def url(self) -> str:
-        return f"http://127.0.0.1:{self.frontend_port}"
+        return self.service_url(self.frontend_port)
 
     def start(self, nodes: int = 3, controllers: int = 1) -> Cluster:
         self.start_controllers(controllers)
@@ -224,9 +264,7 @@ class Cluster(ClusterView):
         db = self.db or f"sqlite:///{self.root / 'meta.db'}"
         args = ["controller", "--port", str(port), "--db", db]
         name = "controller" if index == 0 else f"controller-{index + 1}"
-        proc = self.procs.spawn(
-            name, [*args, *self.controller_args], url=f"http://127.0.0.1:{port}"
-        )
+        proc = self.procs.spawn(name, [*args, *self.controller_args], url=self.service_url(port))
         if index < len(self.controllers):
             self.controllers[index] = proc
         else:
@@ -237,7 +275,7 @@ class Cluster(ClusterView):
 
     def add_node(self) -> Node:
         index = len(self.nodes) + 1
-        node = Node(index, self.root / f"node-{index}", free_port())
+        node = Node(index, self.root / f"node-{index}", free_port(), scheme=self.scheme)
         self.nodes.append(node)
         self.start_node(node)
         return node
@@ -260,16 +298,12 @@ class Cluster(ClusterView):
         """The garbage collector (``filefleet gc``) with ``args`` (e.g. fast knobs)."""
         self.gc_port = self.gc_port or free_port()
         argv = ["gc", "--port", str(self.gc_port), "--controller", self.controller_urls, *args]
-        self.gc = self.procs.spawn("gc", argv, url=f"http://127.0.0.1:{self.gc_port}")
+        self.gc = self.procs.spawn("gc", argv, url=self.service_url(self.gc_port))
         return self.gc.wait_healthy()
 
     def gc_stats(self) -> dict[str, Any]:
         """The GC's ``/stats``: ``passes``, ``totals`` and ``last_pass`` counters."""
-        headers = {"Authorization": f"Bearer {SECRET}"}
-        answer = http("GET", f"http://127.0.0.1:{self.gc_port}/stats", headers=headers)
-        assert answer.status == 200, answer.body
-        result: dict[str, Any] = answer.json()
-        return result
+        return self.stats_of(self.service_url(self.gc_port))
 
     def start_frontend(self) -> Process:
         self.frontend_port = self.frontend_port or free_port()

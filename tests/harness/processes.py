@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import signal
 import socket
+import ssl
 import subprocess
 import sys
 import time
@@ -49,9 +50,9 @@ def wait_for(
         time.sleep(interval)
 
 
-def http_ok(url: str, timeout: float = 1.0) -> bool:
+def http_ok(url: str, timeout: float = 1.0, context: ssl.SSLContext | None = None) -> bool:
     try:
-        with urllib.request.urlopen(url, timeout=timeout) as resp:
+        with urllib.request.urlopen(url, timeout=timeout, context=context) as resp:
             return bool(resp.status == 200)
     except (urllib.error.URLError, OSError):
         return False
@@ -65,6 +66,7 @@ class Process:
     env: dict[str, str]
     url: str | None = None
     popen: subprocess.Popen[bytes] | None = None
+    context: ssl.SSLContext | None = None  # what an https:// ``url`` is checked against
 
     @property
     def pid(self) -> int:
@@ -99,7 +101,7 @@ class Process:
     def _healthy_or_dead(self) -> bool:
         if not self.alive():
             raise AssertionError(f"{self.name} exited early\n{self.log_tail()}")
-        return http_ok(f"{self.url}/healthz")
+        return http_ok(f"{self.url}/healthz", context=self.context)
 
     def signal(self, sig: int) -> None:
         if self.alive():
@@ -138,6 +140,7 @@ class ProcessGroup:
     workdir: Path
     base_env: dict[str, str] = field(default_factory=dict)
     processes: list[Process] = field(default_factory=list)
+    tls: ssl.SSLContext | None = None  # trusted for the https:// URLs of what it starts
 
     def spawn(
         self,
@@ -155,7 +158,7 @@ class ProcessGroup:
         full_env = {**os.environ, **self.base_env, **(env or {})}
         full_env.setdefault("PYTHONUNBUFFERED", "1")
         log_path = self.workdir / f"{name}.log"
-        proc = Process(name, [*wrap, *program, *args], log_path, full_env, url)
+        proc = Process(name, [*wrap, *program, *args], log_path, full_env, url, context=self.tls)
         self.processes.append(proc)
         return proc.start()
 

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from filefleet.queue.factory import open_queue
-from tests.harness.cluster import SECRET, Cluster, http
+from tests.harness.cluster import Cluster
 from tests.harness.processes import Process, free_port, wait_for
 
 QUEUE_SERVERS = {
@@ -40,16 +40,14 @@ def purge_queue(url: str) -> None:
 class Replicator:
     process: Process
     port: int
+    cluster: Cluster
 
     @property
     def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
+        return self.cluster.service_url(self.port)
 
     def stats(self) -> dict[str, Any]:
-        answer = http("GET", f"{self.url}/stats", headers={"Authorization": f"Bearer {SECRET}"})
-        assert answer.status == 200, answer.body
-        result: dict[str, Any] = answer.json()
-        return result
+        return self.cluster.stats_of(self.url)
 
 
 def start_replicator(cluster: Cluster, *args: str, name: str = "replicator") -> Replicator:
@@ -58,9 +56,9 @@ def start_replicator(cluster: Cluster, *args: str, name: str = "replicator") -> 
     argv = ["replicator", "--port", str(port), "--controller", cluster.controller_urls]
     if cluster.queue:
         argv += ["--queue", cluster.queue]
-    process = cluster.procs.spawn(name, [*argv, *args], url=f"http://127.0.0.1:{port}")
+    process = cluster.procs.spawn(name, [*argv, *args], url=cluster.service_url(port))
     process.wait_healthy()
-    return Replicator(process, port)
+    return Replicator(process, port, cluster)
 
 
 def chunk_locations(cluster: Cluster, file_ids: list[str]) -> dict[str, list[str]]:
