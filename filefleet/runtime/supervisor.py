@@ -9,7 +9,9 @@ loopback ports chosen at start, so two clusters never collide; only the frontend
 ``--port``. The secret reaches children through ``FILEFLEET_SECRET`` (argv is visible to
 every user in ``ps``); the ``FILEFLEET_*`` variables of ``up``'s own settings are not
 passed on (``up`` hands each child what applies to it as flags: ``FILEFLEET_HOST`` or
-``FILEFLEET_PUBLIC_URL`` meant for the frontend must not reach the nodes).
+``FILEFLEET_PUBLIC_URL`` meant for the frontend must not reach the nodes). Every hop is
+loopback, so the services talk plain HTTP and the ``FILEFLEET_TLS_*`` variables are not
+passed on either (docs/deployment.md says why).
 
 While it runs, a child that exits is started again on the same port and data, after a
 backoff (``children.Backoff``: 1 s doubling to 30 s), and ``cluster.json`` is rewritten
@@ -42,6 +44,9 @@ from filefleet.runtime.settings import UpSettings
 log = logging.getLogger(__name__)
 
 START_TIMEOUT = 30.0
+# Meant for services spread over machines; `up`'s children on loopback never see them:
+# one child serving HTTPS would leave every URL `up` hands out wrong.
+TLS_VARIABLES = frozenset({"FILEFLEET_TLS_CERT", "FILEFLEET_TLS_KEY", "FILEFLEET_TLS_CA"})
 
 
 class PortInUse(FilefleetError):
@@ -266,6 +271,13 @@ class LocalCluster:
 
     def start(self) -> None:
         self.lock = hold_data_dir(self.data)  # first: a second `up` here changes nothing
+        ignored = sorted(TLS_VARIABLES & os.environ.keys())
+        if ignored:
+            log.warning(
+                "%s ignored: `filefleet up` runs its services on loopback over plain HTTP "
+                "(docs/deployment.md, TLS)",
+                ", ".join(ignored),
+            )
         check_port_free(self.settings.host, self.settings.port)
         (self.data / "logs").mkdir(exist_ok=True)
         self.children = self.plan()
@@ -277,10 +289,10 @@ class LocalCluster:
 
     def child_env(self) -> dict[str, str]:
         """The children's environment: ours, without the ``FILEFLEET_*`` variables of
-        ``up``'s own settings (each child gets what applies to it as a flag), with the
-        secret."""
+        ``up``'s own settings (each child gets what applies to it as a flag) nor those of
+        TLS (``up``'s services talk plain HTTP over loopback), with the secret."""
         own = {"FILEFLEET_" + name.upper() for name in UpSettings.model_fields}
-        env = {k: v for k, v in os.environ.items() if k not in own}
+        env = {k: v for k, v in os.environ.items() if k not in own and k not in TLS_VARIABLES}
         return {**env, "FILEFLEET_SECRET": self.secret, "PYTHONUNBUFFERED": "1"}
 
     def _spawn(self, child: Child) -> None:

@@ -88,9 +88,11 @@ def test_children_do_not_inherit_ups_own_settings_from_the_environment(
     monkeypatch.setenv("FILEFLEET_HOST", "0.0.0.0")
     monkeypatch.setenv("FILEFLEET_PUBLIC_URL", "https://files.example.org")
     monkeypatch.setenv("FILEFLEET_LOG_LEVEL", "debug")  # not an `up` setting: passed on
+    monkeypatch.setenv("FILEFLEET_TLS_CERT", "/etc/filefleet/tls/host.pem")  # loopback: HTTP
     cluster = LocalCluster(UpSettings(data=tmp_path, secret="s"))
     env = cluster.child_env()
     assert "FILEFLEET_HOST" not in env and "FILEFLEET_PUBLIC_URL" not in env
+    assert "FILEFLEET_TLS_CERT" not in env
     assert env["FILEFLEET_LOG_LEVEL"] == "debug" and env["FILEFLEET_SECRET"] == "s"
     plan = {c.name: c.args for c in cluster.plan()}
     assert plan["frontend"][plan["frontend"].index("--host") + 1] == "0.0.0.0"
