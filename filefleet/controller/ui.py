@@ -112,6 +112,7 @@ def render_page(report: ClusterStatus, now: datetime) -> str:
         replicas=report.replicas,
         node_rows="\n".join(_node_row(n, now) for n in report.nodes) or _empty(8, "no node yet"),
         below_count=totals.below,
+        single_copy=totals.single_copy,
         below_rows="\n".join(
             f"<tr><td><code>{_e(c.id[:16])}</code></td><td>{_e(format_size(c.size))}</td>"
             f"<td>{c.live}</td><td>{len(c.locations)}</td></tr>"
