@@ -18,11 +18,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 
-from filefleet.core.errors import InvalidInput
-
-
-class FileChanged(InvalidInput):
-    """The file is shorter than when it was read: its bytes cannot be sent as hashed."""
+from filefleet.core.errors import FileChanged
 
 
 @dataclass(frozen=True)
