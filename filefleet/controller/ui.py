@@ -26,13 +26,15 @@ from filefleet.core.health import FILE_STATES, ClusterStatus, DeadLetterView, cl
 from filefleet.core.lifecycle import node_label, node_state
 from filefleet.core.models import NodeStatus
 from filefleet.core.units import format_age, format_size
-from filefleet.http.server import json_model
+from filefleet.http.server import Api, json_model
 from filefleet.queue.base import EventQueue
 from filefleet.store.base import MetadataStore
 
-from .api import QUEUE, SETTINGS, STORE, api
+from .context import QUEUE, SETTINGS, STORE
 
 log = logging.getLogger(__name__)
+
+api = Api("controller")  # the status view's routes; app.py adds them to the API's
 
 BELOW_SHOWN = 20
 DEAD_SHOWN = 20
