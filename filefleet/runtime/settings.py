@@ -14,6 +14,7 @@ from typing import Annotated, Any
 from pydantic import BeforeValidator, Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from filefleet.core.chunking import DEFAULT_CHUNK_SIZE
 from filefleet.core.errors import InvalidInput
 from filefleet.core.units import parse_duration, parse_size
 from filefleet.http.deadlines import SERVICE, Deadlines
@@ -141,7 +142,9 @@ class NodeSettings(ControllerClientSettings):
     scrub_rate: float = Field(
         8.0, ge=0, description="MiB/s of stored chunks re-hashed by the scrubber (0: off)."
     )
-    max_chunk: Size = Field(4 * MiB, description="Largest chunk body accepted (413 above).")
+    max_chunk: Size = Field(
+        DEFAULT_CHUNK_SIZE, description="Largest chunk body accepted (413 above)."
+    )
 
 
 class FrontendSettings(ControllerClientSettings):
@@ -155,7 +158,7 @@ class FrontendSettings(ControllerClientSettings):
     default_expiry: Duration = Field(7 * 86400.0, description="Expiry of an upload without one.")
     max_expiry: Duration = Field(30 * 86400.0, description="Largest expiry accepted (400 above).")
     max_upload: Size = Field(10 * 1024 * MiB, description="Largest upload accepted (413 above).")
-    chunk_size: Size = Field(4 * MiB, description="Chunk size; only tests change it.")
+    chunk_size: Size = Field(DEFAULT_CHUNK_SIZE, description="Chunk size; only tests change it.")
     inflight: int = Field(
         4, ge=1, le=64, description="Chunks of one upload or download in flight at once."
     )
