@@ -38,6 +38,7 @@ from filefleet.cli.common import fail
 from filefleet.cli.reach import CONTROLLER_HINT, FIRST_CONTACT, UNREACHABLE, unreachable
 from filefleet.cli.target import ControllerOption, DataOption, SecretOption, find_cluster
 from filefleet.core.errors import FilefleetError, InvalidInput, NotFound
+from filefleet.core.file_query import FileQuery
 from filefleet.core.fsck import FleetCheck, FsckReport, Key, Question, Replica, is_live
 from filefleet.core.models import FileInfo
 from filefleet.core.units import parse_duration
@@ -90,7 +91,7 @@ async def list_node(check: FleetCheck, nodes: NodeClient, node_id: str) -> None:
 async def live_files(controller: ControllerClient, now: datetime) -> AsyncIterator[list[FileInfo]]:
     after: str | None = None
     while True:
-        page = await controller.list_files(state="active", after=after, limit=FILE_PAGE)
+        page = await controller.list_files(FileQuery(state="active", after=after, limit=FILE_PAGE))
         yield [info for info in page.files if is_live(info, now)]
         if page.next is None:
             return

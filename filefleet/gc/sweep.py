@@ -39,6 +39,7 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass, field, fields
 
 from filefleet.core.errors import Conflict, FilefleetError, NotFound
+from filefleet.core.file_query import FileQuery
 from filefleet.core.models import ChunkInfo, FileInfo, FileState
 from filefleet.gc.missing import drop_missing
 from filefleet.http.controller_api import ControllerClient
@@ -124,9 +125,9 @@ async def _pages(
 ) -> AsyncIterator[FileInfo]:
     after: str | None = None
     while True:
-        page = await fleet.controller.list_files(
-            state=state, expired=expired, exhausted=exhausted, idle=idle, after=after, limit=PAGE
-        )
+        query = FileQuery(state=state, expired=expired, exhausted=exhausted, idle=idle,
+                          after=after, limit=PAGE)  # fmt: skip
+        page = await fleet.controller.list_files(query)
         for info in page.files:
             yield info
         if page.next is None:

@@ -6,8 +6,7 @@ from typing import Any
 
 import pytest
 
-from filefleet.controller import chunks, files
-from filefleet.controller import api, ui
+from filefleet.controller import api, chunks, files, ui
 from filefleet.controller.params import ChunkQuery
 from filefleet.core.errors import Gone
 from filefleet.store.base import MetadataStore
