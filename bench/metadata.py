@@ -32,6 +32,7 @@ from typing import Any
 from sqlalchemy import insert, text, update
 from sqlalchemy.ext.asyncio import create_async_engine
 
+from filefleet.core.file_query import FileQuery
 from filefleet.store.schema import chunk_locations, chunks, file_chunks, files, nodes
 from filefleet.store.sql import SqlStore, open_store
 
@@ -156,13 +157,13 @@ async def measure(store: SqlStore, total_chunks: int, repeat: int) -> dict[str, 
     queries: dict[str, Callable[[int], Awaitable[Any]]] = {
         "repair: chunks below R (chunks_below, 100)": below,
         "GC: expired active files (list_files, page of 100)": lambda _: store.list_files(
-            state="active", expired=True, limit=100
+            FileQuery(state="active", expired=True, limit=100)
         ),
         "GC: deleting files (list_files, page of 100)": lambda _: store.list_files(
-            state="deleting", limit=100
+            FileQuery(state="deleting", limit=100)
         ),
         "GC: abandoned uploads (list_files idle, page of 100)": lambda _: store.list_files(
-            state="uploading", idle=3600, limit=100
+            FileQuery(state="uploading", idle=3600, limit=100)
         ),
         "/active-nodes (active_nodes)": lambda _: store.active_nodes(10),
         "download: get_file (4 chunks)": lambda _: store.get_file(file_id(rng.choice(active))),

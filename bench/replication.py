@@ -5,7 +5,9 @@
 
 1. Upload one file; from the moment the link is returned, time until every chunk is on 2
    nodes (the replicate events at work): MiB/s of replication.
-2. SIGKILL the node that holds the most replicas (about a third of them); time until
+2. Stop (SIGSTOP) the node that holds a third of the replicas: to the fleet it is gone
+   (`filefleet up` would restart a killed one at once, which is not the loss measured
+   here), and it is resumed at the end; time until
    every chunk is back on 2 active nodes (detection: node TTL + --repair-after, then the
    repair pass copies at most --repair-rate MiB/s): total heal time and copy MiB/s.
 """
@@ -88,9 +90,13 @@ async def run(args: argparse.Namespace, work: Path) -> dict[str, float]:
             victim = min(held, key=lambda name: abs(held[name] / (2 * len(chunks)) - 1 / 3))
             lost_bytes = sum(c["size"] for c in chunks if ids[victim] in c["locations"])
             killed = time.perf_counter()
-            os.kill(cluster.pids(victim)[victim], signal.SIGKILL)
-            inactive = await controller.wait_inactive(ids[victim])
-            healed = await controller.wait_replicated(file_id)
+            pid = cluster.pids(victim)[victim]
+            os.kill(pid, signal.SIGSTOP)
+            try:
+                inactive = await controller.wait_inactive(ids[victim])
+                healed = await controller.wait_replicated(file_id)
+            finally:
+                os.kill(pid, signal.SIGCONT)
     replicate_s = replicated - uploaded
     detect = parse_duration(args.repair_after)
     copy_s = max(1e-3, healed - inactive - detect)
@@ -125,7 +131,7 @@ def main() -> None:
         f"({result['replicate_mib_s']:.0f} MiB/s)"
     )
     print(
-        f"heal: killed a node holding {result['victim_share']:.0%} of the replicas "
+        f"heal: lost a node holding {result['victim_share']:.0%} of the replicas "
         f"({result['lost_mib']:.0f} MiB); back at R=2 after {result['heal_total_s']:.2f}s "
         f"(detection {result['detect_s']:.2f}s, copying {result['heal_copy_s']:.2f}s = "
         f"{result['heal_mib_s']:.0f} MiB/s)"

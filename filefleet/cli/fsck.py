@@ -44,6 +44,7 @@ from filefleet.cli.target import (
     find_cluster,
 )
 from filefleet.core.errors import FilefleetError, InvalidInput, NotFound
+from filefleet.core.file_query import FileQuery
 from filefleet.core.fsck import FleetCheck, FsckReport, Key, Question, Replica, is_live
 from filefleet.core.models import FileInfo
 from filefleet.core.units import parse_duration
@@ -96,7 +97,7 @@ async def list_node(check: FleetCheck, nodes: NodeClient, node_id: str) -> None:
 async def live_files(controller: ControllerClient, now: datetime) -> AsyncIterator[list[FileInfo]]:
     after: str | None = None
     while True:
-        page = await controller.list_files(state="active", after=after, limit=FILE_PAGE)
+        page = await controller.list_files(FileQuery(state="active", after=after, limit=FILE_PAGE))
         yield [info for info in page.files if is_live(info, now)]
         if page.next is None:
             return

@@ -37,10 +37,10 @@ from filefleet.cli.common import fail
 from filefleet.cli.target import DataOption, ServerOption, TlsCaOption, find_frontend
 from filefleet.cli.transfer import ShareState, client, progress_bar, run_command
 from filefleet.core.chunking import CHUNK_API_INFLIGHT, chunk_span
-from filefleet.core.errors import Forbidden, Gone, HashMismatch, NotFound
+from filefleet.core.errors import FileChanged, Forbidden, Gone, HashMismatch, NotFound
 from filefleet.core.hashing import file_sha256
 from filefleet.http.client import HttpClient
-from filefleet.http.file_range import FileChanged, FileRange
+from filefleet.http.file_range import FileRange
 
 INFLIGHT = CHUNK_API_INFLIGHT
 WINDOW = 16  # chunks hashed, then claimed in one request, while earlier ones are sent

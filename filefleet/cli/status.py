@@ -141,7 +141,11 @@ def render(snapshot: Snapshot, console: Console, now: datetime) -> None:
         for c in snapshot.report.below[:BELOW_SHOWN]
     ]
     below_columns = ("chunk", "size", "live replicas", "locations")
-    console.print(table(title("Chunks below R", len(below), totals.below), below_columns, below))
+    # A chunk on one copy is one disk away from loss: normal for a moment after an upload,
+    # until its copy lands; a count that stays up says the replicator is behind.
+    heading = f"{title('Chunks below R', len(below), totals.below)}; on a single copy: "
+    heading += str(totals.single_copy)
+    console.print(table(heading, below_columns, below))
 
     console.print(table(dead_title(snapshot), ("chunk", "attempts", "failed", "reason"),
                         dead_rows(snapshot.dead_letters, now)))  # fmt: skip

@@ -1,10 +1,9 @@
-"""The controller's routes: parse (ids through ``core.ids``, bodies through ``read_model``),
-call the domain module, answer JSON. Every route but /healthz and /openapi.json needs the
-cluster secret (``make_app``)."""
+"""The controller's API routes: parse (ids through ``core.ids``, bodies through
+``read_model``), call the domain module, answer JSON. Every route but /healthz and
+/openapi.json needs the cluster secret (``make_app``). The status view's routes are in
+``ui.py``; ``app.py`` puts both tables on the app."""
 
 from __future__ import annotations
-
-from functools import partial
 
 from aiohttp import web
 
@@ -32,22 +31,11 @@ from filefleet.core.models import (
     PingRequest,
     Removed,
 )
-from filefleet.http.metrics import METRICS
-from filefleet.http.server import Api, json_model, make_app, read_model
-from filefleet.queue.base import EventQueue
-from filefleet.queue.factory import open_queue
-from filefleet.runtime.settings import ControllerSettings
+from filefleet.http.server import Api, json_model, read_model
 from filefleet.store.base import MetadataStore
 
 from . import chunks, files, nodes, params
-from .lifecycle import Lifecycle
-from .metrics import fleet_counters
-
-STORE = web.AppKey("store", MetadataStore)
-SETTINGS = web.AppKey("settings", ControllerSettings)
-# To read dead letters, and to announce the chunks of a node drained or forgotten.
-QUEUE = web.AppKey("queue", EventQueue)
-LIFECYCLE = web.AppKey("lifecycle", Lifecycle)
+from .context import LIFECYCLE, SETTINGS, STORE
 
 api = Api("controller")
 
@@ -241,30 +229,3 @@ async def lookup_chunks(request: web.Request) -> web.Response:
 async def add_locations(request: web.Request) -> web.Response:
     body = await read_model(request, LocationsAdd)
     return json_model(await chunks.add_locations(_store(request), body))
-
-
-def build_app(
-    store: MetadataStore, settings: ControllerSettings, service_id: str
-) -> web.Application:
-    """The controller's app over an open store; the store is closed at app cleanup."""
-    app = make_app(api, service_id=service_id, secret=settings.secret)
-    app[STORE] = store
-    app[SETTINGS] = settings
-    app[METRICS].read_at_scrape(partial(fleet_counters, store, settings))
-    queue = open_queue(settings.queue) if settings.queue else None
-    if queue is not None:
-        app[QUEUE] = queue
-    app[LIFECYCLE] = Lifecycle(store, settings.replicas, settings.node_ttl, queue)
-
-    async def close_store(_: web.Application) -> None:
-        await app[LIFECYCLE].close()
-        await store.close()
-        if queue is not None:
-            await queue.close()
-
-    app.on_cleanup.append(close_store)
-    return app
-
-
-# The status view lives in its own module; importing it registers its routes on `api`.
-from filefleet.controller import ui as _ui  # noqa: E402, F401

@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 from filefleet.core.errors import Gone
+from filefleet.core.file_query import FileQuery
 from filefleet.core.models import FileCreate, FileInfo, FileList, FileSummary, FileUpdate, Removed
 from filefleet.store.base import MetadataStore
-
-from .params import FileQuery
 
 
 async def create_file(store: MetadataStore, record: FileCreate) -> tuple[FileInfo, bool]:
@@ -29,16 +28,7 @@ async def get_summary(store: MetadataStore, file_id: str) -> FileSummary:
 
 
 async def list_files(store: MetadataStore, query: FileQuery) -> FileList:
-    return await store.list_files(
-        state=query.state,
-        expired=query.expired,
-        exhausted=query.exhausted,
-        idle=query.idle,
-        sha256=query.sha256,
-        after=query.after,
-        limit=query.limit,
-        with_chunks=query.with_chunks,
-    )
+    return await store.list_files(query)
 
 
 async def mark_deleting(store: MetadataStore, file_id: str, token_sha256: str | None) -> FileInfo:

@@ -13,7 +13,7 @@ from filefleet.runtime.service import run
 from filefleet.runtime.settings import ControllerSettings
 from filefleet.store.sql import open_store
 
-from .api import build_app
+from .app import build_app
 
 log = logging.getLogger("filefleet.controller")
 

@@ -8,26 +8,13 @@ from typing import get_args
 
 from filefleet.core import ids
 from filefleet.core.errors import InvalidInput
+from filefleet.core.file_query import FileQuery
 from filefleet.core.models import FileState
 from filefleet.core.units import parse_duration
 
 MAX_LIMIT = 1000
 DEFAULT_LIMIT = 100
 _STATES: tuple[str, ...] = get_args(FileState)
-
-
-@dataclass(frozen=True)
-class FileQuery:
-    """``GET /files?state=&expired=true&exhausted=true&idle=&sha256=&after=&limit=&chunks=``."""
-
-    state: FileState | None = None
-    expired: bool = False
-    exhausted: bool = False
-    idle: float | None = None
-    sha256: str | None = None
-    after: str | None = None
-    limit: int = DEFAULT_LIMIT
-    with_chunks: bool = True
 
 
 @dataclass(frozen=True)
@@ -65,6 +52,8 @@ def bounded_int(name: str, value: str, low: int, high: int) -> int:
 
 
 def file_query(query: Mapping[str, str]) -> FileQuery:
+    """``GET /files?state=&expired=true&exhausted=true&idle=&sha256=&after=&limit=&chunks=``
+    back into the ``FileQuery`` a client sent (``FileQuery.as_params``)."""
     _only(query, {"state", "expired", "exhausted", "idle", "sha256", "after", "limit", "chunks"})
     state = query.get("state")
     if state is not None and state not in _STATES:

@@ -26,13 +26,15 @@ from filefleet.core.health import FILE_STATES, ClusterStatus, DeadLetterView, cl
 from filefleet.core.lifecycle import node_label, node_state
 from filefleet.core.models import NodeStatus
 from filefleet.core.units import format_age, format_size
-from filefleet.http.server import json_model
+from filefleet.http.server import Api, json_model
 from filefleet.queue.base import EventQueue
 from filefleet.store.base import MetadataStore
 
-from .api import QUEUE, SETTINGS, STORE, api
+from .context import QUEUE, SETTINGS, STORE
 
 log = logging.getLogger(__name__)
+
+api = Api("controller")  # the status view's routes; app.py adds them to the API's
 
 BELOW_SHOWN = 20
 DEAD_SHOWN = 20
@@ -112,6 +114,7 @@ def render_page(report: ClusterStatus, now: datetime) -> str:
         replicas=report.replicas,
         node_rows="\n".join(_node_row(n, now) for n in report.nodes) or _empty(8, "no node yet"),
         below_count=totals.below,
+        single_copy=totals.single_copy,
         below_rows="\n".join(
             f"<tr><td><code>{_e(c.id[:16])}</code></td><td>{_e(format_size(c.size))}</td>"
             f"<td>{c.live}</td><td>{len(c.locations)}</td></tr>"

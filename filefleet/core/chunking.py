@@ -14,8 +14,8 @@ DEFAULT_CHUNK_SIZE = 4 * 1024 * 1024
 # chunk buffers between requests. A chunk request is answered only once its chunk is
 # stored, recorded and folded into the whole-file hash (~100 ms on a busy 2-core machine),
 # so the chunks in flight are what keeps every process busy meanwhile: with 8, the cores
-# sat idle a sixth of the time; 16 uploads ~10 % faster (docs/benchmarks.md) and holds at
-# most 64 MiB of buffers on the frontend per sharing client.
+# sat idle a sixth of the time; 16 uploads ~10 % faster (history of docs/benchmarks.md)
+# and holds at most 64 MiB of buffers on the frontend per sharing client.
 CHUNK_API_INFLIGHT = 16
 
 

@@ -7,7 +7,8 @@ into the same class. ``retryable`` tells a caller whether trying again can help.
     FilefleetError
     ├── RequestError                (not retryable: the request itself is wrong)
     │   ├── InvalidInput          400
-    │   │   └── HashMismatch      400  (code "hash_mismatch": bytes differ from their hash)
+    │   │   ├── HashMismatch      400  (code "hash_mismatch": bytes differ from their hash)
+    │   │   └── FileChanged       400  (a file being shared shrank after it was hashed)
     │   ├── Unauthorized          401
     │   ├── Forbidden             403
     │   ├── NotFound              404
@@ -23,6 +24,7 @@ into the same class. ``retryable`` tells a caller whether trying again can help.
         │   └── TimedOut          503  (code "timed_out": a per-hop deadline passed)
         │       └── ConnectTimedOut    (no connection within the connect deadline)
         └── UpstreamError         502  (another service answered something unusable)
+            └── CorruptChunk      502  (a replica's bytes do not hash to its chunk id)
 """
 
 from __future__ import annotations
@@ -58,6 +60,11 @@ class HashMismatch(InvalidInput):
     tells its client which chunk was wrong."""
 
     code = "hash_mismatch"
+
+
+class FileChanged(InvalidInput):
+    """A file being shared is shorter than when it was hashed: its bytes cannot be sent
+    as hashed (``http/file_range.py``)."""
 
 
 class Unauthorized(RequestError):
@@ -132,6 +139,11 @@ class ConnectTimedOut(TimedOut):
 
 class UpstreamError(ServiceError):
     status = 502
+
+
+class CorruptChunk(UpstreamError):
+    """A node answered bytes that do not hash to the chunk id: a rotten replica, skipped
+    and reported so repair restores it (``http/replicas.py``)."""
 
 
 _BY_STATUS: dict[int, type[FilefleetError]] = {

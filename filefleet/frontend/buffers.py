@@ -10,8 +10,9 @@ buffer is the upload's back-pressure: the body is read no faster than chunks are
 Each piece is hashed twice (into its chunk's SHA-256 and the whole file's) right after it
 is copied, on the event loop, while it is still in the CPU's cache. Hashing a finished
 4 MiB buffer in a worker thread costs markedly more on a small machine: by then its bytes
-have to come back from memory, into another core (docs/benchmarks.md). The price is that
-one frontend's uploads hash on one core; more frontends behind a balancer use more.
+have to come back from memory, into another core (history of docs/benchmarks.md). The
+price is that one frontend's uploads hash on one core; more frontends behind a balancer
+use more.
 """
 
 from __future__ import annotations

@@ -44,6 +44,7 @@ from filefleet.core.errors import (
     NotFound,
     PayloadTooLarge,
 )
+from filefleet.core.file_query import FileQuery
 from filefleet.core.models import (
     ChunkInfo,
     ChunkRef,
@@ -394,7 +395,8 @@ class ResumableUploads:
         re-upload whose chunks were all claimed (dedup) completes without reading the
         file back from the nodes."""
         wanted = [(c.id, c.size) for c in info.chunks]  # the controller lists them in order
-        page = await self.controller.list_files(sha256=sha256, state="active", limit=KNOWN_PAGE)
+        query = FileQuery(sha256=sha256, state="active", limit=KNOWN_PAGE)
+        page = await self.controller.list_files(query)
         return any(
             other.id != info.id and [(c.id, c.size) for c in other.chunks] == wanted
             for other in page.files

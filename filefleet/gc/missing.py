@@ -15,12 +15,9 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Collection
-from typing import TYPE_CHECKING
 
 from filefleet.core.errors import FilefleetError
-
-if TYPE_CHECKING:
-    from filefleet.gc.sweep import Fleet, GCCounts
+from filefleet.gc.fleet import Fleet, GCCounts
 
 log = logging.getLogger(__name__)
 

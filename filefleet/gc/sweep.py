@@ -12,13 +12,7 @@ A pass (``worker.GarbageCollector.run_once``) calls them in this order:
    each page, drop the locations of chunks the node is listed for but no longer holds
    (``missing.py``), so repair restores them.
 
-How a chunk is collected, and why an upload re-using it never loses it (``collect_chunk``):
-
-    mark collecting   (controller; refused while a live file references the chunk)
-    for each location on an active node:
-        re-check the mark       (an append of the chunk clears it: the chunk is claimed)
-        DELETE on the node      (?grace=: refused, 409, if stored or touched within it)
-        remove the location     (only after the node's delete succeeded)
+How a chunk is collected, and why an upload re-using it never loses it: ``collecting.py``.
 
 What a crash between two writes leaves behind, and who cleans it up:
 - after the node's delete, before removing the location: a location naming a replica
@@ -33,60 +27,17 @@ What a crash between two writes leaves behind, and who cleans it up:
 
 from __future__ import annotations
 
-import contextlib
 import logging
 from collections.abc import AsyncIterator
-from dataclasses import dataclass, field, fields
 
-from filefleet.core.errors import Conflict, FilefleetError, NotFound
+from filefleet.core.errors import Conflict, NotFound
+from filefleet.core.file_query import FileQuery
 from filefleet.core.models import ChunkInfo, FileInfo, FileState
+from filefleet.gc.collecting import collect_chunk
+from filefleet.gc.fleet import NODE_PAGE, PAGE, Fleet, GCCounts
 from filefleet.gc.missing import drop_missing
-from filefleet.http.controller_api import ControllerClient
-from filefleet.http.node_api import NodeClient
 
 log = logging.getLogger(__name__)
-
-PAGE = 100  # files per controller page
-NODE_PAGE = 1000  # chunk ids per node page
-
-
-@dataclass
-class GCCounts:
-    """What the GC did; one per pass (``run_once`` returns it) and one running total."""
-
-    files_marked: int = 0  # files newly marked `deleting` by the GC
-    files_collected: int = 0  # file records removed
-    chunks_deleted: int = 0  # replicas deleted from a node (location removed)
-    freed_bytes: int = 0  # their bytes (an orphan's size is not known: counted apart)
-    chunk_records_removed: int = 0  # chunk records removed (no file, no location left)
-    deletes_pending: int = 0  # replicas left on inactive nodes, to delete when they return
-    orphans_deleted: int = 0  # chunks deleted from a node that had no record at all
-    lost_replicas: int = 0  # locations dropped: the node was listed but did not hold it
-    conflicts: int = 0  # node refused (within grace), or an upload claimed a marked chunk
-    failures: int = 0  # a node or the controller failed a step; retried next pass
-
-    def add(self, other: GCCounts) -> None:
-        for f in fields(self):
-            setattr(self, f.name, getattr(self, f.name) + getattr(other, f.name))
-
-    def as_dict(self) -> dict[str, int]:
-        return {f.name: getattr(self, f.name) for f in fields(self)}
-
-
-@dataclass
-class Fleet:
-    """What one pass works with: the controller, the nodes, and the grace."""
-
-    controller: ControllerClient
-    nodes: NodeClient
-    grace: float
-    urls: dict[str, str] = field(default_factory=dict)  # node id -> base URL (every known)
-    active: set[str] = field(default_factory=set)  # node ids active now
-
-    async def refresh_nodes(self) -> None:
-        known = await self.controller.all_nodes()
-        self.urls = {n.id: n.url.rstrip("/") for n in known}
-        self.active = {n.id for n in known if n.active}
 
 
 # --- 1. which files ---------------------------------------------------------------------
@@ -124,9 +75,9 @@ async def _pages(
 ) -> AsyncIterator[FileInfo]:
     after: str | None = None
     while True:
-        page = await fleet.controller.list_files(
-            state=state, expired=expired, exhausted=exhausted, idle=idle, after=after, limit=PAGE
-        )
+        query = FileQuery(state=state, expired=expired, exhausted=exhausted, idle=idle,
+                          after=after, limit=PAGE)  # fmt: skip
+        page = await fleet.controller.list_files(query)
         for info in page.files:
             yield info
         if page.next is None:
@@ -174,75 +125,6 @@ async def remove_chunk_record(fleet: Fleet, chunk_id: str, counts: GCCounts) -> 
             counts.chunk_records_removed += 1
     except NotFound:
         pass
-
-
-# --- 3. one chunk -----------------------------------------------------------------------
-
-
-async def collect_chunk(fleet: Fleet, chunk_id: str, counts: GCCounts) -> tuple[bool, int]:
-    """Delete a chunk no live file references from every active node holding it.
-
-    Returns ``(finished, pending)``: ``finished`` is False while a replica on an active node
-    is still there (the node refused within the grace, or failed); ``pending`` counts the
-    replicas left on inactive nodes. A chunk a live file uses, or that an upload claimed
-    during collection, is finished with nothing pending: it is not ours to delete.
-    """
-    try:
-        if not await fleet.controller.mark_collecting(chunk_id, fleet.grace):
-            return True, 0  # step 1 refused: a live file references the chunk
-        chunk = await fleet.controller.get_chunk(chunk_id)
-    except NotFound:
-        return True, 0  # no record: collected already
-    finished, pending = True, 0
-    for node_id in chunk.locations:
-        if node_id not in fleet.active or node_id not in fleet.urls:
-            pending += 1  # deleted when the node returns (sweep_node), never forgotten
-            continue
-        outcome = await delete_replica(fleet, chunk_id, node_id, counts, size=chunk.size)
-        if outcome == "claimed":
-            return True, 0
-        finished = finished and outcome == "deleted"
-    counts.deletes_pending += pending
-    return finished, pending
-
-
-async def still_marked(fleet: Fleet, chunk_id: str) -> bool:
-    """Step 3's re-check: is the chunk still marked (no append cleared it)?"""
-    try:
-        return (await fleet.controller.get_chunk(chunk_id)).collecting
-    except NotFound:
-        return False
-
-
-async def delete_replica(
-    fleet: Fleet, chunk_id: str, node_id: str, counts: GCCounts, *, size: int = 0
-) -> str:
-    """Re-check the mark, delete on the node, then remove the location.
-
-    Returns ``deleted``, ``claimed`` (an upload cleared the mark: stop collecting the
-    chunk), ``kept`` (the node refused: stored or touched within the grace) or ``failed``.
-    The location goes only after the node's delete succeeded (DESIGN §8 step 3); a crash
-    between the two leaves a location naming a gone replica, removed by the next pass.
-    """
-    if not await still_marked(fleet, chunk_id):
-        counts.conflicts += 1
-        log.info("chunk %s was claimed by an upload during collection; kept", chunk_id)
-        return "claimed"
-    try:
-        await fleet.nodes.delete_chunk(fleet.urls[node_id], chunk_id, fleet.grace)
-    except Conflict:
-        counts.conflicts += 1
-        return "kept"
-    except FilefleetError as exc:
-        counts.failures += 1
-        log.warning("deleting chunk %s on node %s failed: %s", chunk_id, node_id, exc.message)
-        return "failed"
-    # NotFound: the chunk's record went meanwhile (another pass): nothing left to remove.
-    with contextlib.suppress(NotFound):
-        await fleet.controller.remove_location(chunk_id, node_id, reclaimed=True)
-    counts.chunks_deleted += 1
-    counts.freed_bytes += size
-    return "deleted"
 
 
 # --- 4. orphans and pending deletes on one node -----------------------------------------

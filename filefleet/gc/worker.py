@@ -1,6 +1,6 @@
 """The GC as a Service: ``run_once()`` is one pass, ``run_forever()`` one every interval.
 
-One pass, in order (each step in ``sweep.py``):
+One pass, in order (each step in ``sweep.py``; one chunk in ``collecting.py``):
 1. refresh the nodes (which are active: only those get deletes; the others' replicas
    stay pending until they return);
 2. collect each expired, deleted or abandoned file (``collect_file``);
@@ -15,7 +15,8 @@ from __future__ import annotations
 import logging
 
 from filefleet.core.errors import FilefleetError
-from filefleet.gc.sweep import Fleet, GCCounts, collect_file, files_to_collect, sweep_node
+from filefleet.gc.fleet import Fleet, GCCounts
+from filefleet.gc.sweep import collect_file, files_to_collect, sweep_node
 from filefleet.http.controller_api import ControllerClient
 from filefleet.http.node_api import NodeClient
 from filefleet.runtime.service import Service

@@ -7,7 +7,7 @@ page-aligned buffer for its ``O_DIRECT`` write. ``chunk_body`` instead copies ea
 as it comes, into a buffer taken from a ``Buffers`` set (``core/buffers.py``) and given
 back when the handler is done: one copy, no allocation per chunk, memory bounded by the
 chunks in flight. On a 2-core machine where the client and every service share the cores,
-those copies are CPU the hashing needs (docs/benchmarks.md).
+those copies are CPU the hashing needs (history of docs/benchmarks.md).
 """
 
 from __future__ import annotations
@@ -69,7 +69,7 @@ async def chunk_body(
     into the buffer, on the event loop, while it is still in the CPU's cache (a 4 MiB
     chunk is ~2 ms of hashing, spread over its pieces). Hashing the buffer afterwards in
     a worker thread costs more CPU on a small machine: the bytes have to come back from
-    memory into another core (docs/benchmarks.md)."""
+    memory into another core (history of docs/benchmarks.md)."""
     length = _check_length(request, limit)
     if length is None or length > buffers.size:
         body = memoryview(await read_body(request, limit))

@@ -19,6 +19,7 @@ from typing import Any
 
 from pydantic import TypeAdapter
 
+from filefleet.core.file_query import FileQuery
 from filefleet.core.health import ClusterStatus
 from filefleet.core.models import (
     ChunkInfo,
@@ -29,7 +30,6 @@ from filefleet.core.models import (
     FileCreate,
     FileInfo,
     FileList,
-    FileState,
     FileSummary,
     FileUpdate,
     LocationsAdded,
@@ -113,33 +113,9 @@ class ControllerClient:
         """``GET /status``: R, every node with its active flag, the totals, the verdict."""
         return ClusterStatus.model_validate(await self._get("/status"))
 
-    async def list_files(
-        self,
-        *,
-        state: FileState | None = None,
-        expired: bool = False,
-        exhausted: bool = False,
-        idle: float | None = None,
-        sha256: str | None = None,
-        after: str | None = None,
-        limit: int = 100,
-        chunks: bool = True,
-    ) -> FileList:
-        """One page of ``GET /files``; pass ``after=page.next`` for the next one."""
-        params: dict[str, str | int] = {"limit": limit, "chunks": str(chunks).lower()}
-        if state is not None:
-            params["state"] = state
-        if expired:
-            params["expired"] = "true"
-        if exhausted:
-            params["exhausted"] = "true"
-        if idle is not None:
-            params["idle"] = f"{idle}s"
-        if sha256 is not None:
-            params["sha256"] = sha256
-        if after is not None:
-            params["after"] = after
-        return FileList.model_validate(await self._get("/files", params=params))
+    async def list_files(self, query: FileQuery) -> FileList:
+        """One page of ``GET /files``; ask again with ``after=page.next`` for the next."""
+        return FileList.model_validate(await self._get("/files", params=query.as_params()))
 
     async def mark_deleting(self, file_id: str, token_sha256: str | None = None) -> FileInfo:
         """State -> deleting; with the owner's token hash (403 if wrong), or as the GC."""

@@ -17,11 +17,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from filefleet.core.errors import InvalidInput
-
-
-class FileChanged(InvalidInput):
-    """The file is shorter than when it was read: its bytes cannot be sent as hashed."""
+from filefleet.core.errors import FileChanged
 
 
 @dataclass(frozen=True)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from filefleet.core.errors import InsufficientStorage, NotFound, TimedOut, UpstreamError
+from filefleet.core.errors import CorruptChunk, InsufficientStorage, NotFound, TimedOut
 from filefleet.core.hashing import ArrivingDigest
 from filefleet.core.models import ChunkCopied, ChunkCopy, ChunkVerified, NodeRef
 from filefleet.http.client import HttpClient, RetryPolicy
@@ -18,10 +18,6 @@ STORE_RETRY = RetryPolicy(
     attempts=2, base_delay=0.05, max_delay=0.2, final=(TimedOut, InsufficientStorage)
 )
 READ_RETRY = RetryPolicy(attempts=1)
-
-
-class CorruptChunk(UpstreamError):
-    """A node answered bytes that do not hash to the chunk id."""
 
 
 class NodeClient:

@@ -26,11 +26,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
-from filefleet.core.errors import FilefleetError, NotFound, Unavailable
+from filefleet.core.errors import CorruptChunk, FilefleetError, NotFound, Unavailable
 from filefleet.core.suspects import SuspectNodes
 from filefleet.http.controller_api import ControllerClient
 from filefleet.http.direct import Into
-from filefleet.http.node_api import CorruptChunk, NodeClient
+from filefleet.http.node_api import NodeClient
 
 log = logging.getLogger(__name__)
 

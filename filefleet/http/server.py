@@ -95,6 +95,20 @@ class Api:
 
         return register
 
+    def including(self, *others: Api) -> Api:
+        """One table with this one's routes and those of ``others`` (a service whose routes
+        live in several modules registers them here, explicitly, not by import)."""
+        merged = Api(self.service)
+        for table in (self, *others):
+            for route in table.routes:
+                assert isinstance(route, web.RouteDef)  # what Api.route registers
+                merged.routes.route(route.method, route.path, **route.kwargs)(route.handler)
+            merged.docs += table.docs
+            merged.basic_auth_paths |= table.basic_auth_paths
+            merged.access_events |= table.access_events
+            merged.statics |= table.statics
+        return merged
+
     def static(self, prefix: str, directory: Path) -> None:
         """Serve the files of ``directory`` under ``prefix``, to anyone."""
         self.statics[prefix] = directory

@@ -5,7 +5,7 @@ Measured on the 2-core machines this project runs on (ext4 on a virtio disk, 4 M
 writes, each followed by fsync): buffered writes reach 340–370 MiB/s and cost about
 0.8 s of kernel CPU per 344 MiB, while ``O_DIRECT`` writes reach 1.4–1.5 GiB/s at almost
 no CPU. On a 2-core machine that CPU is what the frontend and the other nodes need, so
-this is the single largest saving on the upload path (docs/benchmarks.md).
+this is the single largest saving on the upload path (history of docs/benchmarks.md).
 
 ``O_DIRECT`` needs the buffer, offset and length aligned to the device's block size: bytes
 that do not already start on a page (the node reads chunk bodies into page-aligned buffers,

@@ -2,8 +2,8 @@
 
 A chunk is read whole, in one call, with ``O_DIRECT`` where the file system allows it: the
 disk writes straight into the buffer, without passing through the page cache. Measured on
-the 2-core reference machine (docs/benchmarks.md): 800 MiB of cold chunks read into a
-reused buffer cost 0.1 s of kernel CPU with ``O_DIRECT`` and 0.35–0.4 s through the page
+the 2-core reference machine (history of docs/benchmarks.md): 800 MiB of cold chunks read
+into a reused buffer cost 0.1 s of kernel CPU with ``O_DIRECT`` and 0.35–0.4 s through the page
 cache, and a fresh 4 MiB object per chunk adds ~1000 page faults each. Chunks are written
 with ``O_DIRECT`` too (``durable.py``), so the page cache rarely holds them anyway.
 """

@@ -11,9 +11,10 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
-from pydantic import BeforeValidator, Field, model_validator
+from pydantic import BeforeValidator, Field, create_model, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from filefleet.core.chunking import DEFAULT_CHUNK_SIZE
 from filefleet.core.errors import InvalidInput
 from filefleet.core.units import parse_duration, parse_size
 from filefleet.http.deadlines import SERVICE, Deadlines
@@ -184,7 +185,9 @@ class NodeSettings(ControllerClientSettings):
     scrub_rate: float = Field(
         8.0, ge=0, description="MiB/s of stored chunks re-hashed by the scrubber (0: off)."
     )
-    max_chunk: Size = Field(4 * MiB, description="Largest chunk body accepted (413 above).")
+    max_chunk: Size = Field(
+        DEFAULT_CHUNK_SIZE, description="Largest chunk body accepted (413 above)."
+    )
 
 
 class FrontendSettings(ControllerClientSettings):
@@ -200,7 +203,7 @@ class FrontendSettings(ControllerClientSettings):
     default_expiry: Duration = Field(7 * 86400.0, description="Expiry of an upload without one.")
     max_expiry: Duration = Field(30 * 86400.0, description="Largest expiry accepted (400 above).")
     max_upload: Size = Field(10 * 1024 * MiB, description="Largest upload accepted (413 above).")
-    chunk_size: Size = Field(4 * MiB, description="Chunk size; only tests change it.")
+    chunk_size: Size = Field(DEFAULT_CHUNK_SIZE, description="Chunk size; only tests change it.")
     inflight: int = Field(
         4, ge=1, le=64, description="Chunks of one upload or download in flight at once."
     )
@@ -235,8 +238,8 @@ class GCSettings(WorkerSettings):
     )
 
 
-class UpSettings(Settings):
-    """``filefleet up``: a whole local cluster. Knobs left unset keep each service's default."""
+class UpBase(Settings):
+    """What ``filefleet up`` takes of its own; ``UpSettings`` adds the services' knobs."""
 
     data: Path = Field(
         default_factory=default_data_dir,
@@ -252,19 +255,38 @@ class UpSettings(Settings):
     queue: str | None = Field(None, description="Queue URL (default: an embedded Redis).")
     public_url: str | None = Field(None, description="Base URL of the links handed out.")
     log_json: bool = Field(False, description="Services log JSON lines.")
-    node_ttl: str | None = Field(None, description="Passed to the controller.")
-    ping_interval: str | None = Field(None, description="Passed to every node.")
-    scrub_rate: str | None = Field(None, description="Passed to every node.")
-    max_chunk: str | None = Field(None, description="Passed to every node.")
-    capacity: str | None = Field(None, description="Passed to every node.")
-    repair_interval: str | None = Field(None, description="Passed to the replicator.")
-    repair_after: str | None = Field(None, description="Passed to the replicator.")
-    repair_rate: str | None = Field(None, description="Passed to the replicator.")
-    gc_interval: str | None = Field(None, description="Passed to the garbage collector.")
-    gc_grace: str | None = Field(None, description="Passed to the garbage collector.")
-    default_expiry: str | None = Field(None, description="Passed to the frontend.")
-    max_expiry: str | None = Field(None, description="Passed to the frontend.")
-    max_upload: str | None = Field(None, description="Passed to the frontend.")
-    chunk_size: str | None = Field(None, description="Passed to the frontend.")
-    inflight: str | None = Field(None, description="Passed to the frontend.")
-    dedup: bool | None = Field(None, description="Passed to the frontend.")
+
+
+# The services' settings `filefleet up` passes on, each to the service whose model has it:
+# its flag, type and meaning come from that model, so they are written once. A knob left
+# unset keeps the service's own default.
+UP_KNOBS: dict[str, tuple[type[Settings], tuple[str, ...]]] = {
+    "controller": (ControllerSettings, ("node_ttl",)),
+    "node": (NodeSettings, ("ping_interval", "scrub_rate", "max_chunk", "capacity")),
+    "replicator": (ReplicatorSettings, ("repair_interval", "repair_after", "repair_rate")),
+    "gc": (GCSettings, ("gc_interval", "gc_grace")),
+    "frontend": (
+        FrontendSettings,
+        ("default_expiry", "max_expiry", "max_upload", "chunk_size", "inflight", "dedup"),
+    ),
+}
+
+
+def _up_knob(service: str, model: type[Settings], name: str) -> tuple[Any, Any]:
+    field = model.model_fields[name]
+    kind: Any = bool | None if field.annotation is bool else str | None
+    where = {"node": "every node", "gc": "the garbage collector"}.get(service, f"the {service}")
+    return kind, Field(None, description=f"{field.description} Passed to {where}.")
+
+
+_KNOB_FIELDS: dict[str, Any] = {
+    name: _up_knob(service, model, name)
+    for service, (model, names) in UP_KNOBS.items()
+    for name in names
+}
+UpSettings: type[UpBase] = create_model(  # one field per knob of UP_KNOBS
+    "UpSettings",
+    __base__=UpBase,
+    __doc__="``filefleet up``: a whole local cluster, with the knobs of its services.",
+    **_KNOB_FIELDS,
+)

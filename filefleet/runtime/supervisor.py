@@ -39,7 +39,7 @@ from typing import IO, Any
 from filefleet.core import ids
 from filefleet.core.errors import FilefleetError, Unavailable
 from filefleet.runtime.children import Backoff, ending_with, hold_data_dir
-from filefleet.runtime.settings import UpSettings
+from filefleet.runtime.settings import UP_KNOBS, UpBase, UpSettings
 
 log = logging.getLogger(__name__)
 
@@ -92,9 +92,10 @@ def check_port_free(host: str, port: int) -> None:
             ) from exc
 
 
-def _knobs(settings: UpSettings, names: list[str]) -> list[str]:
+def _knobs(settings: UpBase, service: str) -> list[str]:
+    """The flags of ``service``'s knobs given to ``up`` (``UP_KNOBS``)."""
     args: list[str] = []
-    for name in names:
+    for name in UP_KNOBS[service][1]:
         value = getattr(settings, name)
         if value is None:
             continue
@@ -108,7 +109,7 @@ def _knobs(settings: UpSettings, names: list[str]) -> list[str]:
 
 @dataclass
 class LocalCluster:
-    settings: UpSettings
+    settings: UpBase
     secret: str = ""
     queue: str = ""
     db: str = ""
@@ -159,7 +160,7 @@ class LocalCluster:
                 str(s.replicas),
                 "--queue",  # to show dead letters on its status view
                 self.queue,
-                *_knobs(s, ["node_ttl"]),
+                *_knobs(s, "controller"),
                 *common,
             ],
             controller,
@@ -176,7 +177,7 @@ class LocalCluster:
                     str(port),
                     "--controller",
                     controller,
-                    *_knobs(s, ["ping_interval", "scrub_rate", "max_chunk", "capacity"]),
+                    *_knobs(s, "node"),
                     *common,
                 ],
                 f"http://127.0.0.1:{port}",
@@ -194,7 +195,7 @@ class LocalCluster:
                 self.queue,
                 "--replicas",
                 str(s.replicas),
-                *_knobs(s, ["repair_interval", "repair_after", "repair_rate"]),
+                *_knobs(s, "replicator"),
                 *common,
             ],
             f"http://127.0.0.1:{port}",
@@ -208,7 +209,7 @@ class LocalCluster:
                 str(port),
                 "--controller",
                 controller,
-                *_knobs(s, ["gc_interval", "gc_grace"]),
+                *_knobs(s, "gc"),
                 *common,
             ],
             f"http://127.0.0.1:{port}",
@@ -227,17 +228,7 @@ class LocalCluster:
                 self.queue,
                 "--public-url",
                 self.frontend_url,
-                *_knobs(
-                    s,
-                    [
-                        "default_expiry",
-                        "max_expiry",
-                        "max_upload",
-                        "chunk_size",
-                        "inflight",
-                        "dedup",
-                    ],
-                ),
+                *_knobs(s, "frontend"),
                 *common,
             ],
             f"http://127.0.0.1:{s.port}"

@@ -19,13 +19,13 @@ from __future__ import annotations
 
 import abc
 
+from filefleet.core.file_query import FileQuery
 from filefleet.core.health import ReplicationCounts, StoreTotals
 from filefleet.core.models import (
     ChunkInfo,
     FileCreate,
     FileInfo,
     FileList,
-    FileState,
     FileSummary,
     FileUpdate,
     NodeInfo,
@@ -55,21 +55,8 @@ class MetadataStore(abc.ABC):
         """The record with its chunks in order and each chunk's locations."""
 
     @abc.abstractmethod
-    async def list_files(
-        self,
-        *,
-        state: FileState | None = None,
-        expired: bool = False,
-        exhausted: bool = False,
-        idle: float | None = None,
-        sha256: str | None = None,
-        after: str | None = None,
-        limit: int = 100,
-        with_chunks: bool = True,
-    ) -> FileList:
-        """One page of files ordered by id: ``expired`` keeps those past ``expires_at``,
-        ``idle`` those untouched for that many seconds, ``sha256`` those with that whole-file
-        hash; ``after`` is the last id seen."""
+    async def list_files(self, query: FileQuery) -> FileList:
+        """One page of the files ``query`` asks for, ordered by id (``core/file_query.py``)."""
 
     @abc.abstractmethod
     async def mark_deleting(self, file_id: str, token_sha256: str | None = None) -> FileInfo:

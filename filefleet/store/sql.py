@@ -31,6 +31,7 @@ from filefleet.core.errors import (
     NotFound,
     Unavailable,
 )
+from filefleet.core.file_query import FileQuery
 from filefleet.core.health import ReplicationCounts, StoreTotals
 from filefleet.core.models import (
     ChunkInfo,
@@ -38,7 +39,6 @@ from filefleet.core.models import (
     FileCreate,
     FileInfo,
     FileList,
-    FileState,
     FileSummary,
     FileUpdate,
     NodeInfo,
@@ -271,37 +271,28 @@ class SqlStore(MetadataStore):
             raise NotFound(f"no file {file_id}")
         return info
 
-    async def list_files(
-        self,
-        *,
-        state: FileState | None = None,
-        expired: bool = False,
-        exhausted: bool = False,
-        idle: float | None = None,
-        sha256: str | None = None,
-        after: str | None = None,
-        limit: int = 100,
-        with_chunks: bool = True,
-    ) -> FileList:
-        query = select(files).order_by(files.c.id).limit(limit + 1)
-        if state is not None:
-            query = query.where(files.c.state == state)
-        if expired:
-            query = query.where(files.c.expires_at <= self.clock())
-        if exhausted:
-            query = query.where(
+    async def list_files(self, query: FileQuery) -> FileList:
+        limit = query.limit
+        select_page = select(files).order_by(files.c.id).limit(limit + 1)
+        if query.state is not None:
+            select_page = select_page.where(files.c.state == query.state)
+        if query.expired:
+            select_page = select_page.where(files.c.expires_at <= self.clock())
+        if query.exhausted:
+            select_page = select_page.where(
                 files.c.max_downloads.is_not(None), files.c.downloads >= files.c.max_downloads
             )
-        if idle is not None:
-            query = query.where(files.c.updated_at <= self._cutoff(idle))
-        if sha256 is not None:
-            query = query.where(files.c.sha256 == sha256)
-        if after is not None:
-            query = query.where(files.c.id > after)
+        if query.idle is not None:
+            select_page = select_page.where(files.c.updated_at <= self._cutoff(query.idle))
+        if query.sha256 is not None:
+            select_page = select_page.where(files.c.sha256 == query.sha256)
+        if query.after is not None:
+            select_page = select_page.where(files.c.id > query.after)
         async with self._read() as conn:
-            rows = list(await conn.execute(query))
+            rows = list(await conn.execute(select_page))
             page = rows[:limit]
-            refs = await queries.chunk_refs(conn, [r.id for r in page]) if with_chunks else {}
+            ids = [r.id for r in page]
+            refs = await queries.chunk_refs(conn, ids) if query.with_chunks else {}
         infos = [queries.file_info(r, refs.get(r.id, [])) for r in page]
         return FileList(files=infos, next=page[-1].id if len(rows) > limit else None)
 

@@ -19,6 +19,7 @@ from sqlalchemy import Connection, text
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from filefleet.core.errors import Conflict, Forbidden, InvalidInput, NotFound
+from filefleet.core.file_query import FileQuery
 from filefleet.core.models import ChunkRef, FileCreate, FileInfo, FileUpdate, PingRequest
 from filefleet.store.schema import metadata
 from filefleet.store.sql import SqlStore, open_store
@@ -204,26 +205,28 @@ async def test_list_files_pages_and_filters(store: SqlStore, clock: Clock) -> No
     await active_file(store, clock, 9, [1])
     seen, after = [], None
     while True:
-        page = await store.list_files(after=after, limit=2)
+        page = await store.list_files(FileQuery(after=after, limit=2))
         seen += [f.id for f in page.files]
         if page.next is None:
             break
         after = page.next
     assert seen == sorted(seen) and len(seen) == 6
     clock.advance(2.5 * 3600)
-    expired = await store.list_files(expired=True)
+    expired = await store.list_files(FileQuery(expired=True))
     assert [f.id for f in expired.files] == [new_file(clock, n).id for n in range(3)]
-    active = await store.list_files(state="active", with_chunks=False)
+    active = await store.list_files(FileQuery(state="active", with_chunks=False))
     assert [f.id for f in active.files] == [new_file(clock, 9).id]
     assert active.files[0].chunks == []
-    with_chunks = await store.list_files(state="active")
+    with_chunks = await store.list_files(FileQuery(state="active"))
     assert with_chunks.files[0].chunks[0].id == chunk_id(1)
     await store.update_file(new_file(clock, 4).id, FileUpdate(chunks=[ref(7, 0)]))  # touch
-    idle = await store.list_files(state="uploading", idle=3600)
+    idle = await store.list_files(FileQuery(state="uploading", idle=3600))
     assert new_file(clock, 4).id not in [f.id for f in idle.files] and len(idle.files) == 4
-    same_content = await store.list_files(sha256="cd" * 32)  # active_file's whole-file hash
+    same_content = await store.list_files(
+        FileQuery(sha256="cd" * 32)
+    )  # active_file's whole-file hash
     assert [f.id for f in same_content.files] == [new_file(clock, 9).id]
-    assert (await store.list_files(sha256="ab" * 32)).files == []
+    assert (await store.list_files(FileQuery(sha256="ab" * 32))).files == []
 
 
 async def test_mark_deleting_checks_the_token_and_freezes_the_file(

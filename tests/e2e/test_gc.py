@@ -18,7 +18,8 @@ from pathlib import Path
 import pytest
 
 from filefleet.core import ids
-from filefleet.gc.sweep import GCCounts, delete_replica
+from filefleet.gc.collecting import delete_replica
+from filefleet.gc.fleet import GCCounts
 from filefleet.gc.worker import GarbageCollector
 from filefleet.http.client import HttpClient
 from filefleet.http.controller_api import ControllerClient

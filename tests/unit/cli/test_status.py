@@ -25,7 +25,8 @@ def totals(below: int) -> StoreTotals:
     files = {s: StateTotals() for s in ("uploading", "active", "deleting")}
     files["active"] = StateTotals(files=1, bytes=30)
     return StoreTotals(files=files, chunks=40, replica_bytes=80, live_chunks=40, below=below,
-                       collecting_chunks=0, collecting_bytes=0)  # fmt: skip
+                       single_copy=below // 2, collecting_chunks=0,
+                       collecting_bytes=0)  # fmt: skip
 
 
 def below(n: int) -> ChunkInfo:
@@ -62,7 +63,7 @@ def test_a_dead_node_a_chunk_below_r_or_a_dead_letter_is_degraded() -> None:
     short = snapshot([node(1), node(2)], short=25)
     assert not short.healthy
     text = shown(short)
-    assert "Chunks below R (first 20 of 25)" in text
+    assert "Chunks below R (first 20 of 25); on a single copy: 12" in text
     assert "degraded: 37.5% of 40 chunks" in text
     lettered = snapshot([node(1), node(2)], short=0, dead=21)
     assert not lettered.healthy and "Dead letters (first 20 of 21)" in shown(lettered)

@@ -6,8 +6,7 @@ from typing import Any
 
 import pytest
 
-from filefleet.controller import chunks, files
-from filefleet.controller.api import api
+from filefleet.controller import api, chunks, files, ui
 from filefleet.controller.params import ChunkQuery
 from filefleet.core.errors import Gone
 from filefleet.store.base import MetadataStore
@@ -49,7 +48,8 @@ async def test_removed_reports_whether_a_record_went() -> None:
 
 
 def test_every_seed_route_is_served_and_none_is_public() -> None:
-    routes = {(d.method, d.path) for d in api.docs}
+    table = api.api.including(ui.api)  # as app.py registers them
+    routes = {(d.method, d.path) for d in table.docs}
     seed = {
         ("POST", "/file"),
         ("POST", "/file/{id}"),
@@ -57,5 +57,5 @@ def test_every_seed_route_is_served_and_none_is_public() -> None:
         ("POST", "/ping"),
         ("GET", "/active-nodes"),
     }
-    assert seed <= routes
-    assert api.public_paths() == frozenset()
+    assert seed | {("GET", "/status"), ("GET", "/ui")} <= routes
+    assert table.public_paths() == frozenset()

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from filefleet.controller.params import ChunkQuery, FileQuery, chunk_query, file_query, repair_after
+from filefleet.controller.params import ChunkQuery, chunk_query, file_query, repair_after
 from filefleet.core.errors import InvalidInput
+from filefleet.core.file_query import FileQuery
 
 
 def test_file_query_defaults() -> None:

@@ -9,15 +9,9 @@ from typing import Any, cast
 
 from filefleet.core.errors import Conflict, NotFound, Unavailable
 from filefleet.core.models import ChunkInfo, ChunkRef, FileInfo
-from filefleet.gc.sweep import (
-    Fleet,
-    GCCounts,
-    collect_chunk,
-    collect_file,
-    delete_replica,
-    sweep_chunk,
-    sweep_node,
-)
+from filefleet.gc.collecting import collect_chunk, delete_replica
+from filefleet.gc.fleet import Fleet, GCCounts
+from filefleet.gc.sweep import collect_file, sweep_chunk, sweep_node
 from filefleet.http.controller_api import ControllerClient
 from filefleet.http.node_api import NodeClient
 

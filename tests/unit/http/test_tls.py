@@ -16,11 +16,11 @@ import pytest
 import uvloop
 from aiohttp import web
 
-from filefleet.core.errors import ConnectTimedOut, InvalidInput, TimedOut, Unavailable
+from filefleet.core.errors import ConnectTimedOut, FileChanged, InvalidInput, TimedOut, Unavailable
 from filefleet.http.channel import SEND_SLICE
 from filefleet.http.client import NO_RETRY, HttpClient
 from filefleet.http.deadlines import Deadlines
-from filefleet.http.file_range import FileChanged, FileRange
+from filefleet.http.file_range import FileRange
 from filefleet.http.sending import released, wait_for_kernel
 from tests.harness.certs import ServerFiles, TestCA
 from tests.unit.http.serving import served, served_https

@@ -7,10 +7,10 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, cast
 
-from filefleet.core.errors import NotFound, Unavailable
+from filefleet.core.errors import CorruptChunk, NotFound, Unavailable
 from filefleet.core.models import ChunkCopied, ChunkInfo, LocationsAdded, NodeInfo, NodeRef
 from filefleet.http.controller_api import ControllerClient
-from filefleet.http.node_api import CorruptChunk, NodeClient
+from filefleet.http.node_api import NodeClient
 from filefleet.queue.base import DeadLetterPolicy, Delivery, EventQueue
 from filefleet.replicator.copy import ChunkCopier
 
