@@ -24,7 +24,6 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import require_service
 from tests.harness import replicators
 from tests.harness.certs import TestCA
 from tests.harness.cluster import SECRET, Cluster, http
@@ -41,20 +40,15 @@ def ca(tmp_path: Path) -> TestCA:
 
 @pytest.fixture
 def cluster(procs: ProcessGroup, tmp_path: Path, ca: TestCA) -> Iterator[Cluster]:
-    label, host, port, _ = replicators.QUEUE_SERVERS["redis"]
-    require_service(label, host, port)
-    queue = replicators.unique_queue_url("redis")
-    started = Cluster(
-        procs,
-        tmp_path,
-        node_args=["--ping-interval", "200ms"],
-        frontend_args=["--chunk-size", str(CHUNK)],
-        controller_args=["--replicas", "2"],
-        queue=queue,
-        tls=ca,
-    ).start(nodes=3)
-    yield started
-    replicators.purge_queue(queue)
+    with replicators.redis_queue() as queue:
+        yield Cluster(
+            procs,
+            tmp_path,
+            node_args=["--ping-interval", "200ms"],
+            frontend_args=["--chunk-size", str(CHUNK)],
+            queue=queue,
+            tls=ca,
+        ).start(nodes=3)
 
 
 def cli(*args: str, ca: TestCA | None, cache: Path) -> subprocess.CompletedProcess[str]:

@@ -5,11 +5,14 @@ on the real Redis / RabbitMQ (deleted at teardown)."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import uuid
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
 from filefleet.queue.factory import open_queue
+from tests.conftest import require_service
 from tests.harness.cluster import Cluster
 from tests.harness.processes import Process, free_port, wait_for
 
@@ -23,6 +26,19 @@ def unique_queue_url(backend: str) -> str:
     """A queue URL on the real server with a name no other test uses."""
     base = QUEUE_SERVERS[backend][3]
     return f"{base}?name=filefleet-e2e-{uuid.uuid4().hex[:12]}"
+
+
+@contextlib.contextmanager
+def redis_queue() -> Iterator[str]:
+    """A queue of the test's own on the real Redis (without one the test is skipped, or
+    fails under FILEFLEET_REQUIRE_SERVICES=1), purged afterwards."""
+    label, host, port, _ = QUEUE_SERVERS["redis"]
+    require_service(label, host, port)
+    url = unique_queue_url("redis")
+    try:
+        yield url
+    finally:
+        purge_queue(url)
 
 
 def purge_queue(url: str) -> None:
