@@ -37,7 +37,9 @@ test fails when the two disagree.
 
 Every long-running service also answers `GET /healthz`, and `GET /metrics` for
 Prometheus (docs/operations.md, "Metrics"), and needs the cluster secret (`--secret` /
-`FILEFLEET_SECRET`) unless started with `--insecure`.
+`FILEFLEET_SECRET`) unless started with `--insecure`. Given `--tls-cert` and `--tls-key`
+it serves HTTPS only, and `--tls-ca` is what it trusts when it calls others over HTTPS
+(docs/deployment.md, "TLS between the services").
 """
 
 
