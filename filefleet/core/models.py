@@ -165,8 +165,17 @@ class NodeInfo(BaseModel):
     draining: bool = False
 
 
+class BundleFile(BaseModel):
+    """One file of a bundle, in the answer that made it (``files``)."""
+
+    name: str
+    size: int
+    sha256: str
+
+
 class UploadResult(BaseModel):
-    """The answer to a finished upload."""
+    """The answer to a finished upload. ``files`` only for a bundle (left out otherwise):
+    its files in order, ``GET /download/{id}/{n}`` serving file ``n``."""
 
     id: str
     url: str
@@ -175,6 +184,7 @@ class UploadResult(BaseModel):
     size: int
     sha256: str
     expires_at: datetime
+    files: list[BundleFile] | None = None
 
 
 class Health(BaseModel):
