@@ -7,12 +7,16 @@ from __future__ import annotations
 
 import hashlib
 import io
+import json
 import os
+import subprocess
 import uuid
 import zipfile
+from pathlib import Path
 from typing import Any
 
 from tests.harness.cluster import Cluster, HttpAnswer, http
+from tests.harness.processes import FILEFLEET
 
 BROWSER = {
     "Accept": "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8",
@@ -193,3 +197,27 @@ def test_a_bundle_is_one_link_one_zip_and_each_file(cluster: Cluster) -> None:
     assert http("DELETE", result["delete_url"], headers=CURL).status == 200
     assert http("GET", url, headers=CURL).status == 410
     assert http("GET", f"{url}/1", headers=CURL).status == 410
+
+
+def test_filefleet_share_bundle_makes_one_link_for_all(cluster: Cluster, tmp_path: Path) -> None:
+    files = {"a.txt": b"first\n", "empty": b"", "Ünïcode name.bin": os.urandom(200_000)}
+    paths = []
+    for name, data in files.items():
+        path = tmp_path / name
+        path.write_bytes(data)
+        paths.append(str(path))
+    env = {"FILEFLEET_SERVER": cluster.url, "FILEFLEET_CACHE_DIR": str(tmp_path / "cache")}
+    done = subprocess.run(
+        [*FILEFLEET, "share", *paths, "--bundle", "--json", "--max-downloads", "2"],
+        env={**os.environ, **env}, capture_output=True, text=True, timeout=120, check=False,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    lines = done.stdout.strip().splitlines()
+    assert len(lines) == 1
+    result = json.loads(lines[0])
+    assert result["name"] == "files.zip"
+    assert [f["name"] for f in result["files"]] == list(files)
+    whole = http("GET", result["url"], headers=CURL)
+    with zipfile.ZipFile(io.BytesIO(whole.body)) as zf:
+        assert {n: zf.read(n) for n in zf.namelist()} == files
+    assert cluster.file_info(result["id"])["max_downloads"] == 2
