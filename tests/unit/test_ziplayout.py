@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import io
 import os
+import shutil
+import subprocess
 import zipfile
 import zlib
 from datetime import UTC, datetime
@@ -48,6 +50,15 @@ def test_zipfile_reads_every_member_back() -> None:
             info = zf.getinfo(name)
             assert info.compress_type == zipfile.ZIP_STORED
             assert info.date_time == (2026, 11, 25, 10, 30, 42)
+
+
+@pytest.mark.skipif(shutil.which("unzip") is None, reason="unzip is not installed")
+def test_info_zip_tests_it_clean(tmp_path: Path) -> None:
+    path = tmp_path / "bundle.zip"
+    path.write_bytes(materialise(layout_of(FILES), list(FILES.values())))
+    done = subprocess.run(["unzip", "-t", str(path)], capture_output=True, check=False)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert b"No errors detected" in done.stdout
 
 
 def test_the_same_metadata_gives_the_same_bytes() -> None:
