@@ -358,8 +358,18 @@ def share(
     dedup: Annotated[
         bool, typer.Option(envvar="FILEFLEET_DEDUP", help="Claim chunks the fleet already holds.")
     ] = True,
+    bundle: Annotated[
+        bool,
+        typer.Option(
+            "--bundle", envvar="FILEFLEET_BUNDLE", help="One link for all the files (a zip)."
+        ),
+    ] = False,
+    name: Annotated[
+        str | None, typer.Option(envvar="FILEFLEET_NAME", help="The bundle's zip name.")
+    ] = None,
 ) -> None:
-    """Share files: prints one link per file. Run again after an interruption to resume."""
+    """Share files: prints one link per file (one for all with --bundle). Run again after
+    an interruption to resume."""
     for path in files:
         if not path.is_file():
             fail(f"{path}: not a readable file")
@@ -369,7 +379,12 @@ def share(
         async with client(tls_ca) as http:
             with progress_bar(not json_out) as progress:
                 sharer = Share(http, url, dedup=dedup, progress=progress)
-                return [await sharer.share(p, expires, max_downloads) for p in files]
+                if not bundle:
+                    return [await sharer.share(p, expires, max_downloads) for p in files]
+                # Each file is uploaded (and resumed) on its own, then made one bundle,
+                # which carries the expiry and the download limit.
+                shared = [await sharer.share(p, expires, None) for p in files]
+                return [await make_bundle(http, url, shared, expires, max_downloads, name)]
 
     results = run_command(work, url)
     for result in results:
@@ -378,6 +393,30 @@ def share(
         else:
             typer.echo(result["url"])
             typer.echo(f"  delete: {result['delete_url']}", err=True)
+
+
+async def make_bundle(
+    http: HttpClient,
+    server: str,
+    shared: list[dict[str, Any]],
+    expires: str | None,
+    max_downloads: int | None,
+    name: str | None,
+) -> dict[str, Any]:
+    """``POST /bundles`` with the files just shared: one link for all of them."""
+    body: dict[str, Any] = {
+        "files": [
+            {"id": s["id"], "delete_token": s["delete_url"].rsplit("/", 1)[-1]} for s in shared
+        ]
+    }
+    for key, value in (("expires", expires), ("max_downloads", max_downloads), ("name", name)):
+        if value:
+            body[key] = value
+    answer = await http.request(
+        "POST", server, "/bundles", json=body, headers={"Accept": "application/json"}
+    )
+    result: dict[str, Any] = answer.json()
+    return result
 
 
 def register(app: typer.Typer) -> None:

@@ -9,6 +9,7 @@ from aiohttp import web
 
 from filefleet.core import ids
 from filefleet.core.models import (
+    BundleCreate,
     ChunkInfo,
     ChunkList,
     ChunkLookup,
@@ -56,6 +57,14 @@ def _ttl(request: web.Request) -> float:
 async def create_file(request: web.Request) -> web.Response:
     record = await read_model(request, FileCreate)
     info, created = await files.create_file(_store(request), record)
+    return json_model(info, status=201 if created else 200)
+
+
+@api.route("POST", "/bundle", summary="Make one file of finished files (a bundle)",
+           body=BundleCreate, response=FileInfo)  # fmt: skip
+async def create_bundle(request: web.Request) -> web.Response:
+    bundle = await read_model(request, BundleCreate)
+    info, created = await _store(request).create_bundle(bundle)
     return json_model(info, status=201 if created else 200)
 
 

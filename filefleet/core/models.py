@@ -52,6 +52,31 @@ class FileCreate(Strict):
     size: int | None = Field(default=None, ge=0)
 
 
+class BundlePart(Strict):
+    """A finished file that becomes member of a bundle, proved by its owner's token."""
+
+    id: FileId
+    delete_token_sha256: Sha256
+    name: str = Field(min_length=1, max_length=1024, description="Its name in the zip.")
+    crc32: int = Field(ge=0, le=0xFFFFFFFF)
+
+
+class BundleCreate(Strict):
+    """``POST /bundle``: one active file made of the chunks of ``files`` (active, each with
+    its owner's token), in their order, in one transaction; the files themselves become
+    ``deleting`` (their chunks stay: the bundle references them).
+
+    ``sha256`` is the hash of the members' bytes one after another (the bundle's bytes)."""
+
+    id: FileId
+    name: str = Field(min_length=1, max_length=1024)
+    expires_at: datetime
+    max_downloads: int | None = Field(default=None, ge=1)
+    delete_token_sha256: Sha256
+    sha256: Sha256
+    files: list[BundlePart] = Field(min_length=1, max_length=1000)
+
+
 class FileUpdate(Strict):
     """``POST /file/{id}``: append chunks (merged by order) and/or finish the upload."""
 
@@ -78,10 +103,23 @@ class FileRecord(BaseModel):
     downloads: int
 
 
+class BundleMember(BaseModel):
+    """One file of a bundle: its name in the bundle's zip, and what its bytes are. The
+    members' bytes are the bundle's, one after another, each starting on a chunk."""
+
+    name: str
+    size: int
+    sha256: str
+    crc32: int = Field(description="CRC-32 of the bytes, which the zip's headers carry.")
+    content_type: str
+
+
 class FileInfo(FileRecord):
-    """``GET /file/{id}``: the record and its chunks in order, with their locations."""
+    """``GET /file/{id}``: the record and its chunks in order, with their locations; for a
+    bundle, its ``members`` in order (empty for a single file, and in ``GET /files``)."""
 
     chunks: list[ChunkRef]
+    members: list[BundleMember] = Field(default_factory=list)
 
 
 class FileSummary(FileRecord):
@@ -127,8 +165,17 @@ class NodeInfo(BaseModel):
     draining: bool = False
 
 
+class BundleFile(BaseModel):
+    """One file of a bundle, in the answer that made it (``files``)."""
+
+    name: str
+    size: int
+    sha256: str
+
+
 class UploadResult(BaseModel):
-    """The answer to a finished upload."""
+    """The answer to a finished upload. ``files`` only for a bundle (left out otherwise):
+    its files in order, ``GET /download/{id}/{n}`` serving file ``n``."""
 
     id: str
     url: str
@@ -137,6 +184,7 @@ class UploadResult(BaseModel):
     size: int
     sha256: str
     expires_at: datetime
+    files: list[BundleFile] | None = None
 
 
 class Health(BaseModel):

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
 import html
 import importlib.resources
 import logging
@@ -13,31 +12,26 @@ from string import Template
 from aiohttp import web
 
 from filefleet.core import ids
-from filefleet.core.errors import PayloadTooLarge, RangeNotSatisfiable
-from filefleet.core.models import FileInfo, UploadResult
+from filefleet.core.errors import PayloadTooLarge
+from filefleet.core.models import FileInfo, UploadResult, utcnow
+from filefleet.frontend import serving
+from filefleet.frontend.bundles import bundle_name, upload_parts
 from filefleet.frontend.context import FRONTEND, FrontendContext
-from filefleet.frontend.forms import file_part_pieces, read_form_fields
-from filefleet.frontend.options import parse_options
+from filefleet.frontend.forms import file_part_pieces, file_parts, read_form_fields
+from filefleet.frontend.html_errors import PAGE_CSP, html_page
+from filefleet.frontend.landing import landing_page
+from filefleet.frontend.negotiation import is_preview, wants_page
+from filefleet.frontend.options import parse_flag, parse_options
 from filefleet.frontend.page import index_page
-from filefleet.frontend.ranges import ByteRange, content_disposition, parse_range
-from filefleet.frontend.streaming import stream_body
 from filefleet.http import access
 from filefleet.http.bodies import body_pieces
-from filefleet.http.sending import released, wait_for_kernel
 from filefleet.http.server import Api
 
 log = logging.getLogger(__name__)
 
 api = Api("frontend")
-api.static("/static", Path(str(importlib.resources.files("filefleet.frontend") / "static")))
-
-# Served files never run script on our origin, and pages load nothing from elsewhere.
-FILE_CSP = "sandbox; default-src 'none'"
-PAGE_CSP = (
-    "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; "
-    "worker-src 'self'; connect-src 'self'; "
-    "form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
-)
+STATIC = Path(str(importlib.resources.files("filefleet.frontend") / "static"))
+api.static("/static", STATIC)
 
 
 @api.route("GET", "/", summary="The upload page.", public=True)
@@ -101,6 +95,16 @@ async def _upload(request: web.Request, *, name: str | None) -> web.Response:
     if request.content_type == "multipart/form-data":
         form, part, reader = await read_form_fields(request)
         fields.update(form)
+        if parse_flag("bundle", fields.get("bundle")):
+            options = parse_options(
+                fields, name=bundle_name(fields.get("name")), content_type="application/zip",
+                default_expiry=settings.default_expiry, max_expiry=settings.max_expiry,
+            )  # fmt: skip
+            result = await upload_parts(
+                ctx.uploader, ctx.bundles, file_parts(part, reader), options,
+                ctx.public_url(request),
+            )  # fmt: skip
+            return upload_answer(request, ctx, result)
         options = parse_options(
             fields,
             name=part.filename or name,
@@ -128,7 +132,7 @@ def upload_answer(request: web.Request, ctx: FrontendContext, result: UploadResu
     accept = request.headers.get("Accept", "")
     if "application/json" in accept:
         return web.Response(
-            text=result.model_dump_json(),
+            text=result.model_dump_json(exclude_none=True),
             status=201,
             content_type="application/json",
             headers=headers,
@@ -147,7 +151,8 @@ def upload_answer(request: web.Request, ctx: FrontendContext, result: UploadResu
 @api.route(
     "GET",
     "/download/{id}",
-    summary="Download a file (Range and HEAD supported).",
+    summary="A file's landing page (browsers), or its bytes: Range, HEAD, ?dl=1; a "
+    "bundle's bytes are one zip.",
     public=True,
     access="download",
 )
@@ -155,36 +160,45 @@ async def download(request: web.Request) -> web.StreamResponse:
     ctx = request.app[FRONTEND]
     file_id = ids.file_id(request.match_info["id"])
     access.note(request, file_id=file_id)
+    dl = parse_flag("dl", request.query.get("dl"))
     info = await ctx.downloader.live_file(file_id)
-    size = info.size or 0
-    try:
-        wanted = (
-            parse_range(request.headers.get("Range"), size)
-            if _range_applies(request, info)
-            else None
-        )
-    except RangeNotSatisfiable as exc:
-        return web.json_response(
-            {"error": exc.message}, status=416, headers={"Content-Range": f"bytes */{size}"}
-        )
-    headers = _file_headers(info, wanted)
-    status = 206 if wanted is not None else 200
-    if request.method == "HEAD":
-        return web.Response(status=status, headers=headers)
-    if wanted is None or wanted.start == 0:
-        # A read from byte 0 counts as a download; later ranges (a resumed download) do not.
-        info = await ctx.downloader.take_download(info)
-    # Chunks are sent from reused buffers: each write returns once the kernel has all of
-    # it, and a buffer is reused only when the transport holds none of its bytes.
-    wait_for_kernel(request)
-    chunks = ctx.downloader.stream(info, wanted, released=lambda: released(request))
-    async with contextlib.aclosing(chunks):  # a client that left stops the fetching
-        # The first chunk comes before the answer: if every replica is gone, a clean 503.
-        first = await anext(chunks, None)
-        response = web.StreamResponse(status=status, headers=headers)
-        await response.prepare(request)
-        await stream_body(request, response, first, chunks, ctx.downloader.counters)
-    return response
+    if wants_page(request.headers, dl):
+        return _landing(request, ctx, info)
+    if info.members:
+        return await serving.send_zip(request, ctx, info)
+    return await serving.send(request, ctx, info, serving.whole_file(info))
+
+
+@api.route(
+    "GET",
+    r"/download/{id}/{n:\d+}",
+    summary="File n (0-based, as in the bundle's `files`) of a bundle (Range and HEAD).",
+    public=True,
+    access="download",
+)
+async def download_member(request: web.Request) -> web.StreamResponse:
+    ctx = request.app[FRONTEND]
+    file_id = ids.file_id(request.match_info["id"])
+    access.note(request, file_id=file_id)
+    parse_flag("dl", request.query.get("dl"))
+    n = int(request.match_info["n"][:9])
+    info = await ctx.downloader.live_file(file_id)
+    served = serving.member(info, n)
+    if is_preview(request.headers):  # a preview bot never takes a download
+        return _landing(request, ctx, info)
+    return await serving.send(request, ctx, info, served)
+
+
+def _landing(request: web.Request, ctx: FrontendContext, info: FileInfo) -> web.Response:
+    """The landing page: it reads the record only, and takes no download."""
+    link = f"{ctx.public_url(request)}/download/{info.id}"
+    page = landing_page(ctx.pages["landing.html"], info, link=link, now=utcnow())
+    return html_page(page)
+
+
+@api.route("GET", "/favicon.ico", summary="The site's icon.", public=True)
+async def favicon(request: web.Request) -> web.FileResponse:
+    return web.FileResponse(STATIC / "favicon.svg", headers={"Content-Type": "image/svg+xml"})
 
 
 # Behind the cluster secret, as every service's /stats: what the fleet's nodes and
@@ -204,29 +218,8 @@ async def stats(request: web.Request) -> web.Response:
     )
 
 
-def _range_applies(request: web.Request, info: FileInfo) -> bool:
-    if_range = request.headers.get("If-Range")
-    return if_range is None or if_range == f'"{info.sha256}"'
-
-
-def _file_headers(info: FileInfo, wanted: ByteRange | None) -> dict[str, str]:
-    size = info.size or 0
-    headers = {
-        "Content-Type": info.content_type,
-        "Content-Disposition": content_disposition(info.name),
-        "Content-Length": str(wanted.length if wanted else size),
-        "Accept-Ranges": "bytes",
-        "ETag": f'"{info.sha256}"',
-        "X-Content-Type-Options": "nosniff",
-        "Content-Security-Policy": FILE_CSP,
-        "Cache-Control": "private, no-store",
-    }
-    if wanted is not None:
-        headers["Content-Range"] = f"bytes {wanted.start}-{wanted.end}/{size}"
-    return headers
-
-
 # The owner's delete link lives in its own module; importing it registers its routes on `api`.
+from filefleet.frontend import bundles_api as _bundles_api  # noqa: E402, F401
 from filefleet.frontend import delete as _delete  # noqa: E402, F401
 from filefleet.frontend import qr as _qr  # noqa: E402, F401
 from filefleet.frontend import resumable_api as _resumable_api  # noqa: E402, F401

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from aiohttp import web
 
 from filefleet.core.buffers import Buffers
+from filefleet.frontend.bundles import BundleMaker
 from filefleet.frontend.download import Downloader
 from filefleet.frontend.resumable import ResumableUploads
 from filefleet.frontend.upload import Uploader
@@ -24,6 +25,7 @@ class FrontendContext:
     uploader: Uploader
     downloader: Downloader
     resumable: ResumableUploads
+    bundles: BundleMaker
     queue: EventQueue | None
     pages: dict[str, str]
     # Chunk bodies of the chunk API are read into these (reused, not allocated per chunk).

@@ -1,5 +1,7 @@
 """The owner's delete link (DESIGN §6): ``DELETE /delete/{id}/{token}``, and ``POST`` from the
-page that showed the link.
+page that showed the link. Opened in a browser (``GET``), the link answers a confirmation
+page whose button POSTs: a ``GET`` deletes nothing, so neither a click by mistake nor a
+link-preview bot can delete a file.
 
 The token is the capability: the controller keeps only its SHA-256 and compares in
 constant time. A wrong token is 403 and changes nothing; an unknown id is 404; a file that
@@ -14,28 +16,17 @@ module.
 from __future__ import annotations
 
 import hashlib
-import html
 
 from aiohttp import web
 
 from filefleet.core import ids
 from filefleet.core.errors import Gone
-from filefleet.frontend.api import PAGE_CSP, api
+from filefleet.frontend.api import api
 from filefleet.frontend.context import FRONTEND
+from filefleet.frontend.html_errors import html_page
+from filefleet.frontend.landing import confirm_delete_page, deleted_page
+from filefleet.frontend.negotiation import prefers_html
 from filefleet.http.controller_api import ControllerClient
-
-_PAGE = """<!doctype html>
-<html lang="en">
-<head><meta charset="utf-8"><title>filefleet — file deleted</title>
-<link rel="stylesheet" href="/static/style.css"></head>
-<body><main>
-<h1>File deleted</h1>
-<p><strong>{name}</strong> is deleted: its link no longer works, and its chunks are freed
-on every node shortly.</p>
-<p><a href="/">Share another file</a></p>
-</main></body>
-</html>
-"""
 
 
 async def delete_file(controller: ControllerClient, file_id: str, token: str) -> str:
@@ -57,14 +48,30 @@ async def delete_file(controller: ControllerClient, file_id: str, token: str) ->
 async def _delete(request: web.Request) -> web.Response:
     file_id = ids.file_id(request.match_info["id"])
     token = ids.token(request.match_info["token"])
-    name = await delete_file(request.app[FRONTEND].controller, file_id, token)
-    if "text/html" in request.headers.get("Accept", ""):
-        return web.Response(
-            text=_PAGE.format(name=html.escape(name)),
-            content_type="text/html",
-            headers={"Content-Security-Policy": PAGE_CSP},
-        )
+    ctx = request.app[FRONTEND]
+    name = await delete_file(ctx.controller, file_id, token)
+    if prefers_html(request.headers.get("Accept")):
+        return html_page(deleted_page(ctx.pages["deleted.html"], name))
     return web.json_response({"id": file_id, "deleted": True})
+
+
+@api.route(
+    "GET",
+    "/delete/{id}/{token}",
+    summary="The delete link opened in a browser: a confirmation page that POSTs; deletes nothing.",
+    public=True,
+)
+async def confirm_delete(request: web.Request) -> web.Response:
+    ctx = request.app[FRONTEND]
+    file_id = ids.file_id(request.match_info["id"])
+    token = ids.token(request.match_info["token"])
+    info = await ctx.downloader.live_file(file_id)  # 404 unknown, 410 deleted or expired
+    public_url = ctx.public_url(request)
+    page = confirm_delete_page(
+        ctx.pages["confirm-delete.html"], info,
+        action=f"/delete/{file_id}/{token}", link=f"{public_url}/download/{file_id}",
+    )  # fmt: skip
+    return html_page(page)
 
 
 @api.route(

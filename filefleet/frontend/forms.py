@@ -43,3 +43,19 @@ async def file_part_pieces(part: BodyPartReader, reader: MultipartReader) -> Asy
     if following is not None:
         name = getattr(following, "name", None)
         raise InvalidInput(f"form field {name!r} comes after the file: send options before 'file'")
+
+
+async def file_parts(
+    first: BodyPartReader, reader: MultipartReader
+) -> AsyncIterator[BodyPartReader]:
+    """Every ``file`` part of a bundle, in order, from ``first`` on; each must be read to
+    its end before the next is asked for. Any other field after them is a 400."""
+    part: object = first
+    while part is not None:
+        if not isinstance(part, BodyPartReader) or part.name != "file":
+            name = getattr(part, "name", None)
+            raise InvalidInput(
+                f"form field {name!r} comes after a file: send options before 'file'"
+            )
+        yield part
+        part = await reader.next()

@@ -11,8 +11,10 @@ from aiohttp import web
 from filefleet.core.buffers import byte_buffers
 from filefleet.core.chunking import CHUNK_API_INFLIGHT
 from filefleet.frontend.api import api
+from filefleet.frontend.bundles import BundleMaker
 from filefleet.frontend.context import FRONTEND, FrontendContext
 from filefleet.frontend.download import Downloader
+from filefleet.frontend.html_errors import html_errors
 from filefleet.frontend.nodes import NodeDirectory
 from filefleet.frontend.resumable import ResumableUploads
 from filefleet.frontend.upload import Uploader
@@ -81,6 +83,7 @@ async def build_app(settings: FrontendSettings) -> web.Application:
             max_upload=settings.max_upload,
             dedup=settings.dedup,
         ),
+        bundles=BundleMaker(controller, downloader),
         queue=queue,
         pages=load_pages(),
         chunk_bodies=buffers,
@@ -88,6 +91,7 @@ async def build_app(settings: FrontendSettings) -> web.Application:
     # The frontend's own routes are public; the secret guards /metrics.
     app = make_app(api, service_id="frontend", secret=settings.secret)
     app[FRONTEND] = ctx
+    app.middlewares.append(html_errors)  # innermost: a browser's errors become pages
 
     async def counters() -> dict[str, int]:  # what /stats shows, summed as /metrics shows it
         received = ctx.uploader.counters.bytes_received + ctx.resumable.counters.bytes_received

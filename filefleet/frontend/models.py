@@ -73,3 +73,24 @@ class ClaimRequest(BaseModel):
 
 class ClaimAnswer(BaseModel):
     claimed: list[int] = Field(description="Indexes recorded without bytes; send the others.")
+
+
+class BundleMemberRef(BaseModel):
+    """A finished file to put in a bundle, and its owner's delete token."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    id: str = Field(min_length=16, max_length=64)
+    delete_token: str = Field(min_length=16, max_length=128)
+
+
+class BundleRequest(BaseModel):
+    """``POST /bundles``: one link for several finished files (uploaded first, e.g. through
+    the resumable API). The files become the bundle's: their own links stop working."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    files: list[BundleMemberRef] = Field(min_length=1, max_length=1000)
+    name: str | None = Field(default=None, max_length=255, description="The zip's name.")
+    expires: str | None = Field(default=None, description="Duration, e.g. 90s, 12h, 7d.")
+    max_downloads: int | None = Field(default=None, ge=1)

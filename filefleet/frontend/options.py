@@ -1,4 +1,7 @@
-"""Upload options from query parameters, form fields or headers, validated (pure)."""
+"""Upload options from query parameters, form fields or headers, validated (pure).
+
+Every refusal is a 400 whose message starts with the option's name (``expires: ...``,
+``max_downloads: ...``), so a person or a script sees at once which one was wrong."""
 
 from __future__ import annotations
 
@@ -22,12 +25,18 @@ class UploadOptions:
 def parse_expires(raw: str | None, default: float, maximum: float) -> float:
     if raw is None or raw == "":
         return default
-    seconds = parse_duration(raw)
+    try:
+        seconds = parse_duration(raw)
+    except InvalidInput:
+        raise InvalidInput(
+            f"expires: {raw[:40]!r} is not a duration: use a positive number with s, m, h or "
+            "d (e.g. 90s, 30m, 12h, 7d)"
+        ) from None
     if seconds <= 0:
-        raise InvalidInput(f"expires must be positive, got {raw!r}")
+        raise InvalidInput(f"expires: must be positive, got {raw!r}")
     if seconds > maximum:
         raise InvalidInput(
-            f"expires {raw!r} is longer than the maximum of {format_duration(maximum)}"
+            f"expires: {raw!r} is longer than the maximum of {format_duration(maximum)}"
         )
     return seconds
 
@@ -38,10 +47,24 @@ def parse_max_downloads(raw: str | None) -> int | None:
     try:
         value = int(raw)
     except ValueError:
-        raise InvalidInput(f"max_downloads must be a whole number, got {raw[:40]!r}") from None
+        raise InvalidInput(f"max_downloads: must be a whole number, got {raw[:40]!r}") from None
     if value < 1:
-        raise InvalidInput(f"max_downloads must be at least 1, got {value}")
+        raise InvalidInput(f"max_downloads: must be at least 1, got {value}")
     return value
+
+
+_YES = {"1", "true", "yes", "on"}
+_NO = {"", "0", "false", "no", "off"}
+
+
+def parse_flag(field: str, raw: str | None) -> bool:
+    """A yes/no option (``bundle=1``, ``dl=1``); anything else is a 400 naming ``field``."""
+    value = (raw or "").strip().lower()
+    if value in _YES:
+        return True
+    if value in _NO:
+        return False
+    raise InvalidInput(f"{field}: must be 1 or 0, got {(raw or '')[:40]!r}")
 
 
 def parse_options(

@@ -14,8 +14,9 @@ import segno
 from aiohttp import web
 
 from filefleet.core import ids
-from filefleet.frontend.api import PAGE_CSP, api
+from filefleet.frontend.api import api
 from filefleet.frontend.context import FRONTEND
+from filefleet.frontend.html_errors import PAGE_CSP
 
 
 def download_link(public_url: str, file_id: str) -> str:

@@ -22,6 +22,7 @@ from pydantic import TypeAdapter
 from filefleet.core.file_query import FileQuery
 from filefleet.core.health import ClusterStatus
 from filefleet.core.models import (
+    BundleCreate,
     ChunkInfo,
     ChunkList,
     ChunkPage,
@@ -65,6 +66,11 @@ class ControllerClient:
 
     async def create_file(self, record: FileCreate) -> FileInfo:
         return FileInfo.model_validate(await self._post("/file", record.model_dump(mode="json")))
+
+    async def create_bundle(self, bundle: BundleCreate) -> FileInfo:
+        """One file of finished files (idempotent: retried after a lost answer, the same
+        bundle comes back)."""
+        return FileInfo.model_validate(await self._post("/bundle", bundle.model_dump(mode="json")))
 
     async def update_file(self, file_id: str, update: FileUpdate) -> FileSummary:
         body = update.model_dump(mode="json", exclude_none=True)

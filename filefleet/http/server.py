@@ -22,6 +22,7 @@ import base64
 import hmac
 import json
 import logging
+import re
 import time
 import uuid
 from collections.abc import Awaitable, Callable, Mapping
@@ -86,11 +87,12 @@ class Api:
     ) -> Callable[[Handler], Handler]:
         def register(handler: Handler) -> Handler:
             self.routes.route(method, path)(handler)
+            canonical = canonical_path(path)  # what route_template() sees for a request
             if basic_auth:
-                self.basic_auth_paths.add((method, path))
+                self.basic_auth_paths.add((method, canonical))
             if access is not None:
-                self.access_events[(method, path)] = access
-            self.docs.append(RouteDoc(method, path, summary, body, response, public))
+                self.access_events[(method, canonical)] = access
+            self.docs.append(RouteDoc(method, canonical, summary, body, response, public))
             return handler
 
         return register
@@ -159,6 +161,12 @@ class Api:
                 },
             },
         }
+
+
+def canonical_path(path: str) -> str:
+    """A route's path without the patterns of its variables: ``/download/{id}/{n:\\d+}``
+    is ``/download/{id}/{n}``, as aiohttp names the resource."""
+    return re.sub(r"\{(\w+):[^{}]*\}", r"{\1}", path)
 
 
 def error_response(status: int, message: str, code: str | None = None) -> web.Response:

@@ -22,6 +22,7 @@ import abc
 from filefleet.core.file_query import FileQuery
 from filefleet.core.health import ReplicationCounts, StoreTotals
 from filefleet.core.models import (
+    BundleCreate,
     ChunkInfo,
     FileCreate,
     FileInfo,
@@ -65,6 +66,12 @@ class MetadataStore(abc.ABC):
     @abc.abstractmethod
     async def delete_file(self, file_id: str) -> bool:
         """Remove the record and its chunk list (not the chunks); False if it was absent."""
+
+    @abc.abstractmethod
+    async def create_bundle(self, bundle: BundleCreate) -> tuple[FileInfo, bool]:
+        """One active file made of the finished files ``bundle.files`` (each with its
+        owner's token), which become ``deleting``; all or nothing. Returns (record,
+        created): the same bundle again is (record, False)."""
 
     @abc.abstractmethod
     async def take_download(self, file_id: str) -> bool:

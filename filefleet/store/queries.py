@@ -23,8 +23,8 @@ from sqlalchemy import (
 )
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from filefleet.core.models import ChunkInfo, ChunkRef, FileInfo, FileSummary
-from filefleet.store.schema import chunk_locations, chunks, file_chunks, files, nodes
+from filefleet.core.models import BundleMember, ChunkInfo, ChunkRef, FileInfo, FileSummary
+from filefleet.store.schema import chunk_locations, chunks, file_chunks, file_members, files, nodes
 
 LIVE_STATES = ("uploading", "active")
 DRAINING = "draining"  # nodes.state of a node being emptied; the other state is "serving"
@@ -81,7 +81,24 @@ async def load_file(conn: AsyncConnection, file_id: str) -> FileInfo | None:
     if row is None:
         return None
     refs = await chunk_refs(conn, [file_id])
-    return file_info(row, refs.get(file_id, []))
+    info = file_info(row, refs.get(file_id, []))
+    info.members = await bundle_members(conn, file_id)
+    return info
+
+
+async def bundle_members(conn: AsyncConnection, file_id: str) -> list[BundleMember]:
+    """A bundle's files in order; none for a single file."""
+    query = (
+        select(file_members)
+        .where(file_members.c.file_id == file_id)
+        .order_by(file_members.c.position)
+    )
+    return [
+        BundleMember(
+            name=r.name, size=r.size, sha256=r.sha256, crc32=r.crc32, content_type=r.content_type
+        )
+        for r in await conn.execute(query)
+    ]
 
 
 async def load_summary(conn: AsyncConnection, file_id: str) -> FileSummary | None:

@@ -12,6 +12,9 @@
   it is alive is judged from ``last_ping``. A draining node's replicas do not count toward
   R (``queries.counts_toward_r``), so repair copies them elsewhere; forgetting a node
   deletes its row and its locations.
+- ``file_members`` lists a bundle's files (several files behind one link): the bundle is
+  one file, so expiry, downloads, deletion, replication and collection treat it as one;
+  each member's bytes are a run of its chunks.
 - ``counters`` holds fleet-wide totals that outlive the rows they count: ``reclaimed_bytes``
   (replica bytes the GC deleted from nodes), added to in the transaction that drops the
   location.
@@ -148,6 +151,20 @@ nodes = Table(
     Column("name", String(255), nullable=True),  # as the node reports it (--name)
     Column("filesystem", String(255), nullable=True),  # id of the node's disk, reported
     Index("ix_nodes_last_ping", "last_ping"),
+)
+
+# A bundle's files, in order (``position`` 0, 1, ...): the bundle is one file whose chunks
+# are its members' chunks one after another, each member starting on a chunk of its own.
+file_members = Table(
+    "file_members",
+    metadata,
+    Column("file_id", String(64), ForeignKey("files.id", ondelete="CASCADE"), primary_key=True),
+    Column("position", Integer, primary_key=True),
+    Column("name", String(1024), nullable=False),
+    Column("size", BigInteger, nullable=False),
+    Column("sha256", String(64), nullable=False),
+    Column("crc32", BigInteger, nullable=False),
+    Column("content_type", String(255), nullable=False),
 )
 
 # Fleet-wide counters that outlive the rows they count (e.g. bytes the GC reclaimed).

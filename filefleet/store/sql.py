@@ -34,6 +34,7 @@ from filefleet.core.errors import (
 from filefleet.core.file_query import FileQuery
 from filefleet.core.health import ReplicationCounts, StoreTotals
 from filefleet.core.models import (
+    BundleCreate,
     ChunkInfo,
     ChunkRef,
     FileCreate,
@@ -47,10 +48,18 @@ from filefleet.core.models import (
     PingRequest,
     utcnow,
 )
-from filefleet.store import node_rows, queries, rules
+from filefleet.store import bundles, node_rows, queries, rules
 from filefleet.store.base import MetadataStore
 from filefleet.store.engine import WRITE, create_engine, migrate
-from filefleet.store.schema import chunk_locations, chunks, counters, file_chunks, files, nodes
+from filefleet.store.schema import (
+    chunk_locations,
+    chunks,
+    counters,
+    file_chunks,
+    file_members,
+    files,
+    nodes,
+)
 from filefleet.store.totals import replication_counts, store_totals
 
 Clock = Callable[[], datetime]
@@ -319,8 +328,17 @@ class SqlStore(MetadataStore):
         # Chunk rows and their locations stay: they are the GC's pending deletes.
         async with self._write() as conn:
             await conn.execute(delete(file_chunks).where(file_chunks.c.file_id == file_id))
+            await conn.execute(delete(file_members).where(file_members.c.file_id == file_id))
             result = await conn.execute(delete(files).where(files.c.id == file_id))
         return bool(result.rowcount == 1)
+
+    async def create_bundle(self, bundle: BundleCreate) -> tuple[FileInfo, bool]:
+        now = self.clock()
+        async with self._write() as conn:
+            created = not await bundles.existing_bundle(conn, bundle)
+            if created:
+                await bundles.insert_bundle(conn, bundle, now)
+        return await self.get_file(bundle.id), created
 
     async def take_download(self, file_id: str) -> bool:
         now = self.clock()

@@ -18,9 +18,16 @@ from alembic.migration import MigrationContext
 from sqlalchemy import Connection, text
 from sqlalchemy.ext.asyncio import create_async_engine
 
-from filefleet.core.errors import Conflict, Forbidden, InvalidInput, NotFound
+from filefleet.core.errors import Conflict, Forbidden, Gone, InvalidInput, NotFound
 from filefleet.core.file_query import FileQuery
-from filefleet.core.models import ChunkRef, FileCreate, FileInfo, FileUpdate, PingRequest
+from filefleet.core.models import (
+    BundleCreate,
+    ChunkRef,
+    FileCreate,
+    FileInfo,
+    FileUpdate,
+    PingRequest,
+)
 from filefleet.store.schema import metadata
 from filefleet.store.sql import SqlStore, open_store
 from tests.conftest import require_service
@@ -753,3 +760,80 @@ async def test_get_summary_counts_chunks_without_listing_them(
     assert (summary.id, summary.state, summary.chunk_count) == (info.id, "active", 3)
     with pytest.raises(NotFound):
         await store.get_summary("no-such-file-0000")
+
+
+# --- bundles ---
+
+
+def bundle_of(
+    clock: Clock, *members: FileInfo, token: str = TOKEN_SHA, **fields: object
+) -> BundleCreate:
+    values: dict[str, object] = {
+        "id": "bundle-0000-abcdefghij",
+        "name": "files.zip",
+        "expires_at": clock() + timedelta(hours=1),
+        "delete_token_sha256": "ef" * 32,
+        "sha256": "12" * 32,
+        "files": [
+            {"id": m.id, "delete_token_sha256": token, "name": f"m{i}-{m.name}", "crc32": i}
+            for i, m in enumerate(members)
+        ],
+    }
+    values.update(fields)
+    return BundleCreate.model_validate(values)
+
+
+async def test_a_bundle_takes_its_members_chunks_in_order_and_retires_them(
+    store: SqlStore, clock: Clock
+) -> None:
+    first = await active_file(store, clock, 0, [1, 2])
+    empty = await active_file(store, clock, 1, [], content_type="text/plain")
+    third = await active_file(store, clock, 2, [3, 1])
+    await store.add_location(chunk_id(3), node_id(1))
+    info, created = await store.create_bundle(bundle_of(clock, first, empty, third))
+    assert created and info.state == "active" and info.content_type == "application/zip"
+    assert info.size == 40 and info.sha256 == "12" * 32 and info.name == "files.zip"
+    assert [(c.id, c.order) for c in info.chunks] == [
+        (chunk_id(1), 0), (chunk_id(2), 1), (chunk_id(3), 2), (chunk_id(1), 3)
+    ]  # fmt: skip
+    assert info.chunks[2].locations == [node_id(1)]
+    assert [(m.name, m.size, m.crc32, m.content_type) for m in info.members] == [
+        ("m0-name-0.bin", 20, 0, "application/octet-stream"),
+        ("m1-name-1.bin", 0, 1, "text/plain"),
+        ("m2-name-2.bin", 20, 2, "application/octet-stream"),
+    ]
+    for member in (first, empty, third):
+        assert (await store.get_file(member.id)).state == "deleting"
+    # The members' chunks stay referenced by a live file: the GC may not mark them.
+    assert not await store.mark_collecting(chunk_id(2), grace=0)
+    again, created_again = await store.create_bundle(bundle_of(clock, first, empty, third))
+    assert not created_again and again == info
+    assert await store.take_download(info.id)
+    assert await store.delete_file(info.id)
+    with pytest.raises(NotFound):
+        await store.get_file(info.id)
+
+
+async def test_a_bundle_with_a_wrong_token_or_a_file_not_active_changes_nothing(
+    store: SqlStore, clock: Clock
+) -> None:
+    good = await active_file(store, clock, 0, [1])
+    other = await active_file(store, clock, 1, [2], delete_token_sha256="99" * 32)
+    uploading = new_file(clock, 2)
+    await store.create_file(uploading)
+    with pytest.raises(Forbidden):
+        await store.create_bundle(bundle_of(clock, good, other))
+    pending = await store.get_file(uploading.id)
+    with pytest.raises(Conflict):
+        await store.create_bundle(bundle_of(clock, good, pending))
+    with pytest.raises(InvalidInput):
+        await store.create_bundle(bundle_of(clock, good, good))
+    missing = good.model_copy(update={"id": "no-such-file-0000"})
+    with pytest.raises(NotFound):
+        await store.create_bundle(bundle_of(clock, good, missing))
+    assert (await store.get_file(good.id)).state == "active"
+    with pytest.raises(NotFound):
+        await store.get_file("bundle-0000-abcdefghij")
+    clock.advance(2 * 86400)
+    with pytest.raises(Gone):
+        await store.create_bundle(bundle_of(clock, good))

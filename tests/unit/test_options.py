@@ -2,7 +2,7 @@ import pytest
 
 from filefleet.core.errors import InvalidInput
 from filefleet.core.filenames import clean_name
-from filefleet.frontend.options import clean_content_type, parse_options
+from filefleet.frontend.options import clean_content_type, parse_flag, parse_options
 
 DAY = 86400.0
 
@@ -37,16 +37,30 @@ def test_valid_options() -> None:
 @pytest.mark.parametrize(
     ("fields", "message"),
     [
-        ({"expires": "31d"}, "longer than the maximum of 30d"),
-        ({"expires": "soon"}, "invalid duration"),
-        ({"expires": "0"}, "must be positive"),
-        ({"max_downloads": "0"}, "at least 1"),
-        ({"max_downloads": "many"}, "whole number"),
+        ({"expires": "31d"}, "^expires: .*longer than the maximum of 30d"),
+        ({"expires": "soon"}, "^expires: 'soon' is not a duration"),
+        ({"expires": "abc"}, "^expires: 'abc' is not a duration"),
+        ({"expires": "-5s"}, "^expires: '-5s' is not a duration"),
+        ({"expires": "10x"}, "^expires: '10x' is not a duration"),
+        ({"expires": "0"}, "^expires: must be positive"),
+        ({"max_downloads": "0"}, "^max_downloads: must be at least 1"),
+        ({"max_downloads": "-2"}, "^max_downloads: must be at least 1"),
+        ({"max_downloads": "many"}, "^max_downloads: must be a whole number"),
     ],
 )
-def test_bad_options_are_400_with_a_message(fields: dict[str, str], message: str) -> None:
+def test_bad_options_are_400_naming_the_option(fields: dict[str, str], message: str) -> None:
     with pytest.raises(InvalidInput, match=message):
         opts(**fields)
+
+
+@pytest.mark.parametrize(("raw", "value"), [("1", True), ("true", True), ("0", False), ("", False)])
+def test_flags(raw: str, value: bool) -> None:
+    assert parse_flag("bundle", raw) is value
+
+
+def test_a_bad_flag_names_its_field() -> None:
+    with pytest.raises(InvalidInput, match=r"^dl: must be 1 or 0"):
+        parse_flag("dl", "maybe")
 
 
 @pytest.mark.parametrize(

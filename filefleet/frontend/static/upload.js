@@ -13,12 +13,19 @@
 //     back and checks it. The stored entry is dropped; the delete link is shown once.
 // A reload or a lost connection between steps loses nothing the server holds: choosing
 // the same file again continues at step 2 with only the missing chunks.
+// Cancel stops the hashing and the chunks in flight and abandons the upload on the server
+// (DELETE /uploads/{id}), whose chunks the GC then frees.
+// "One link for all files": each file is uploaded as above, then POST /bundles makes one
+// link of them (the files' own links never show: they become the bundle's).
+// Every finished link is kept in "Your recent uploads" (recent.js) until it expires.
 "use strict";
 (function () {
   const form = document.getElementById("upload-form");
   if (!form || !window.Worker || !window.fetch || !window.localStorage) return;
 
   const input = document.getElementById("file");
+  const chosen = document.getElementById("chosen");
+  const fmt = window.filefleetFormat;
   const drop = document.getElementById("drop");
   const list = document.getElementById("uploads");
   const cardTemplate = document.getElementById("card-template");
@@ -37,17 +44,15 @@
     }
   }
 
+  class Cancelled extends Error {
+    constructor() {
+      super("cancelled");
+    }
+  }
+
   // -- formatting -------------------------------------------------------------------------
 
-  function bytes(n) {
-    const units = ["B", "KiB", "MiB", "GiB", "TiB"];
-    let i = 0;
-    while (n >= 1024 && i < units.length - 1) {
-      n /= 1024;
-      i++;
-    }
-    return `${i ? n.toFixed(1) : n} ${units[i]}`;
-  }
+  const bytes = fmt.bytes;
 
   function duration(seconds) {
     if (!isFinite(seconds)) return "…";
@@ -73,15 +78,18 @@
 
   // -- HTTP -------------------------------------------------------------------------------
 
-  async function call(method, path, body) {
+  async function call(method, path, body, job) {
+    if (job && job.cancelled) throw new Cancelled();
     let response;
     try {
       response = await fetch(path, {
         method,
         headers: { Accept: "application/json", "Content-Type": "application/json" },
         body: body === undefined ? undefined : JSON.stringify(body),
+        signal: job ? job.abort.signal : undefined,
       });
     } catch (err) {
+      if (job && job.cancelled) throw new Cancelled();
       throw new HttpError(0, String(err.message || err));
     }
     const text = await response.text();
@@ -98,9 +106,16 @@
   }
 
   // PUT with XMLHttpRequest: fetch() tells nothing about upload progress.
-  function put(path, blob, onSent) {
+  function put(path, blob, onSent, job) {
+    if (job.cancelled) return Promise.reject(new Cancelled());
     return new Promise((resolve, reject) => {
       const xhr = new XMLHttpRequest();
+      job.requests.add(xhr);
+      xhr.onloadend = () => job.requests.delete(xhr);
+      xhr.onabort = () => {
+        onSent(-reported);
+        reject(new Cancelled());
+      };
       let reported = 0;
       xhr.open("PUT", path);
       xhr.setRequestHeader("Accept", "application/json");
@@ -135,6 +150,7 @@
         return await step();
       } catch (err) {
         const retryable = err instanceof HttpError && (err.status === 0 || err.status >= 500);
+        if (err instanceof Cancelled) throw err;
         if (!retryable || attempt >= RETRIES) throw err;
         await new Promise((r) => setTimeout(r, 500 * 2 ** attempt));
       }
@@ -202,6 +218,7 @@
       this.sent = 0; // bytes sent over the network by this page
       this.samples = [];
       this.started = performance.now();
+      this.cancel = this.node.querySelector(".cancel");
       list.appendChild(this.node);
     }
 
@@ -231,22 +248,45 @@
         `${bytes(this.sent)} sent · ${bytes(speed)}/s · ${duration(left)} left`;
     }
 
-    finish(result) {
+    // The bytes are on the server: say how they got there ("already stored" when the
+    // fleet held every chunk and nothing had to be sent).
+    uploaded() {
       this.done = this.total;
       this.render(performance.now());
       const seconds = (performance.now() - this.started) / 1000;
-      this.text.textContent = `100 % · ${bytes(this.total)} · ${bytes(this.sent)} sent in ` +
-        `${duration(seconds)}`;
+      this.node.dataset.sent = String(this.sent);
+      if (this.total > 0 && this.sent === 0) {
+        this.text.textContent = `100 % · ${bytes(this.total)} · already stored: nothing ` +
+          "had to be sent";
+      } else {
+        this.text.textContent = `100 % · ${bytes(this.total)} · ${bytes(this.sent)} sent ` +
+          `in ${duration(seconds)}`;
+      }
+    }
+
+    finish(result) {
+      this.uploaded();
       this.node.dataset.state = "done";
-      this.say(`Ready. Available until ${new Date(result.expires_at).toLocaleString()}.`, "ok");
+      this.say(`Ready. Available until ${fmt.moment(result.expires_at)} ` +
+        `(${fmt.remaining(result.expires_at)}).`, "ok");
       const box = this.node.querySelector(".result");
       const link = box.querySelector(".link");
       link.value = result.url;
       box.querySelector(".open").href = result.url;
       box.querySelector(".qr").src = `/download/${encodeURIComponent(result.id)}/qr`;
-      box.querySelector(".delete-link").value = result.delete_url;
-      box.querySelector(".copy").addEventListener("click", (event) => copy(link, event.target));
+      const deleteLink = box.querySelector(".delete-link");
+      deleteLink.value = result.delete_url;
+      box.querySelector(".copy").addEventListener(
+        "click", (event) => copy(link, event.target, "Copy link"));
+      box.querySelector(".copy-delete").addEventListener(
+        "click", (event) => copy(deleteLink, event.target, "Copy delete link"));
       box.hidden = false;
+      if (window.filefleetRecent) window.filefleetRecent.add(result);
+    }
+
+    cancelled() {
+      this.node.dataset.state = "cancelled";
+      this.say("Cancelled: nothing of it is kept.", "");
     }
 
     fail(err) {
@@ -255,7 +295,7 @@
     }
   }
 
-  async function copy(field, button) {
+  async function copy(field, button, label) {
     try {
       await navigator.clipboard.writeText(field.value);
     } catch (err) {
@@ -263,7 +303,7 @@
       document.execCommand("copy");
     }
     button.textContent = "Copied";
-    setTimeout(() => { button.textContent = "Copy link"; }, 2000);
+    setTimeout(() => { button.textContent = label; }, 2000);
   }
 
   // -- one file's upload ------------------------------------------------------------------
@@ -272,7 +312,7 @@
     return `filefleet:upload:${file.name}:${file.size}:${file.lastModified}`;
   }
 
-  async function resumable(file, key) {
+  async function resumable(file, key, job) {
     let saved = null;
     try {
       saved = JSON.parse(localStorage.getItem(key) || "null");
@@ -281,7 +321,7 @@
     }
     if (!saved || !saved.id) return null;
     try {
-      const status = await call("GET", `/uploads/${encodeURIComponent(saved.id)}`);
+      const status = await call("GET", `/uploads/${encodeURIComponent(saved.id)}`, undefined, job);
       if (status.state === "uploading" && status.chunk_size === saved.chunk_size) {
         return { ...saved, missing: status.missing, count: status.chunk_count, resumed: true };
       }
@@ -292,23 +332,24 @@
     return null;
   }
 
-  async function create(file, key, options) {
+  async function create(file, key, options, job) {
     const body = { name: file.name, size: file.size, expires: options.expires };
     if (file.type) body.content_type = file.type;
-    if (options.maxDownloads) body.max_downloads = options.maxDownloads;
-    const upload = await call("POST", "/uploads", body);
+    if (options.maxDownloads && !options.bundle) body.max_downloads = options.maxDownloads;
+    const upload = await call("POST", "/uploads", body, job);
     const saved = { id: upload.id, delete_token: upload.delete_token, chunk_size: upload.chunk_size };
     localStorage.setItem(key, JSON.stringify(saved));
     return { ...saved, missing: upload.missing, count: upload.chunk_count, resumed: false };
   }
 
-  async function sendChunk(upload, file, card, index, sha256) {
+  async function sendChunk(upload, file, card, index, sha256, job) {
     const start = index * upload.chunk_size;
     const blob = file.slice(start, Math.min(file.size, start + upload.chunk_size));
     const base = `/uploads/${encodeURIComponent(upload.id)}/chunks/${index}`;
     if (!upload.noClaim) {
       try {
-        const answer = await withRetry(() => call("POST", `${base}/claim?sha256=${sha256}`));
+        const answer = await withRetry(
+          () => call("POST", `${base}/claim?sha256=${sha256}`, undefined, job));
         if (answer.claimed) {
           card.add(blob.size, 0);
           return;
@@ -318,14 +359,15 @@
         upload.noClaim = true; // deduplication is off on this server
       }
     }
-    await withRetry(() => put(`${base}?sha256=${sha256}`, blob, (n) => card.add(n, n)));
+    await withRetry(() => put(`${base}?sha256=${sha256}`, blob, (n) => card.add(n, n), job));
   }
 
   // Hash in the worker; hand each missing chunk to the pool as soon as its hash is known.
-  function hashAndSend(upload, file, card) {
+  function hashAndSend(upload, file, card, job) {
     const missing = new Set(upload.missing);
     const pool = new TaskPool(inflight);
     const worker = new Worker("/static/hash-worker.js");
+    job.worker = worker;
     const hashed = new Promise((resolve, reject) => {
       worker.onmessage = (event) => {
         const message = event.data;
@@ -334,7 +376,7 @@
           reject(pool.error);
         } else if (message.type === "chunk") {
           if (missing.has(message.index)) {
-            pool.add(() => sendChunk(upload, file, card, message.index, message.sha256));
+            pool.add(() => sendChunk(upload, file, card, message.index, message.sha256, job));
           }
         } else if (message.type === "done") {
           worker.terminate();
@@ -348,6 +390,10 @@
         worker.terminate();
         reject(new Error(`hashing failed: ${event.message || "worker error"}`));
       };
+      job.stopHashing = () => {
+        worker.terminate();
+        reject(new Cancelled());
+      };
     });
     worker.postMessage({ file, chunkSize: upload.chunk_size });
     return hashed.then(async (sha256) => {
@@ -356,15 +402,43 @@
     });
   }
 
-  async function uploadFile(file, options) {
-    const card = new Card(file);
+  // A job: what Cancel stops (fetches, chunk PUTs, the hashing worker).
+  function newJob(card) {
+    const job = { cancelled: false, abort: new AbortController(), requests: new Set() };
+    job.cancel = () => {
+      if (job.cancelled) return;
+      job.cancelled = true;
+      job.abort.abort();
+      job.requests.forEach((xhr) => xhr.abort());
+      if (job.stopHashing) job.stopHashing();
+    };
+    card.cancel.addEventListener("click", job.cancel);
+    return job;
+  }
+
+  // Give a cancelled upload up on the server too, so its chunks are freed.
+  async function abandon(upload, key) {
+    localStorage.removeItem(key);
+    if (!upload) return;
+    const path = `/uploads/${encodeURIComponent(upload.id)}` +
+      `?delete_token=${encodeURIComponent(upload.delete_token)}`;
+    try {
+      await call("DELETE", path);
+    } catch (err) { /* collected after the GC grace anyway */ }
+  }
+
+  // One file to the server; the completed answer (its link), or null if it failed or was
+  // cancelled (the card says which).
+  async function uploadFile(file, options, card) {
+    const job = newJob(card);
+    const key = storageKey(file);
+    let upload = null;
     try {
       if (file.size > maxUpload) {
         throw new HttpError(413, `${file.name} is ${bytes(file.size)}; the largest upload ` +
           `this server accepts is ${bytes(maxUpload)}`);
       }
-      const key = storageKey(file);
-      const upload = (await resumable(file, key)) || (await create(file, key, options));
+      upload = (await resumable(file, key, job)) || (await create(file, key, options, job));
       const present = upload.count - upload.missing.length;
       card.node.dataset.resumedChunks = String(upload.resumed ? present : 0);
       if (upload.resumed) {
@@ -374,25 +448,79 @@
       const missingBytes = upload.missing.reduce(
         (sum, i) => sum + (i === upload.count - 1 ? lastSize : upload.chunk_size), 0);
       card.add(file.size - missingBytes, 0);
-      const sha256 = await hashAndSend(upload, file, card);
+      const sha256 = await hashAndSend(upload, file, card, job);
       card.say("Checking the whole file on the server…");
       const result = await withRetry(() => call(
         "POST", `/uploads/${encodeURIComponent(upload.id)}/complete`,
-        { sha256, delete_token: upload.delete_token },
+        { sha256, delete_token: upload.delete_token }, job,
       ));
       localStorage.removeItem(key);
-      card.finish(result);
+      card.cancel.hidden = true;
+      return result;
     } catch (err) {
-      card.fail(err);
+      if (err instanceof Cancelled || job.cancelled) {
+        card.cancelled();
+        await abandon(upload, key);
+      } else {
+        card.fail(err);
+      }
+      return null;
     }
   }
 
+  async function uploadOne(file, options) {
+    const card = new Card(file);
+    const result = await uploadFile(file, options, card);
+    if (result) card.finish(result);
+  }
+
+  // Several files, one link: each uploaded on its own card, then one card for the bundle.
+  async function uploadBundle(files, options) {
+    const cards = files.map((file) => new Card(file));
+    const results = await Promise.all(files.map((file, i) => uploadFile(file, options, cards[i])));
+    const total = files.reduce((sum, f) => sum + f.size, 0);
+    const bundle = new Card({ name: `One link for ${files.length} files`, size: total });
+    bundle.node.classList.add("bundle");
+    bundle.cancel.hidden = true;
+    if (results.some((r) => !r)) {
+      bundle.fail(new Error("a file did not upload; choose the files again to retry"));
+      return;
+    }
+    results.forEach((r, i) => {
+      cards[i].uploaded();
+      cards[i].node.dataset.state = "done";
+      cards[i].say("Uploaded: part of the link below.", "ok");
+    });
+    bundle.say("Making one link for all the files…");
+    try {
+      const body = { files: results.map((r) => ({ id: r.id, delete_token: tokenOf(r) })) };
+      if (options.expires) body.expires = options.expires;
+      if (options.maxDownloads) body.max_downloads = options.maxDownloads;
+      const result = await withRetry(() => call("POST", "/bundles", body));
+      bundle.sent = cards.reduce((sum, c) => sum + c.sent, 0);
+      bundle.finish(result);
+    } catch (err) {
+      bundle.fail(err);
+    }
+  }
+
+  function tokenOf(result) {
+    return decodeURIComponent(result.delete_url.split("/").pop());
+  }
+
   function uploadAll(files) {
+    if (!files.length) return;
     const options = {
       expires: form.elements.expires.value,
       maxDownloads: Number(form.elements.max_downloads.value) || null,
+      bundle: form.elements.bundle.checked && files.length > 1,
     };
-    for (const file of files) uploadFile(file, options);
+    if (chosen) chosen.textContent = files.map((f) => f.name).join(", ");
+    if (options.bundle) {
+      uploadBundle(files, options);
+      return;
+    }
+    for (const file of files) uploadOne(file, options);
   }
 
   input.addEventListener("change", () => {
