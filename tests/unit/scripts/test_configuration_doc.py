@@ -4,7 +4,7 @@ from pathlib import Path
 
 from scripts.configuration_doc import SERVICES, render
 
-DOC = Path(__file__).resolve().parents[2] / "docs" / "configuration.md"
+DOC = Path(__file__).resolve().parents[3] / "docs" / "configuration.md"
 
 
 def test_configuration_doc_is_current() -> None:

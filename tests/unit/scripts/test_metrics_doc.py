@@ -12,7 +12,7 @@ from typing import Any
 from filefleet.core.metric_catalogue import CATALOGUE
 from tests.harness.metrics import documented_types
 
-DASHBOARD = Path(__file__).resolve().parents[2] / "deploy" / "grafana" / "filefleet.json"
+DASHBOARD = Path(__file__).resolve().parents[3] / "deploy" / "grafana" / "filefleet.json"
 HISTOGRAM_SERIES = re.compile(r"_(bucket|sum|count)$")
 
 

@@ -18,7 +18,7 @@ from filefleet.runtime.settings import MiB, Settings, UpSettings
 from filefleet.runtime.supervisor import LocalCluster
 from scripts.configuration_doc import SERVICES, _kind, client_commands, options
 
-DOC = Path(__file__).resolve().parents[2] / "docs" / "configuration.md"
+DOC = Path(__file__).resolve().parents[3] / "docs" / "configuration.md"
 TITLE = re.compile(r"^#+ `(filefleet [a-z ]+)`")
 ROW = re.compile(r"^\| ((?:`-[a-z-]+`(?:, )?)+) \| `(FILEFLEET_[A-Z_]+)` \|")
 
