@@ -7,9 +7,16 @@ documents are generated from them.
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SerializerFunctionWrapHandler,
+    StringConstraints,
+    model_serializer,
+)
 
 ChunkId = Annotated[str, StringConstraints(pattern=r"^[0-9a-f]{64}$")]
 NodeId = Annotated[str, StringConstraints(pattern=r"^[0-9a-f]{32}$")]
@@ -116,10 +123,18 @@ class BundleMember(BaseModel):
 
 class FileInfo(FileRecord):
     """``GET /file/{id}``: the record and its chunks in order, with their locations; for a
-    bundle, its ``members`` in order (empty for a single file, and in ``GET /files``)."""
+    bundle, its ``members`` in order. A single file's JSON has no ``members`` key, so its
+    shape stays DESIGN §3's exactly."""
 
     chunks: list[ChunkRef]
     members: list[BundleMember] = Field(default_factory=list)
+
+    @model_serializer(mode="wrap")
+    def _without_empty_members(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        data: dict[str, Any] = handler(self)
+        if not self.members:
+            data.pop("members", None)
+        return data
 
 
 class FileSummary(FileRecord):
