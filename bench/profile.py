@@ -18,7 +18,9 @@ from __future__ import annotations
 import argparse
 import asyncio
 import signal
+import shutil
 import subprocess
+import sys
 import tempfile
 import time
 from collections import Counter
@@ -37,6 +39,10 @@ from bench.cluster import (
 from bench.cluster import wait_replicated as wait_settled
 from bench.throughput import make_file, upload
 from filefleet.core.units import parse_size
+
+# The py-spy installed beside this Python (a virtualenv's bin), else the one on PATH.
+_BESIDE = Path(sys.executable).with_name("py-spy")
+PY_SPY = str(_BESIDE) if _BESIDE.exists() else (shutil.which("py-spy") or "py-spy")
 
 # A sample's step: the first rule whose pattern appears in its stack (innermost frames are
 # looked at first). Order matters: a SHA-256 pass inside a receive is counted as hashing.
@@ -110,7 +116,7 @@ def start_spies(cluster: BenchCluster, out: Path, rate: int) -> dict[str, subpro
         # Non-blocking: the process is not paused to be sampled (native frames would need
         # that); time in C code (hashlib, a system call) shows as the Python line calling it.
         argv = [
-            "py-spy",
+            PY_SPY,
             "record",
             "--pid",
             str(svc["pid"]),
