@@ -17,8 +17,8 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import signal
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -55,13 +55,13 @@ STEPS: list[tuple[str, tuple[str, ...]]] = [
             "_hash_arrived",
             "hashlib",
             "hexdigest",
-            "frontend/buffers.py:61",
-            "frontend/buffers.py:62",
+            "fastpath/pooled_chunks.py:61",
+            "fastpath/pooled_chunks.py:62",
             "http/bodies.py:90",
             "_hash_file",
         ),
     ),
-    ("copies of bytes", ("frontend/buffers.py:60", "http/bodies.py:88", "_aligned_buffer")),
+    ("copies of bytes", ("fastpath/pooled_chunks.py:60", "http/bodies.py:88", "_aligned_buffer")),
     (
         "fsync, disk writes",
         ("fsync", "write_durably", "_write_direct", "_write_buffered", "_write_all"),

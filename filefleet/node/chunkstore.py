@@ -47,9 +47,9 @@ from filefleet.core.errors import (
     InvalidInput,
     NotFound,
 )
-from filefleet.core.hashing import sha256_hex_async
-from filefleet.node.durable import write_durably
-from filefleet.node.reading import read_into
+from filefleet.fastpath.durable import write_durably
+from filefleet.fastpath.hashing import sha256_hex_async
+from filefleet.fastpath.reading import read_into
 
 log = logging.getLogger(__name__)
 
