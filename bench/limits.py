@@ -21,7 +21,7 @@ import threading
 import time
 from pathlib import Path
 
-from filefleet.node.durable import write_durably
+from filefleet.fastpath.durable import write_durably
 
 MiB = 1024 * 1024
 CHUNK = 4 * MiB

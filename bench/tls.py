@@ -32,9 +32,9 @@ from pathlib import Path
 from filefleet.core.hashing import sha256_hex
 from filefleet.core.models import NodeRef
 from filefleet.core.units import parse_size
+from filefleet.fastpath.eventloop import install_uvloop
 from filefleet.http.client import HttpClient
 from filefleet.http.node_api import NodeClient
-from filefleet.runtime.eventloop import install_uvloop
 
 MiB = 1024 * 1024
 CHUNK = 4 * MiB

@@ -15,7 +15,7 @@ from typing import Annotated, NoReturn
 
 import typer
 
-from filefleet.runtime.memory import tune_allocator
+from filefleet.fastpath.allocator import tune_allocator
 
 # Subcommand name -> module under filefleet.cli, in the order ``--help`` lists them.
 COMMANDS = {
@@ -74,7 +74,7 @@ CLIENT_COMMANDS = frozenset({"status", "share", "get", "delete", "fsck", "nodes"
 
 
 def main() -> None:
-    tune_allocator()  # before the command allocates anything: see runtime/memory.py
+    tune_allocator()  # before the command allocates anything: see fastpath/allocator.py
     command = sys.argv[1] if len(sys.argv) > 1 else None
     if command == "--version":  # nothing to load for it
         from filefleet import __version__

@@ -16,12 +16,11 @@ from typing import Annotated
 
 import typer
 
-from filefleet.cli.common import fail
+from filefleet.cli.common import fail, file_sha256
 from filefleet.cli.target import DataOption, ServerOption, TlsCaOption, find_frontend
 from filefleet.cli.transfer import client, progress_bar, run_command
 from filefleet.core.errors import InvalidInput, RequestError
 from filefleet.core.filenames import clean_name
-from filefleet.core.hashing import file_sha256
 from filefleet.http.client import HttpClient
 
 PIECE = 1024 * 1024

@@ -55,10 +55,10 @@ from filefleet.cli.transfer import progress_bar
 from filefleet.core import health, lifecycle
 from filefleet.core.errors import FilefleetError, RequestError, Unauthorized
 from filefleet.core.models import NodeReport, NodeStatus
+from filefleet.fastpath.eventloop import install_uvloop
 from filefleet.http.client import HttpClient
 from filefleet.http.controller_api import ControllerClient
 from filefleet.http.deadlines import Deadlines
-from filefleet.runtime.eventloop import install_uvloop
 
 T = TypeVar("T")
 

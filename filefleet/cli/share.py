@@ -5,7 +5,7 @@ then read the file, hashing each chunk, and for every window of chunks (1, 2, 4,
 at a time), while the next window is being hashed: claim the missing ones the fleet
 already holds in one request (dedup: no byte sent for those), and send the others, a few
 in flight, each handed by the kernel from the page cache to the socket as it goes out
-(``http/file_range.py``: cheaper than holding every hashed chunk in memory until it is
+(``fastpath/file_range.py``: cheaper than holding every hashed chunk in memory until it is
 sent). Chunks the upload already has (an interrupted run sent them) are skipped. Finally
 complete.
 
@@ -33,14 +33,13 @@ from typing import Annotated, Any
 
 import typer
 
-from filefleet.cli.common import fail
+from filefleet.cli.common import fail, file_sha256
 from filefleet.cli.target import DataOption, ServerOption, TlsCaOption, find_frontend
 from filefleet.cli.transfer import ShareState, client, progress_bar, run_command
 from filefleet.core.chunking import CHUNK_API_INFLIGHT, chunk_span
 from filefleet.core.errors import FileChanged, Forbidden, Gone, HashMismatch, NotFound
-from filefleet.core.hashing import file_sha256
+from filefleet.fastpath.file_range import FileRange
 from filefleet.http.client import HttpClient
-from filefleet.http.file_range import FileRange
 
 INFLIGHT = CHUNK_API_INFLIGHT
 WINDOW = 16  # chunks hashed, then claimed in one request, while earlier ones are sent

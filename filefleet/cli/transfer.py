@@ -22,9 +22,9 @@ from filefleet.cli.reach import (
     unreachable,
 )
 from filefleet.core.errors import FilefleetError
+from filefleet.fastpath.eventloop import install_uvloop
 from filefleet.http.client import HttpClient, RetryPolicy
 from filefleet.http.deadlines import CLIENT
-from filefleet.runtime.eventloop import install_uvloop
 
 if TYPE_CHECKING:
     from rich.progress import Progress, TaskID

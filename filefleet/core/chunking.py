@@ -2,7 +2,7 @@
 the last one shorter; an empty file has no chunks. Chunk *i* holds bytes
 ``[i * chunk_size, (i + 1) * chunk_size)`` and its id is the SHA-256 of those bytes.
 
-The frontend cuts a streamed body with ``frontend/buffers.py``; the CLI reads a file on
+The frontend cuts a streamed body with ``fastpath/pooled_chunks.py``; the CLI reads a file on
 disk chunk by chunk. Both must agree with ``split_bytes``, which tests use as the reference.
 """
 

@@ -25,6 +25,16 @@ into the same class. ``retryable`` tells a caller whether trying again can help.
         │       └── ConnectTimedOut    (no connection within the connect deadline)
         └── UpstreamError         502  (another service answered something unusable)
             └── CorruptChunk      502  (a replica's bytes do not hash to its chunk id)
+
+    FilefleetError, refusals of ``filefleet up`` (said on the command line, no status)
+    ├── PortInUse                   (a port ``up`` was to give a service is taken)
+    └── DataDirInUse                (another ``up`` holds the data directory)
+
+Two signals inside the HTTP client's kept connections (``fastpath/direct.py``), never
+raised to its callers, who get ``Unavailable`` instead:
+
+    StaleConnection                 (a kept connection closed before it answered)
+    HandshakeFailed                 (a TLS handshake did not complete)
 """
 
 from __future__ import annotations
@@ -64,7 +74,7 @@ class HashMismatch(InvalidInput):
 
 class FileChanged(InvalidInput):
     """A file being shared is shorter than when it was hashed: its bytes cannot be sent
-    as hashed (``http/file_range.py``)."""
+    as hashed (``fastpath/file_range.py``)."""
 
 
 class Unauthorized(RequestError):
@@ -144,6 +154,26 @@ class UpstreamError(ServiceError):
 class CorruptChunk(UpstreamError):
     """A node answered bytes that do not hash to the chunk id: a rotten replica, skipped
     and reported so repair restores it (``http/replicas.py``)."""
+
+
+class PortInUse(FilefleetError):
+    """A port ``filefleet up`` was to give one of its services is taken by another
+    process (``runtime/supervisor.py``)."""
+
+
+class DataDirInUse(FilefleetError):
+    """Another ``filefleet up`` holds the data dir (``runtime/children.py``)."""
+
+
+class StaleConnection(Exception):
+    """A kept connection closed by the server before it answered: the request, which the
+    server never saw, is safe to send again on a new connection."""
+
+
+class HandshakeFailed(Exception):
+    """A TLS handshake did not complete: the certificate is not trusted or does not name
+    the host, or the other side does not speak TLS. Something answered: not a refused
+    connection."""
 
 
 _BY_STATUS: dict[int, type[FilefleetError]] = {

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 from aiohttp import web
 
-from filefleet.core.buffers import Buffers
+from filefleet.fastpath.buffers import Buffers
 from filefleet.frontend.bundles import BundleMaker
 from filefleet.frontend.download import Downloader
 from filefleet.frontend.resumable import ResumableUploads

@@ -18,9 +18,9 @@ from collections import deque
 from collections.abc import AsyncGenerator, Callable, Sequence
 from dataclasses import dataclass
 
-from filefleet.core.buffers import Buffers
 from filefleet.core.errors import Gone, NotFound, Unavailable
 from filefleet.core.models import ChunkRef, FileInfo, NodeInfo, utcnow
+from filefleet.fastpath.buffers import Buffers
 from filefleet.frontend.nodes import NodeDirectory
 from filefleet.frontend.ranges import ByteRange
 from filefleet.http.controller_api import ControllerClient
@@ -94,7 +94,7 @@ class Downloader:
 
         A yielded view is valid until the next step of the iteration; then its buffer is
         reused if ``released()`` says nothing holds its bytes any more (a transport may
-        still be sending them: see ``http/sending.py``)."""
+        still be sending them: see ``fastpath/sending.py``)."""
         size = info.size or 0
         wanted = byte_range or ByteRange(0, size - 1)
         if size == 0 or wanted.length <= 0:

@@ -8,8 +8,8 @@ from collections.abc import AsyncIterator
 
 from aiohttp import web
 
-from filefleet.core.buffers import byte_buffers
 from filefleet.core.chunking import CHUNK_API_INFLIGHT
+from filefleet.fastpath.buffers import byte_buffers
 from filefleet.frontend.api import api
 from filefleet.frontend.bundles import BundleMaker
 from filefleet.frontend.context import FRONTEND, FrontendContext

@@ -54,6 +54,7 @@ from filefleet.core.models import (
     UploadResult,
     utcnow,
 )
+from filefleet.fastpath.running_hash import RunningHash
 from filefleet.frontend.appender import ChunkAppender
 from filefleet.frontend.download import Downloader
 from filefleet.frontend.events import ReplicateEvents
@@ -61,7 +62,6 @@ from filefleet.frontend.models import UploadStatus
 from filefleet.frontend.nodes import NodeDirectory
 from filefleet.frontend.options import UploadOptions
 from filefleet.frontend.ranges import ByteRange
-from filefleet.frontend.running_hash import RunningHash
 from filefleet.frontend.writer import (
     ChunkWriter,
     new_record,
@@ -365,7 +365,7 @@ class ResumableUploads:
         self, info: FileInfo, expected: str | None, running: RunningHash | None
     ) -> str:
         """The SHA-256 of the upload's bytes: the prefix this frontend folded in as chunks
-        arrived (``running_hash.py``), then the rest read back from the nodes in order.
+        arrived (``fastpath/running_hash.py``), then the rest read back from the nodes in order.
 
         With the client's hash (``expected``) the read-back skips checking each chunk
         against its id (one hash per byte, not two); only if the result differs is the

@@ -22,11 +22,11 @@ from aiohttp import web
 from filefleet.core.errors import NotFound, RangeNotSatisfiable
 from filefleet.core.models import FileInfo
 from filefleet.core.ziplayout import MemberSlice, ZipLayout, ZipMember
+from filefleet.fastpath.sending import released, wait_for_kernel
 from filefleet.frontend.context import FrontendContext
 from filefleet.frontend.download import Downloader
 from filefleet.frontend.ranges import ByteRange, content_disposition, parse_range
 from filefleet.frontend.streaming import Piece, stream_body
-from filefleet.http.sending import released, wait_for_kernel
 
 # Served files never run script on our origin.
 FILE_CSP = "sandbox; default-src 'none'"

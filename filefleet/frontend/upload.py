@@ -26,12 +26,12 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 
-from filefleet.core.buffers import BufferPool, Buffers
 from filefleet.core.errors import PayloadTooLarge
 from filefleet.core.models import FileUpdate, UploadResult, utcnow
 from filefleet.core.placement import Placement
+from filefleet.fastpath.buffers import BufferPool, Buffers
+from filefleet.fastpath.pooled_chunks import PooledChunk, pooled_chunks
 from filefleet.frontend.appender import ChunkAppender
-from filefleet.frontend.buffers import PooledChunk, pooled_chunks
 from filefleet.frontend.events import ReplicateEvents
 from filefleet.frontend.options import UploadOptions
 from filefleet.frontend.writer import ChunkWriter, new_record, upload_result

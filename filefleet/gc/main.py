@@ -13,6 +13,7 @@ import logging
 from aiohttp import web
 
 from filefleet.core import ids
+from filefleet.fastpath.eventloop import install_uvloop
 from filefleet.gc.worker import GarbageCollector
 from filefleet.http.client import HttpClient
 from filefleet.http.controller_api import ControllerClient
@@ -20,7 +21,6 @@ from filefleet.http.metrics import METRICS
 from filefleet.http.node_api import NodeClient
 from filefleet.http.server import Api, make_app
 from filefleet.runtime import service
-from filefleet.runtime.eventloop import install_uvloop
 from filefleet.runtime.logging import setup_logging
 from filefleet.runtime.service import run_beside
 from filefleet.runtime.settings import GCSettings

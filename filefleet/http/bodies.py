@@ -4,7 +4,7 @@ A chunk body (4 MiB) arrives as the pieces aiohttp's parser hands over. Reading 
 ``readexactly`` joins those pieces into a fresh 4 MiB object (one copy, plus the page
 faults of new memory for every chunk), and the node then copied that object again into a
 page-aligned buffer for its ``O_DIRECT`` write. ``chunk_body`` instead copies each piece,
-as it comes, into a buffer taken from a ``Buffers`` set (``core/buffers.py``) and given
+as it comes, into a buffer taken from a ``Buffers`` set (``fastpath/buffers.py``) and given
 back when the handler is done: one copy, no allocation per chunk, memory bounded by the
 chunks in flight. On a 2-core machine where the client and every service share the cores,
 those copies are CPU the hashing needs (history of docs/benchmarks.md).
@@ -19,8 +19,8 @@ from contextlib import asynccontextmanager
 
 from aiohttp import web
 
-from filefleet.core.buffers import B, Buffers
 from filefleet.core.errors import InvalidInput, PayloadTooLarge
+from filefleet.fastpath.buffers import B, Buffers
 
 
 def _check_length(request: web.Request, limit: int) -> int | None:

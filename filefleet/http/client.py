@@ -7,7 +7,7 @@ What is retried: connection errors, timeouts and 5xx answers (the fleet may reco
 never a 4xx (the request is wrong, repeating it gives the same answer). After the last
 attempt the caller gets ``Unavailable`` (or the 5xx's own error) and decides what to do.
 
-Requests go over the client's own kept connections (``direct.py``), ``http://`` and
+Requests go over the client's own kept connections (``fastpath/direct.py``), ``http://`` and
 ``https://`` alike: a chunk read's body goes from the socket (or, over TLS, from its
 decryption) straight into the caller's buffer, a chunk write's from the caller's buffer
 (or the page cache) to the socket, and every phase of a call has its own deadline.
@@ -46,8 +46,8 @@ from filefleet.core.errors import (
     UpstreamError,
     error_for_status,
 )
+from filefleet.fastpath.direct import Arrived, Body, DirectHttp, Into
 from filefleet.http.deadlines import SERVICE, Deadlines
-from filefleet.http.direct import Arrived, Body, DirectHttp, Into
 from filefleet.runtime.logging import request_id
 
 if TYPE_CHECKING:
@@ -280,7 +280,7 @@ class HttpClient:
     ) -> bytearray | memoryview:
         """One GET whose body goes straight from the socket into ``into`` (a view of it is
         returned) or, when it does not fit, into a new buffer; ``arrived(view, n)`` is
-        called as the body's first ``n`` bytes land (``direct.py``). One attempt: an error
+        called as the body's first ``n`` bytes land (``fastpath/direct.py``). One attempt: an error
         answer raises its FilefleetError, anything else Unavailable."""
         answer = await self._direct.get(
             url, self.headers(), into, deadlines or self.deadlines, arrived

@@ -28,8 +28,8 @@ from typing import Protocol
 
 from filefleet.core.errors import CorruptChunk, FilefleetError, NotFound, Unavailable
 from filefleet.core.suspects import SuspectNodes
+from filefleet.fastpath.direct import Into
 from filefleet.http.controller_api import ControllerClient
-from filefleet.http.direct import Into
 from filefleet.http.node_api import NodeClient
 
 log = logging.getLogger(__name__)

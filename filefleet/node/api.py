@@ -24,14 +24,14 @@ from typing import Any
 from aiohttp import web
 
 from filefleet.core import ids
-from filefleet.core.buffers import Buffers, aligned_buffers
 from filefleet.core.errors import InvalidInput
 from filefleet.core.models import ChunkCopied, ChunkCopy, ChunkVerified
 from filefleet.core.units import parse_duration
+from filefleet.fastpath.buffers import Buffers, aligned_buffers
+from filefleet.fastpath.sending import released, wait_for_kernel
 from filefleet.http.bodies import chunk_body
 from filefleet.http.metrics import METRICS
 from filefleet.http.replicas import ReplicaReader
-from filefleet.http.sending import released, wait_for_kernel
 from filefleet.http.server import Api, json_model, make_app, read_model
 from filefleet.node import copying
 from filefleet.node.chunkstore import ChunkStore

@@ -47,9 +47,10 @@ from filefleet.core.errors import (
     InvalidInput,
     NotFound,
 )
-from filefleet.core.hashing import sha256_hex_async
-from filefleet.node.durable import write_durably
-from filefleet.node.reading import read_into
+from filefleet.fastpath.durable import write_durably
+from filefleet.fastpath.hashing import sha256_hex_async
+from filefleet.fastpath.reading import read_into
+from filefleet.node import quarantine
 
 log = logging.getLogger(__name__)
 
@@ -105,7 +106,7 @@ class ChunkStore:
         self._locks = [threading.Lock() for _ in range(_LOCK_STRIPES)]
         self._usage_lock = threading.Lock()
         self._chunks, self._bytes = self._scan_usage()
-        self._quarantined = sum(1 for _ in self.quarantine_dir.iterdir())
+        self._quarantined = len(quarantine.quarantined(self.quarantine_dir))
 
     # -- start-up -------------------------------------------------------------------------
 
@@ -368,32 +369,22 @@ class ChunkStore:
             raise NotFound(f"chunk {chunk_id} is not on this node") from None
 
     async def quarantine(self, chunk_id: str, inode: int | None = None) -> Path | None:
-        """Move the chunk to ``<data>/quarantine/``; None if it is gone, or was replaced
-        (its inode differs from ``inode``) since it was found corrupt."""
+        """Move the chunk to ``<data>/quarantine/`` (``quarantine.py``): where it went, or
+        None if it is gone, or was replaced (its inode differs from ``inode``) since it was
+        found corrupt."""
         cid = ids.chunk_id(chunk_id)
         return await asyncio.to_thread(self._quarantine, cid, inode)
 
     def _quarantine(self, cid: str, inode: int | None) -> Path | None:
         final = self.chunks_dir / cid[:2] / cid
         with self._lock(cid):
-            try:
-                st = os.stat(final)
-            except FileNotFoundError:
-                return None
-            if inode is not None and st.st_ino != inode:
-                return None  # a put replaced it with verified bytes meanwhile
-            target = self.quarantine_dir / cid
-            suffix = 0
-            while target.exists():
-                suffix += 1
-                target = self.quarantine_dir / f"{cid}.{suffix}"
-            # One rename: a crash leaves the chunk either in place (scrubbed again) or in
-            # quarantine (the location was not yet reported; the controller finds out when
-            # a read of it fails or the GC reconciles).
-            os.rename(final, target)
+            moved = quarantine.move_aside(final, self.quarantine_dir, cid, inode)
+        if moved is None:
+            return None
+        target, size = moved
         with self._usage_lock:
             self._chunks -= 1
-            self._bytes -= st.st_size
+            self._bytes -= size
             self._quarantined += 1
         return target
 

@@ -20,8 +20,8 @@ from __future__ import annotations
 import mmap
 
 from filefleet.core import ids
-from filefleet.core.buffers import Buffers
 from filefleet.core.models import ChunkCopied, NodeRef
+from filefleet.fastpath.buffers import Buffers
 from filefleet.http.replicas import ReplicaReader
 from filefleet.node.chunkstore import ChunkStore
 

@@ -2,14 +2,10 @@
 
 One pass (``run_once``) re-hashes about one second's worth of ``--scrub-rate`` bytes, going
 on in id order from where the previous pass stopped and starting over at the end of the
-store. A chunk whose bytes no longer hash to its id is moved to ``<data>/quarantine/`` and
-reported to the controller (``DELETE /chunk/{id}/locations/{node id}``), which then
-counts one replica fewer and lets repair copy a healthy one back (DESIGN §4, §7).
-
-Order, and what a failure leaves behind: quarantine first, then report. Crash between the
-two: the controller still lists this node; a read from it gets 404 and the frontend
-reports it, the GC's reconciliation drops it too. A failed report stays in
-``unreported`` and is retried at the start of every pass.
+store. A chunk whose bytes no longer hash to its id is moved aside to
+``<data>/quarantine/`` and reported to the controller (``quarantine.py``: the order, and
+what a failure between the two leaves behind). Reports that failed are tried again at the
+start of every pass.
 """
 
 from __future__ import annotations
@@ -17,11 +13,12 @@ from __future__ import annotations
 import asyncio
 import logging
 
-from filefleet.core.errors import FilefleetError, NotFound
+from filefleet.core.errors import NotFound
 from filefleet.core.models import ChunkVerified
 from filefleet.http.controller_api import ControllerClient
 from filefleet.node.chunkstore import ChunkStore
 from filefleet.node.models import ScrubStats
+from filefleet.node.quarantine import Quarantine
 from filefleet.runtime.service import Service
 
 log = logging.getLogger(__name__)
@@ -40,17 +37,26 @@ class Scrubber(Service):
     ) -> None:
         super().__init__(interval=MIN_PAUSE)
         self.store = store
-        self.controller = controller
+        self.quarantine = Quarantine(store, controller)
         self.rate = rate_mib * MiB  # bytes per second; 0 disables
         self._cursor: str | None = None  # last id checked in the current walk
         self._queue: list[str] = []  # ids listed after the cursor, not yet checked
-        self.unreported: set[str] = set()
         # counters, asserted on by tests and shown in /stats
         self.scanned = 0
         self.scanned_bytes = 0
-        self.corrupt = 0
-        self.reported = 0
         self.walks = 0
+
+    @property
+    def corrupt(self) -> int:
+        return self.quarantine.corrupt
+
+    @property
+    def reported(self) -> int:
+        return self.quarantine.reported
+
+    @property
+    def unreported(self) -> set[str]:
+        return self.quarantine.unreported
 
     @property
     def enabled(self) -> bool:
@@ -58,7 +64,7 @@ class Scrubber(Service):
 
     async def run_once(self) -> dict[str, int]:
         """Report what is pending, then re-hash chunks until one second's budget is used."""
-        reported = await self.report_pending()
+        reported = await self.quarantine.report_pending()
         scanned = corrupt = nbytes = 0
         while self.enabled and nbytes < self.rate:
             chunk_id = await self._next_chunk()
@@ -89,38 +95,9 @@ class Scrubber(Service):
         self.scanned += 1
         self.scanned_bytes += result.size
         checked = ChunkVerified(id=chunk_id, size=result.size, ok=result.ok, quarantined=False)
-        if result.ok:
-            return checked
-        moved = await self.store.quarantine(chunk_id, inode=result.inode)
-        if moved is None:
-            return checked  # deleted or replaced by a verified put meanwhile
-        self.corrupt += 1
-        log.warning("chunk %s is corrupt; moved to %s", chunk_id, moved)
-        self.unreported.add(chunk_id)
-        await self.report_pending()
+        if result.ok or not await self.quarantine.isolate(chunk_id, result.inode):
+            return checked  # healthy, or deleted or replaced by a verified put meanwhile
         return checked.model_copy(update={"quarantined": True})
-
-    async def report_pending(self) -> int:
-        """Tell the controller this node no longer holds each quarantined chunk."""
-        done = 0
-        for chunk_id in sorted(self.unreported):
-            if await self._report(chunk_id):
-                self.unreported.discard(chunk_id)
-                self.reported += 1
-                done += 1
-        return done
-
-    async def _report(self, chunk_id: str) -> bool:
-        if self.controller is None:
-            return False
-        try:
-            await self.controller.remove_location(chunk_id, self.store.node_id)
-        except NotFound:
-            return True  # the controller does not list it here (or knows no such chunk)
-        except FilefleetError as exc:
-            log.warning("could not report corrupt chunk %s: %s", chunk_id, exc.message)
-            return False
-        return True
 
     async def _next_chunk(self) -> str | None:
         if not self._queue:

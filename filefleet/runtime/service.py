@@ -18,7 +18,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequenc
 from aiohttp import web
 
 from filefleet.core.errors import FilefleetError
-from filefleet.runtime.eventloop import install_uvloop
+from filefleet.fastpath.eventloop import install_uvloop
 from filefleet.runtime.https_site import HttpsSite
 from filefleet.runtime.settings import ServiceSettings
 

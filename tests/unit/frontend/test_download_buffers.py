@@ -8,9 +8,9 @@ import os
 from datetime import UTC, datetime
 from typing import cast
 
-from filefleet.core.buffers import byte_buffers
 from filefleet.core.models import ChunkRef, FileInfo, NodeInfo
 from filefleet.core.suspects import SuspectNodes
+from filefleet.fastpath.buffers import byte_buffers
 from filefleet.frontend.download import Downloader
 from filefleet.frontend.nodes import NodeDirectory
 from filefleet.http.controller_api import ControllerClient

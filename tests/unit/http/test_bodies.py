@@ -11,8 +11,8 @@ import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 
-from filefleet.core.buffers import Buffers, aligned_buffers, byte_buffers
 from filefleet.core.errors import FilefleetError
+from filefleet.fastpath.buffers import Buffers, aligned_buffers, byte_buffers
 from filefleet.http.bodies import chunk_body
 
 LIMIT = 1024 * 1024

@@ -1,4 +1,4 @@
-"""A large request body leaves the client as it is (``direct.py``): no chunk-sized
+"""A large request body leaves the client as it is (``fastpath/direct.py``): no chunk-sized
 object is made on the way out, and the bytes arrive intact."""
 
 from __future__ import annotations

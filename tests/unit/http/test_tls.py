@@ -17,11 +17,11 @@ import uvloop
 from aiohttp import web
 
 from filefleet.core.errors import ConnectTimedOut, FileChanged, InvalidInput, TimedOut, Unavailable
-from filefleet.http.channel import SEND_SLICE
+from filefleet.fastpath.channel import SEND_SLICE
+from filefleet.fastpath.file_range import FileRange
+from filefleet.fastpath.sending import released, wait_for_kernel
 from filefleet.http.client import NO_RETRY, HttpClient
 from filefleet.http.deadlines import Deadlines
-from filefleet.http.file_range import FileRange
-from filefleet.http.sending import released, wait_for_kernel
 from tests.harness.certs import ServerFiles, TestCA
 from tests.unit.http.serving import served, served_https
 
@@ -59,7 +59,7 @@ class Site:
 
     async def reused(self, request: web.Request) -> web.StreamResponse:
         """A body written piece after piece from one buffer, as the frontend streams a
-        download: each write returns once the buffer may be refilled (``sending.py``)."""
+        download: each write returns once the buffer may be refilled (``fastpath/sending.py``)."""
         response = web.StreamResponse(headers={"Content-Length": str(len(BODY))})
         wait_for_kernel(request)
         await response.prepare(request)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import os
 import subprocess
 import time
@@ -13,26 +12,9 @@ from pathlib import Path
 import pytest
 
 from filefleet.core import ids
-from filefleet.core.errors import Conflict, InsufficientStorage, InvalidInput, NotFound
+from filefleet.core.errors import Conflict, InsufficientStorage, InvalidInput
 from filefleet.node.chunkstore import ChunkStore, lock_data_dir
-
-
-def cid(data: bytes) -> str:
-    return hashlib.sha256(data).hexdigest()
-
-
-def flip_byte(path: Path, offset: int) -> None:
-    """Rot one byte of a file in place, as a failing disk would."""
-    with open(path, "r+b") as handle:
-        handle.seek(offset)
-        byte = handle.read(1)
-        handle.seek(offset)
-        handle.write(bytes([byte[0] ^ 0xFF]))
-
-
-@pytest.fixture
-def store(tmp_path: Path) -> ChunkStore:
-    return ChunkStore(tmp_path / "data")
+from tests.unit.node.chunks import cid, flip_byte
 
 
 async def test_layout_is_pinned(tmp_path: Path) -> None:
@@ -164,28 +146,6 @@ async def test_listing_rejects_bad_cursor(store: ChunkStore) -> None:
         await store.list("../x")
     with pytest.raises(InvalidInput):
         await store.list(limit=0)
-
-
-async def test_quarantine_moves_and_suffixes(store: ChunkStore) -> None:
-    data = b"rotten"
-    await store.put(cid(data), data)
-    first = await store.quarantine(cid(data))
-    assert first == store.quarantine_dir / cid(data)
-    await store.put(cid(data), data)
-    second = await store.quarantine(cid(data))
-    assert second == store.quarantine_dir / f"{cid(data)}.1"
-    assert await store.quarantine(cid(data)) is None
-    assert store.usage().quarantined == 2 and store.usage().chunks == 0
-    with pytest.raises(NotFound):
-        await store.stat(cid(data))
-
-
-async def test_quarantine_skips_a_replaced_chunk(store: ChunkStore) -> None:
-    data = b"replaced"
-    await store.put(cid(data), data)
-    st = await store.stat(cid(data))
-    assert await store.quarantine(cid(data), inode=st.st_ino + 1) is None
-    assert store.path(cid(data)).exists()
 
 
 async def test_node_id_survives_restart_and_stale_tmp_is_cleaned(tmp_path: Path) -> None:

@@ -2,125 +2,17 @@
 
 from __future__ import annotations
 
-import hashlib
 import os
-from collections.abc import AsyncIterator
-from dataclasses import dataclass, field
 from pathlib import Path
-
-import pytest
-from aiohttp import web
-from aiohttp.test_utils import TestServer
 
 from filefleet.http.client import NO_RETRY, HttpClient
 from filefleet.http.controller_api import ControllerClient
 from filefleet.node.chunkstore import ChunkStore
-from filefleet.node.main import PING_RETRY
 from filefleet.node.ping import FULL_PING_EVERY, Pinger, filesystem_id
 from filefleet.node.scrub import Scrubber, scrub_all
 from tests.harness.processes import free_port
-
-
-def cid(data: bytes) -> str:
-    return hashlib.sha256(data).hexdigest()
-
-
-def flip_byte(path: Path, offset: int) -> None:
-    with open(path, "r+b") as handle:
-        handle.seek(offset)
-        byte = handle.read(1)
-        handle.seek(offset)
-        handle.write(bytes([byte[0] ^ 0xFF]))
-
-
-@dataclass
-class FakeController:
-    """Records what the node tells the controller; ``status`` sets every answer."""
-
-    status: int = 200
-    calls: list[tuple[str, str, object]] = field(default_factory=list)
-    older: bool = False  # refuses pings with fields beyond the seed's, as an older one does
-
-    def app(self) -> web.Application:
-        app = web.Application()
-        app.router.add_route("*", "/{tail:.*}", self.handle)
-        return app
-
-    async def handle(self, request: web.Request) -> web.Response:
-        body = await request.json() if request.can_read_body else None
-        self.calls.append((request.method, request.path, body))
-        seed = {"id", "url", "capacity", "free", "chunks"}
-        if self.older and request.path == "/ping" and set(body or {}) - seed:
-            return web.json_response({"error": "extra fields not permitted"}, status=400)
-        if self.status >= 400:
-            return web.json_response({"error": "nope"}, status=self.status)
-        if request.method == "DELETE":  # remove a location: the chunk as it is now
-            chunk = request.path.split("/")[2]
-            info = {"id": chunk, "size": 1, "locations": [], "live": 0, "references": 1}
-            return web.json_response({**info, "collecting": False})
-        return web.json_response({})
-
-
-@pytest.fixture
-async def controller() -> AsyncIterator[tuple[FakeController, ControllerClient]]:
-    fake = FakeController()
-    server = TestServer(fake.app())
-    await server.start_server()
-    http = HttpClient(secret="s")
-    try:
-        yield fake, ControllerClient(http, [str(server.make_url("")).rstrip("/")], PING_RETRY)
-    finally:
-        await http.close()
-        await server.close()
-
-
-@pytest.fixture
-def store(tmp_path: Path) -> ChunkStore:
-    return ChunkStore(tmp_path / "data")
-
-
-async def fill(store: ChunkStore, count: int, size: int = 1000) -> list[str]:
-    stored = []
-    for _ in range(count):
-        data = os.urandom(size)
-        await store.put(cid(data), data)
-        stored.append(cid(data))
-    return sorted(stored)
-
-
-async def test_scrub_quarantines_and_reports_a_corrupt_chunk(
-    store: ChunkStore, controller: tuple[FakeController, ControllerClient]
-) -> None:
-    fake, client = controller
-    chunks = await fill(store, 5)
-    bad = chunks[2]
-    flip_byte(store.path(bad), 10)
-    scrubber = Scrubber(store, client, rate_mib=100)
-    counts = await scrubber.run_once()
-    assert counts == {"scanned": 5, "corrupt": 1, "reported": 0}
-    assert (scrubber.scanned, scrubber.corrupt, scrubber.reported) == (5, 1, 1)
-    assert not store.path(bad).exists()
-    assert (store.quarantine_dir / bad).exists()
-    assert ("DELETE", f"/chunk/{bad}/locations/{store.node_id}", None) in fake.calls
-    assert store.usage().chunks == 4 and store.usage().quarantined == 1
-    page, _ = await store.list()
-    assert bad not in page
-
-
-async def test_scrub_retries_a_failed_report(
-    store: ChunkStore, controller: tuple[FakeController, ControllerClient]
-) -> None:
-    fake, client = controller
-    [bad] = await fill(store, 1)
-    flip_byte(store.path(bad), 0)
-    fake.status = 503
-    scrubber = Scrubber(store, client, rate_mib=100)
-    await scrubber.run_once()
-    assert scrubber.corrupt == 1 and scrubber.unreported == {bad}
-    fake.status = 200
-    counts = await scrubber.run_once()
-    assert counts["reported"] == 1 and scrubber.unreported == set()
-    assert scrubber.stats().reported == 1
+from tests.unit.node.chunks import fill
+from tests.unit.node.conftest import FakeController
 
 
 async def test_scrub_is_bounded_per_pass_and_walks_in_id_order(store: ChunkStore) -> None:
@@ -206,15 +98,3 @@ async def test_ping_failure_is_counted_not_raised(store: ChunkStore) -> None:
         assert await pinger.run_once() == {"sent": 0, "failed": 1}
         assert await pinger.run_once() == {"sent": 0, "failed": 1}
         assert (pinger.sent, pinger.failed) == (0, 2)
-
-
-async def test_scrub_report_of_an_unknown_chunk_counts_as_done(
-    store: ChunkStore, controller: tuple[FakeController, ControllerClient]
-) -> None:
-    fake, client = controller
-    [bad] = await fill(store, 1)
-    flip_byte(store.path(bad), 0)
-    fake.status = 404
-    scrubber = Scrubber(store, client, rate_mib=100)
-    await scrubber.run_once()
-    assert (scrubber.corrupt, scrubber.reported, scrubber.unreported) == (1, 1, set())

@@ -17,11 +17,12 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 
 import pytest
 from aiohttp import web
-from aiohttp.test_utils import TestServer
 
 from filefleet.core.errors import NotFound, PayloadTooLarge, TimedOut, Unavailable
 from filefleet.http.client import NO_RETRY, HttpClient
 from filefleet.http.deadlines import Deadlines
+from tests.unit.fastpath.connections import server_drops_the_kept_connection
+from tests.unit.http.serving import served
 
 BODY = bytearray(os.urandom(4 * 1024 * 1024 + 5))
 
@@ -64,12 +65,8 @@ async def site() -> AsyncIterator[tuple[Site, str]]:
     app.router.add_get("/chunked", s.chunked)
     app.router.add_get("/head", s.head)
     app.router.add_get("/missing", s.missing)
-    server = TestServer(app)
-    await server.start_server()
-    try:
-        yield s, str(server.make_url("")).rstrip("/")
-    finally:
-        await server.close()
+    async with served(app) as url:
+        yield s, url
 
 
 async def test_bodies_go_out_whole_over_one_kept_connection(site: tuple[Site, str]) -> None:
@@ -109,14 +106,7 @@ async def test_a_kept_connection_the_server_closed_is_replaced_for_a_put(
     s, url = site
     async with HttpClient() as http:
         await http.request("PUT", url, "/digest", data=memoryview(BODY))
-        [kept] = [channel.sock for idle in http._direct._idle.values() for channel in idle]
-        s.transports[0].close()
-        deadline = time.monotonic() + 10
-        while time.monotonic() < deadline:  # until the server has closed its end
-            with contextlib.suppress(BlockingIOError):
-                if kept.recv(1, socket.MSG_PEEK) == b"":
-                    break
-            await asyncio.sleep(0.02)
+        await server_drops_the_kept_connection(http, s.transports[0])
         await http.request("PUT", url, "/digest", data=memoryview(BODY))
     assert http.retries == 0  # replaced at once, not retried after a backoff
     assert [sha for _, sha, _ in s.received] == [hashlib.sha256(BODY).hexdigest()] * 2

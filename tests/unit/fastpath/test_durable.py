@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from filefleet.node import durable
+from filefleet.fastpath import durable
 
 
 @pytest.mark.parametrize(

@@ -1,5 +1,5 @@
 """The byte pipe under one kept connection of the HTTP client (``direct.py``): a plain TCP
-socket here, or TLS over one (``tls.py``'s ``TlsChannel``, the same calls).
+socket here, or TLS over one (``tls_channel.py``'s ``TlsChannel``, the same calls).
 
 ``direct.py`` speaks HTTP/1.1 over whichever it is given, so every per-hop deadline, the
 reads into the caller's buffer and the ``arrived`` callbacks work the same for ``http://``
@@ -15,19 +15,13 @@ import os
 import socket
 from collections.abc import Callable
 
-from filefleet.http.file_range import FileRange
+from filefleet.fastpath.file_range import FileRange
 
 SEND_SLICE = 1024 * 1024  # a body is sent in slices of this, each one progress (deadlines)
 
 # Told how many more bytes went out or came in (``Watch.moved``).
 Progress = Callable[[int], None]
 Buffer = bytes | bytearray | memoryview
-
-
-class HandshakeFailed(Exception):
-    """A TLS handshake did not complete: the certificate is not trusted or does not name
-    the host, or the other side does not speak TLS. Something answered: not a refused
-    connection."""
 
 
 class Channel:

@@ -7,13 +7,13 @@ import sys
 
 import pytest
 
-from filefleet.runtime.memory import tune_allocator
+from filefleet.fastpath.allocator import tune_allocator
 
 # Like a server reading a body: 256 KiB pieces made and freed, small objects kept.
 PROGRAM = """
 import resource, sys
 if sys.argv[1] == "tuned":
-    from filefleet.runtime.memory import tune_allocator
+    from filefleet.fastpath.allocator import tune_allocator
     assert tune_allocator()
 kept = []
 before = resource.getrusage(resource.RUSAGE_SELF).ru_minflt

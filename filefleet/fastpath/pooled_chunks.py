@@ -21,7 +21,7 @@ import hashlib
 from collections.abc import AsyncIterable, AsyncIterator
 from dataclasses import dataclass
 
-from filefleet.core.buffers import BufferPool
+from filefleet.fastpath.buffers import BufferPool
 
 
 @dataclass

@@ -4,10 +4,7 @@ kept connections, against a real aiohttp server."""
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import os
-import socket
-import time
 from collections.abc import AsyncIterator, Callable
 
 import pytest
@@ -15,9 +12,11 @@ from aiohttp import web
 from aiohttp.test_utils import TestServer
 
 from filefleet.core.errors import NotFound, TimedOut, Unavailable
+from filefleet.fastpath.direct import _parse_head, _request_head
 from filefleet.http.client import HttpClient
 from filefleet.http.deadlines import Deadlines
-from filefleet.http.direct import _parse_head, _request_head
+from tests.unit.fastpath.connections import server_drops_the_kept_connection
+from tests.unit.http.serving import served
 
 BODY = os.urandom(3 * 1024 * 1024 + 17)
 
@@ -67,12 +66,8 @@ async def site() -> AsyncIterator[tuple[Site, str]]:
                           ("/chunked", s.chunked), ("/slow", s.slow),
                           ("/close", s.close_after), ("/huge-error", s.huge_error)]:  # fmt: skip
         app.router.add_get(path, handler)
-    server = TestServer(app)
-    await server.start_server()
-    try:
-        yield s, str(server.make_url("")).rstrip("/")
-    finally:
-        await server.close()
+    async with served(app) as url:
+        yield s, url
 
 
 async def test_the_body_lands_in_the_buffer_and_the_connection_is_kept(
@@ -120,14 +115,7 @@ async def test_a_connection_the_server_closed_is_replaced() -> None:
         async with HttpClient() as http:
             url = str(server.make_url("/body"))
             assert bytes(await http.get_into(url, None)) == BODY
-            [kept] = [channel.sock for idle in http._direct._idle.values() for channel in idle]
-            s.transports[0].close()  # the server drops the idle connection
-            deadline = time.monotonic() + 10
-            while time.monotonic() < deadline:  # until the server has closed its end
-                with contextlib.suppress(BlockingIOError):
-                    if kept.recv(1, socket.MSG_PEEK) == b"":
-                        break
-                await asyncio.sleep(0.02)
+            await server_drops_the_kept_connection(http, s.transports[0])
             assert bytes(await http.get_into(url, None)) == BODY
     finally:
         await server.close()

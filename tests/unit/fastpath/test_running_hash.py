@@ -3,7 +3,7 @@ import hashlib
 import os
 import time
 
-from filefleet.frontend.running_hash import RunningHash
+from filefleet.fastpath.running_hash import RunningHash
 
 CHUNKS = [os.urandom(1000 + i) for i in range(8)]
 

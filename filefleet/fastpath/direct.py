@@ -16,7 +16,7 @@ headers (cluster secret, request id), timeouts and error translation as every ot
   is. Answers may have a ``Content-Length``, be chunked, or end when the server closes.
 
 ``http://`` and ``https://`` URLs alike: a connection is a ``Channel`` (``channel.py``), a
-plain socket or TLS over one (``tls.py``, loaded with the first ``https://`` URL), and
+plain socket or TLS over one (``tls_channel.py``, loaded with the first ``https://`` URL), and
 everything above it is the same. A kept connection the server has meanwhile closed fails
 before the first byte of the answer; the request, which the server never saw, is then sent
 once more on a new connection.
@@ -37,10 +37,17 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
-from filefleet.core.errors import ConnectTimedOut, TimedOut, Unavailable, Unreachable
-from filefleet.http.channel import SEND_SLICE, Channel, HandshakeFailed, Progress
+from filefleet.core.errors import (
+    ConnectTimedOut,
+    HandshakeFailed,
+    StaleConnection,
+    TimedOut,
+    Unavailable,
+    Unreachable,
+)
+from filefleet.fastpath.channel import SEND_SLICE, Channel, Progress
+from filefleet.fastpath.file_range import FileRange
 from filefleet.http.deadlines import Deadlines, Watch
-from filefleet.http.file_range import FileRange
 
 if TYPE_CHECKING:
     import ssl
@@ -85,10 +92,6 @@ class Answer:
     status: int
     body: bytearray | memoryview  # a view of the caller's buffer, or a buffer of its own
     headers: Headers
-
-
-class _Stale(Exception):
-    """A kept connection closed by the server before it answered: safe to send again."""
 
 
 @dataclass(frozen=True)
@@ -157,7 +160,7 @@ class DirectHttp:
             await reader.fill(memoryview(own), arrived if ok else None)
             return own
 
-        return await self._call("GET", url, headers, None, deadlines, body)
+        return await self._call("GET", body, url, headers, None, deadlines)
 
     async def request(
         self,
@@ -187,16 +190,16 @@ class DirectHttp:
             await reader.fill(memoryview(buffer), None)
             return buffer
 
-        return await self._call(method, url, headers, body, deadlines, whole)
+        return await self._call(method, whole, url, headers, body, deadlines)
 
     async def _call(
         self,
         method: str,
+        read_body: _BodyReader,
         url: str,
         headers: Mapping[str, str],
         body: Body | None,
         deadlines: Deadlines,
-        read_body: _BodyReader,
     ) -> Answer:
         parts = urlsplit(url)
         if parts.scheme not in ("http", "https") or not parts.hostname:
@@ -215,7 +218,7 @@ class DirectHttp:
                 if channel is not None:
                     try:
                         return await self._exchange(channel, origin, *exchange)
-                    except _Stale:
+                    except StaleConnection:
                         pass  # closed while it was kept: once more on a new connection
                 watch.connecting()
                 try:
@@ -226,7 +229,7 @@ class DirectHttp:
                     raise Unreachable(f"{method} {url}: {type(exc).__name__}: {exc}") from exc
                 try:
                     return await self._exchange(channel, origin, *exchange)
-                except _Stale as exc:
+                except StaleConnection as exc:
                     raise ConnectionResetError("closed before answering") from exc
         except TimeoutError as exc:
             phase = watch.expired() if watch is not None else "timed out"
@@ -253,7 +256,7 @@ class DirectHttp:
         sock = await _connect_socket(host, port)
         if scheme == "http":
             return Channel(sock)
-        from filefleet.http.tls import open_tls
+        from filefleet.fastpath.tls_channel import open_tls
 
         try:
             where = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
@@ -281,7 +284,7 @@ class DirectHttp:
             try:
                 await channel.send(request)
             except (ConnectionResetError, BrokenPipeError) as exc:
-                raise _Stale() from exc
+                raise StaleConnection() from exc
             stopped = False  # the server stopped reading the body (it may have answered)
             if body:
                 try:
@@ -294,7 +297,7 @@ class DirectHttp:
                     head = _parse_head(await reader.head())
             except TimeoutError as exc:
                 if stopped:  # no answer came: a kept connection already closed, or a crash
-                    raise _Stale() from exc
+                    raise StaleConnection() from exc
                 raise
             watch.receiving()
             answer = Answer(head.status, await read_body(reader, head), Headers(head.fields))
@@ -373,7 +376,7 @@ class _Reader:
         return len(data)
 
     async def head(self) -> bytes:
-        """The response head, up to the blank line; _Stale if the server closed before
+        """The response head, up to the blank line; StaleConnection if the server closed before
         sending a byte of it."""
         while (end := self.pending.find(b"\r\n\r\n")) < 0:
             if len(self.pending) >= HEAD_LIMIT:
@@ -382,11 +385,11 @@ class _Reader:
                 more = await self._more(HEAD_LIMIT)
             except ConnectionResetError:
                 if not self.pending:
-                    raise _Stale() from None
+                    raise StaleConnection() from None
                 raise
             if not more:
                 if not self.pending:
-                    raise _Stale()
+                    raise StaleConnection()
                 raise ConnectionResetError("closed inside the head")
         head = bytes(self.pending[:end])
         del self.pending[: end + 4]

@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from filefleet.node import durable, reading
+from filefleet.fastpath import durable, reading
 
 MiB = 1024 * 1024
 

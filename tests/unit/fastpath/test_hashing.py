@@ -8,7 +8,7 @@ import time
 
 import pytest
 
-from filefleet.core.hashing import ArrivingDigest
+from filefleet.fastpath.hashing import ArrivingDigest
 
 
 @pytest.mark.parametrize("pieces", [[1], [7, 3, 100], [4096] * 9, [300_000, 1, 2_000_000, 5]])

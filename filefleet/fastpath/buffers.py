@@ -6,7 +6,7 @@ kinds, for two situations:
 
 - ``BufferPool``: a fixed number for one job; waiting for a free one is the back-pressure
   that bounds the chunks in flight. The frontend cuts upload bodies into them
-  (``frontend/buffers.py``), drawing them from the stock its downloads use too.
+  (``pooled_chunks.py``), drawing them from the stock its downloads use too.
 - ``Buffers``: made on demand, a few kept for reuse; taking never waits, so a burst of
   requests to a server is never held up by a slow one (``http/bodies.py``).
 """
