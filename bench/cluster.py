@@ -118,6 +118,14 @@ def cpu_seconds(pids: list[int]) -> float:
     return total / _TICKS
 
 
+def machine_busy_seconds() -> float:
+    """CPU seconds every core of the machine has spent busy since boot (/proc/stat: user,
+    nice, system, irq, softirq, steal), whoever it was for."""
+    fields = Path("/proc/stat").read_text().splitlines()[0].split()[1:]
+    user, nice, system, _idle, _iowait, irq, softirq, steal = (int(f) for f in fields[:8])
+    return (user + nice + system + irq + softirq + steal) / _TICKS
+
+
 def cpu_by_service(cluster: BenchCluster) -> dict[str, float]:
     """CPU seconds (user + system) each service has used so far, by name."""
     return {

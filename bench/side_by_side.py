@@ -22,6 +22,9 @@ class Measure:
     download: float  # MiB/s of the download, checked by the server as it is read
     upload_cpu: float  # server core-seconds per GiB uploaded to two copies, all processes
     download_cpu: float  # server core-seconds per GiB downloaded
+    # Cores busy on average with work of neither the system measured nor its client, while
+    # it was measured (other users of the machine; the kernel's own threads): how calm.
+    others: float = 0.0
     upload_by_process: dict[str, float] = field(default_factory=dict)  # core-s per GiB
     download_by_process: dict[str, float] = field(default_factory=dict)
 
@@ -59,6 +62,7 @@ def median(runs: list[Measure]) -> Measure:
         download=statistics.median(r.download for r in runs),
         upload_cpu=statistics.median(r.upload_cpu for r in runs),
         download_cpu=statistics.median(r.download_cpu for r in runs),
+        others=statistics.median(r.others for r in runs),
         upload_by_process=_median_by_key([r.upload_by_process for r in runs]),
         download_by_process=_median_by_key([r.download_by_process for r in runs]),
     )
@@ -69,6 +73,22 @@ def ratio(ours: float, theirs: float) -> float:
     if theirs == 0:
         return math.nan if ours == 0 else math.inf
     return ours / theirs
+
+
+def paired_ratios(ours: list[Measure], theirs: list[Measure], key: str) -> list[float]:
+    """The ratio within each repetition (both systems measured one after the other, with
+    the same bytes): what the machine's load at that moment does to both cancels out. A
+    repetition only one system finished has no pair."""
+    pairs = zip(ours, theirs, strict=False)
+    return [ratio(getattr(a, key), getattr(b, key)) for a, b in pairs]
+
+
+def format_range(values: list[float]) -> str:
+    finite = [v for v in values if math.isfinite(v)]
+    if not finite:
+        return "–"
+    low, high = min(finite), max(finite)
+    return format_ratio(low) if low == high else f"{format_ratio(low)}–{format_ratio(high)}"
 
 
 def meets(row: Row, value: float) -> bool | None:
@@ -94,18 +114,21 @@ def format_target(row: Row, value: float) -> str:
     return f"{sign} ×{row.target:g}: {'met' if met else 'not met'}"
 
 
-def table(ours: Measure, theirs: Measure) -> str:
-    """A Markdown table, one row per figure: filefleet, Swift, ratio, issue 20's target."""
+def table(ours: list[Measure], theirs: list[Measure]) -> str:
+    """A Markdown table, one row per figure: filefleet's and Swift's medians, their ratio,
+    the range of the ratios within each repetition, and issue 20's target for the ratio."""
+    mine, other = median(ours), median(theirs)
     lines = [
-        "| | filefleet | Swift | ratio | target (issue 20) |",
-        "|---|---:|---:|---:|---|",
+        "| | filefleet | Swift | ratio | per repetition | target (issue 20) |",
+        "|---|---:|---:|---:|---:|---|",
     ]
     for row in ROWS:
-        a, b = getattr(ours, row.key), getattr(theirs, row.key)
+        a, b = getattr(mine, row.key), getattr(other, row.key)
         r = ratio(a, b)
         lines.append(
             f"| {row.label} | {format_value(a, row.unit)} | {format_value(b, row.unit)} "
-            f"| {format_ratio(r)} | {format_target(row, r)} |"
+            f"| {format_ratio(r)} | {format_range(paired_ratios(ours, theirs, row.key))} "
+            f"| {format_target(row, r)} |"
         )
     return "\n".join(lines)
 
@@ -124,5 +147,9 @@ def summary(ours: list[Measure], theirs: list[Measure]) -> dict[str, Any]:
         "filefleet": {"runs": [asdict(r) for r in ours], "median": asdict(mine)},
         "swift": {"runs": [asdict(r) for r in theirs], "median": asdict(other)},
         "ratios": {k: (v if math.isfinite(v) else None) for k, v in ratios.items()},
+        "ratios_per_repetition": {
+            row.key: [v if math.isfinite(v) else None for v in paired_ratios(ours, theirs, row.key)]
+            for row in ROWS
+        },
         "targets_met": {row.key: meets(row, ratios[row.key]) for row in ROWS},
     }

@@ -30,12 +30,14 @@ import argparse
 import json
 import os
 import platform
+import resource
 import subprocess
 import sys
 import tempfile
 import time
 import urllib.parse
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -44,6 +46,7 @@ from bench.cluster import (
     BenchCluster,
     cpu_seconds,
     local_cluster,
+    machine_busy_seconds,
     process_tree,
     wait_all_replicated,
     wait_replicated,
@@ -133,12 +136,30 @@ def _cpu(groups: dict[str, list[int]]) -> dict[str, float]:
     return {name: cpu_seconds(pids) for name, pids in groups.items()}
 
 
-def _spent(groups: dict[str, list[int]], step: Callable[[], Any]) -> tuple[Any, dict[str, float]]:
-    """Run ``step``; its result and the CPU seconds each group of processes spent."""
-    before = _cpu(groups)
+def _ours() -> float:
+    """CPU seconds of this process and its children (curl) so far."""
+    me, children = (resource.getrusage(w) for w in (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN))
+    return me.ru_utime + me.ru_stime + children.ru_utime + children.ru_stime
+
+
+@dataclass
+class Spent:
+    """CPU seconds each group of processes spent in a step, and what the rest of the
+    machine spent meanwhile (neither the system measured nor this benchmark and its curl)."""
+
+    by_group: dict[str, float]
+    others: float
+    seconds: float
+
+
+def _spent(groups: dict[str, list[int]], step: Callable[[], Any]) -> tuple[Any, Spent]:
+    """Run ``step``; its result and the CPU each group of processes spent on it."""
+    before, busy, mine, start = _cpu(groups), machine_busy_seconds(), _ours(), time.monotonic()
     result = step()
     after = _cpu(groups)
-    return result, {name: after[name] - before[name] for name in groups}
+    by_group = {name: after[name] - before[name] for name in groups}
+    others = machine_busy_seconds() - busy - sum(by_group.values()) - (_ours() - mine)
+    return result, Spent(by_group, max(0.0, others), time.monotonic() - start)
 
 
 def measure(system: System, path: Path, size: int, name: str) -> Measure:
@@ -151,8 +172,8 @@ def measure(system: System, path: Path, size: int, name: str) -> Measure:
         system.settle()
         return sent, handle, both
 
-    (sent, handle, both), up_cpu = _spent(groups, upload)
-    got, down_cpu = _spent(groups, lambda: system.download(handle))
+    (sent, handle, both), up = _spent(groups, upload)
+    got, down = _spent(groups, lambda: system.download(handle))
     if got.status != 200 or got.received != size:
         raise RuntimeError(f"{system.name} download: {got.status}, {got.received} of {size} B")
     mib, gib = size / MiB, size / GiB
@@ -160,10 +181,11 @@ def measure(system: System, path: Path, size: int, name: str) -> Measure:
         link=mib / sent.seconds,
         replicated=mib / max(both, sent.seconds),
         download=mib / got.seconds,
-        upload_cpu=sum(up_cpu.values()) / gib,
-        download_cpu=sum(down_cpu.values()) / gib,
-        upload_by_process={k: v / gib for k, v in up_cpu.items()},
-        download_by_process={k: v / gib for k, v in down_cpu.items()},
+        upload_cpu=sum(up.by_group.values()) / gib,
+        download_cpu=sum(down.by_group.values()) / gib,
+        others=(up.others + down.others) / (up.seconds + down.seconds),
+        upload_by_process={k: v / gib for k, v in up.by_group.items()},
+        download_by_process={k: v / gib for k, v in down.by_group.items()},
     )
 
 
@@ -199,7 +221,13 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--size", default="1GiB", help="bytes per upload (fresh every run)")
     parser.add_argument("--runs", type=int, default=3, help="repetitions, order alternating")
-    parser.add_argument("--json", action="store_true", help="print every run as JSON")
+    parser.add_argument(
+        "--json",
+        nargs="?",
+        const="-",
+        metavar="FILE",
+        help="every run as JSON: on stdout instead of the table, or into FILE beside it",
+    )
     parser.add_argument("--dir", type=Path, default=None, help="where the temporary data go")
     args = parser.parse_args()
     if args.runs < 1:
@@ -211,18 +239,24 @@ def main() -> None:
         results = run(size, args.runs, Path(tmp))
     ours, theirs = results["filefleet"], results["swift"]
     m = {**before, "load_average_after": os.getloadavg()}
-    if args.json:
-        print(json.dumps({"size": size, "machine": m, **summary(ours, theirs)}, indent=2))
+    data = {"size": size, "machine": m, **summary(ours, theirs)}
+    if args.json == "-":
+        print(json.dumps(data, indent=2))
         return
+    if args.json:
+        Path(args.json).write_text(json.dumps(data, indent=2) + "\n")
     mine, other = median(ours), median(theirs)
     print(f"{args.size} of fresh bytes per upload, median of {args.runs}, curl, alternating")
-    print(table(mine, other))
+    print(table(ours, theirs))
     print("core-s per GiB uploaded to R=2, by process:")
     print("  " + by_process("filefleet", mine.upload_by_process))
     print("  " + by_process("Swift", other.upload_by_process))
     print("core-s per GiB downloaded, by process:")
     print("  " + by_process("filefleet", mine.download_by_process))
     print("  " + by_process("Swift", other.download_by_process))
+    for name, runs in results.items():
+        busy = ", ".join(f"{r.others:.2f}" for r in runs)
+        print(f"cores busy with other work while {name} was measured, each run: {busy}")
     load = ", ".join(f"{x:.2f}" for x in m["load_average"])
     after = ", ".join(f"{x:.2f}" for x in m["load_average_after"])
     print(f"machine: {m['cpu']}, {m['cores']} cores; load average {load} before, {after} after")

@@ -9,9 +9,11 @@ from bench.side_by_side import (
     ROWS,
     Measure,
     by_process,
+    format_range,
     format_ratio,
     median,
     meets,
+    paired_ratios,
     ratio,
     summary,
     table,
@@ -50,13 +52,25 @@ def test_targets_point_the_right_way() -> None:
 
 
 def test_table_rows_as_the_issue_writes_them() -> None:
-    text = table(measure(323, 11.7), measure(210, 7.1))
+    text = table([measure(323, 11.7)], [measure(210, 7.1)])
     lines = text.splitlines()
-    assert lines[0] == "| | filefleet | Swift | ratio | target (issue 20) |"
-    assert lines[2] == "| upload until the link | 323 MiB/s | 210 MiB/s | ×1.54 | ≥ ×2: not met |"
-    assert "| 11.7 core-s | 7.1 core-s | ×1.65 | ≤ ×0.5: not met |" in lines[5]
-    assert lines[6].endswith("| ×1.65 |  |")
+    assert lines[0] == "| | filefleet | Swift | ratio | per repetition | target (issue 20) |"
+    assert lines[2] == (
+        "| upload until the link | 323 MiB/s | 210 MiB/s | ×1.54 | ×1.54 | ≥ ×2: not met |"
+    )
+    assert "| 11.7 core-s | 7.1 core-s | ×1.65 | ×1.65 | ≤ ×0.5: not met |" in lines[5]
+    assert lines[6].endswith("| ×1.65 | ×1.65 |  |")
     assert len(lines) == 2 + len(ROWS)
+
+
+def test_ratios_within_each_repetition_show_the_spread() -> None:
+    ours = [measure(400, 8), measure(100, 8), measure(300, 8)]
+    theirs = [measure(200, 8), measure(100, 8), measure(100, 8)]
+    assert paired_ratios(ours, theirs, "link") == [2, 1, 3]
+    assert format_range(paired_ratios(ours, theirs, "link")) == "×1.00–×3.00"
+    link_row = table(ours, theirs).splitlines()[2]
+    assert "| 300 MiB/s | 100 MiB/s | ×3.00 | ×1.00–×3.00 | ≥ ×2: met |" in link_row
+    assert format_range([math.nan]) == "–"
 
 
 def test_by_process_lists_the_largest_first() -> None:
@@ -70,6 +84,7 @@ def test_summary_is_json_with_every_run() -> None:
     assert len(data["filefleet"]["runs"]) == 2
     assert data["filefleet"]["median"]["link"] == 450
     assert data["ratios"]["link"] == 2.25
+    assert data["ratios_per_repetition"]["link"] is not None
     assert data["targets_met"] == {
         "link": True,
         "replicated": True,
