@@ -21,6 +21,7 @@ from typing import Any
 class BenchCluster:
     url: str
     manifest: dict[str, Any]
+    pid: int = 0  # `filefleet up`: every process of the cluster is in its tree
 
     def pids(self, prefix: str) -> dict[str, int]:
         return {
@@ -38,7 +39,7 @@ class BenchCluster:
         return float("nan")
 
 
-def _free_port() -> int:
+def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
@@ -54,7 +55,7 @@ NO_REPAIR_PASS = ("--repair-interval", "1h")
 
 @contextmanager
 def local_cluster(data: Path, *args: str) -> Iterator[BenchCluster]:
-    port = _free_port()
+    port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("FILEFLEET_")}
     log = (data / "up.log").open("ab") if data.exists() else None
     data.mkdir(parents=True, exist_ok=True)
@@ -72,7 +73,8 @@ def local_cluster(data: Path, *args: str) -> Iterator[BenchCluster]:
             if proc.poll() is not None or time.monotonic() > deadline:
                 raise RuntimeError(f"filefleet up failed; see {data / 'up.log'}")
             time.sleep(0.1)
-        yield BenchCluster(f"http://127.0.0.1:{port}", json.loads(manifest_path.read_text()))
+        manifest = json.loads(manifest_path.read_text())
+        yield BenchCluster(f"http://127.0.0.1:{port}", manifest, proc.pid)
     finally:
         proc.send_signal(signal.SIGINT)
         proc.wait(60)
@@ -106,7 +108,8 @@ def wait_replicated(cluster: BenchCluster, timeout: float = 600) -> float:
 _TICKS = os.sysconf("SC_CLK_TCK")
 
 
-def _cpu_seconds(pids: list[int]) -> float:
+def cpu_seconds(pids: list[int]) -> float:
+    """CPU seconds (user + system) the processes have used so far; one gone is skipped."""
     total = 0
     for pid in pids:
         with contextlib.suppress(OSError):
@@ -115,10 +118,18 @@ def _cpu_seconds(pids: list[int]) -> float:
     return total / _TICKS
 
 
+def machine_busy_seconds() -> float:
+    """CPU seconds every core of the machine has spent busy since boot (/proc/stat: user,
+    nice, system, irq, softirq, steal), whoever it was for."""
+    fields = Path("/proc/stat").read_text().splitlines()[0].split()[1:]
+    user, nice, system, _idle, _iowait, irq, softirq, steal = (int(f) for f in fields[:8])
+    return (user + nice + system + irq + softirq + steal) / _TICKS
+
+
 def cpu_by_service(cluster: BenchCluster) -> dict[str, float]:
     """CPU seconds (user + system) each service has used so far, by name."""
     return {
-        name: _cpu_seconds([int(svc["pid"])])
+        name: cpu_seconds([int(svc["pid"])])
         for name, svc in cluster.manifest["services"].items()
         if "pid" in svc
     }
@@ -142,9 +153,29 @@ def wait_all_replicated(cluster: BenchCluster) -> float:
 def wait_quiet(cluster: BenchCluster, *, deadline: float, busy: float = 0.05) -> None:
     """Until the cluster's processes together use under ``busy`` of a core for 1 s."""
     pids = [int(svc["pid"]) for svc in cluster.manifest["services"].values() if "pid" in svc]
+    wait_until_quiet(pids, deadline=deadline, busy=busy)
+
+
+def wait_until_quiet(pids: list[int], *, deadline: float, busy: float = 0.05) -> None:
+    """Until the processes together use under ``busy`` of a core for 1 s."""
     while time.monotonic() < deadline:
-        before = _cpu_seconds(pids)
+        before = cpu_seconds(pids)
         time.sleep(1.0)
-        if _cpu_seconds(pids) - before < busy:
+        if cpu_seconds(pids) - before < busy:
             return
     raise RuntimeError("the cluster did not go quiet")
+
+
+def process_tree(root: int) -> list[int]:
+    """``root`` and every process descended from it, as /proc shows them now."""
+    children: dict[int, list[int]] = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        with contextlib.suppress(OSError):
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+            children.setdefault(int(fields[1]), []).append(int(stat.parent.name))
+    tree, todo = [], [root]
+    while todo:
+        pid = todo.pop()
+        tree.append(pid)
+        todo.extend(children.get(pid, []))
+    return tree

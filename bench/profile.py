@@ -37,7 +37,8 @@ from bench.cluster import (
     wait_all_replicated,
 )
 from bench.cluster import wait_replicated as wait_settled
-from bench.throughput import make_file, upload
+from bench.throughput import upload
+from bench.transfer import make_file
 from filefleet.core.units import parse_size
 
 # The py-spy installed beside this Python (a virtualenv's bin), else the one on PATH.

@@ -27,7 +27,8 @@ from typing import Any
 import aiohttp
 
 from bench.cluster import BenchCluster, local_cluster
-from bench.throughput import make_file, upload
+from bench.throughput import upload
+from bench.transfer import make_file
 from filefleet.core.units import parse_duration, parse_size
 
 MiB = 1024 * 1024

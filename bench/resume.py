@@ -29,7 +29,8 @@ import aiohttp
 
 import filefleet
 from bench.cluster import NO_REPAIR_PASS, BenchCluster, local_cluster, wait_replicated
-from bench.throughput import make_file, upload
+from bench.throughput import upload
+from bench.transfer import make_file
 from filefleet.core.units import parse_size
 
 MiB = 1024 * 1024

@@ -16,8 +16,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import hashlib
-import os
 import statistics
 import tempfile
 import time
@@ -36,24 +34,10 @@ from bench.cluster import (
     wait_all_replicated,
     wait_replicated,
 )
+from bench.transfer import make_file
 from filefleet.core.units import parse_size
 
 MiB = 1024 * 1024
-PIECE = 4 * MiB
-
-
-def make_file(path: Path, size: int) -> str:
-    digest = hashlib.sha256()
-    with path.open("wb") as out:
-        left = size
-        while left:
-            block = os.urandom(min(PIECE, left))
-            digest.update(block)
-            out.write(block)
-            left -= len(block)
-        out.flush()
-        os.fsync(out.fileno())  # on disk now: its writeback must not compete with the runs
-    return digest.hexdigest()
 
 
 SEND_PIECE = 1024 * 1024  # what the client reads and hands to aiohttp at a time

@@ -1,0 +1,266 @@
+"""filefleet beside OpenStack Swift on one machine, measured the same way (issue 20).
+
+    python -m bench.swift                        # 1 GiB, 3 repetitions
+    python -m bench.swift --size 256MiB --runs 1 --json
+
+Starts a filefleet cluster (`filefleet up`: 3 nodes, R=2, SQLite, embedded Redis) and a
+private Swift all-in-one (``bench/saio.py``: 3 object nodes, 2 replicas, tempauth; needs
+Debian's swift packages), both in one temporary directory, both kept up for the whole run.
+Each repetition writes a file of fresh random bytes and uploads it to both systems, the
+order alternating (filefleet first, then Swift first, ...), with curl (``bench/transfer.py``):
+
+- upload until the link: until curl has the answer (filefleet: the link; Swift: 201);
+- upload until both copies exist: filefleet, until no chunk of a live file is below R=2
+  (the controller's ``/chunks/under-replicated``); Swift writes both replicas before it
+  answers (its write quorum for 2 replicas is 2), and the ``.data`` files are checked on
+  the two nodes;
+- the download, to /dev/null, once every process is quiet again (filefleet's frontend
+  checks each chunk's SHA-256 before it sends it; Swift's object server computes the
+  MD5 as it reads and quarantines an object that does not match);
+- server CPU (user + system from /proc) of every process of each system, per GiB: from
+  the upload until both copies exist and the processes are quiet; and for the download.
+
+Prints one table with the medians, the ratios filefleet / Swift and issue 20's targets
+(``--json``: every run as well), the CPU per process, the machine and its load average.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.parse
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from bench.cluster import (
+    NO_REPAIR_PASS,
+    BenchCluster,
+    cpu_seconds,
+    local_cluster,
+    machine_busy_seconds,
+    process_tree,
+    wait_all_replicated,
+    wait_replicated,
+    wait_until_quiet,
+)
+from bench.saio import Saio, SwiftAccount, exit_on_sigterm, saio
+from bench.side_by_side import Measure, by_process, median, summary, table
+from bench.transfer import Transfer, curl, make_file
+from filefleet.core.units import parse_size
+
+MiB = 1024 * 1024
+GiB = 1024 * MiB
+CONTAINER = "bench"
+SETTLE = 300.0  # seconds a system may take to finish and go quiet after a transfer
+
+
+class Filefleet:
+    name = "filefleet"
+
+    def __init__(self, cluster: BenchCluster) -> None:
+        self.cluster = cluster
+
+    def processes(self) -> dict[str, list[int]]:
+        """Each service and its children by name; whatever else `filefleet up` runs as
+        ``up`` (the supervisor itself)."""
+        services = self.cluster.manifest["services"]
+        groups = {n: process_tree(int(s["pid"])) for n, s in services.items() if s.get("pid")}
+        seen = {pid for pids in groups.values() for pid in pids}
+        groups["up"] = [p for p in process_tree(self.cluster.pid) if p not in seen]
+        return groups
+
+    def upload(self, path: Path, name: str) -> tuple[Transfer, str]:
+        url = f"{self.cluster.url}/upload?name={urllib.parse.quote(name)}"
+        sent = curl(url, upload=path, method="POST", headers={"Accept": "application/json"})
+        if sent.status != 201:
+            raise RuntimeError(f"filefleet upload: {sent.status} {sent.body[:200]!r}")
+        return sent, str(json.loads(sent.body)["id"])
+
+    def wait_copies(self, handle: str, size: int) -> float:
+        return wait_all_replicated(self.cluster)
+
+    def settle(self) -> None:
+        wait_replicated(self.cluster, timeout=SETTLE)
+
+    def download(self, handle: str) -> Transfer:
+        return curl(f"{self.cluster.url}/download/{handle}")
+
+
+class Swift:
+    name = "swift"
+
+    def __init__(self, swift: Saio, account: SwiftAccount) -> None:
+        self.swift = swift
+        self.account = account
+
+    def processes(self) -> dict[str, list[int]]:
+        return {n: process_tree(p.pid) for n, p in self.swift.processes.items()}
+
+    def upload(self, path: Path, name: str) -> tuple[Transfer, str]:
+        url = f"{self.account.storage_url}/{CONTAINER}/{urllib.parse.quote(name)}"
+        sent = curl(url, upload=path, method="PUT", headers=self.account.headers)
+        if sent.status != 201:
+            raise RuntimeError(f"Swift PUT: {sent.status} {sent.body[:200]!r}")
+        return sent, name
+
+    def wait_copies(self, handle: str, size: int, timeout: float = 60) -> float:
+        deadline = time.monotonic() + timeout
+        while self.swift.copies(CONTAINER, handle, size) < 2:
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"Swift: {handle} is not on two nodes after {timeout:.0f}s")
+            time.sleep(0.01)
+        return time.perf_counter()
+
+    def settle(self) -> None:
+        pids = [pid for pids in self.processes().values() for pid in pids]
+        wait_until_quiet(pids, deadline=time.monotonic() + SETTLE)
+
+    def download(self, handle: str) -> Transfer:
+        url = f"{self.account.storage_url}/{CONTAINER}/{urllib.parse.quote(handle)}"
+        return curl(url, headers=self.account.headers)
+
+
+System = Filefleet | Swift
+
+
+def _cpu(groups: dict[str, list[int]]) -> dict[str, float]:
+    return {name: cpu_seconds(pids) for name, pids in groups.items()}
+
+
+def _ours() -> float:
+    """CPU seconds of this process and its children (curl) so far."""
+    me, children = (resource.getrusage(w) for w in (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN))
+    return me.ru_utime + me.ru_stime + children.ru_utime + children.ru_stime
+
+
+@dataclass
+class Spent:
+    """CPU seconds each group of processes spent in a step, and what the rest of the
+    machine spent meanwhile (neither the system measured nor this benchmark and its curl)."""
+
+    by_group: dict[str, float]
+    others: float
+    seconds: float
+
+
+def _spent(groups: dict[str, list[int]], step: Callable[[], Any]) -> tuple[Any, Spent]:
+    """Run ``step``; its result and the CPU each group of processes spent on it."""
+    before, busy, mine, start = _cpu(groups), machine_busy_seconds(), _ours(), time.monotonic()
+    result = step()
+    after = _cpu(groups)
+    by_group = {name: after[name] - before[name] for name in groups}
+    others = machine_busy_seconds() - busy - sum(by_group.values()) - (_ours() - mine)
+    return result, Spent(by_group, max(0.0, others), time.monotonic() - start)
+
+
+def measure(system: System, path: Path, size: int, name: str) -> Measure:
+    """Upload fresh bytes until both copies exist and the system is quiet, then download."""
+    groups = system.processes()
+
+    def upload() -> tuple[Transfer, str, float]:
+        sent, handle = system.upload(path, name)
+        both = system.wait_copies(handle, size) - sent.started
+        system.settle()
+        return sent, handle, both
+
+    (sent, handle, both), up = _spent(groups, upload)
+    got, down = _spent(groups, lambda: system.download(handle))
+    if got.status != 200 or got.received != size:
+        raise RuntimeError(f"{system.name} download: {got.status}, {got.received} of {size} B")
+    mib, gib = size / MiB, size / GiB
+    return Measure(
+        link=mib / sent.seconds,
+        replicated=mib / max(both, sent.seconds),
+        download=mib / got.seconds,
+        upload_cpu=sum(up.by_group.values()) / gib,
+        download_cpu=sum(down.by_group.values()) / gib,
+        others=(up.others + down.others) / (up.seconds + down.seconds),
+        upload_by_process={k: v / gib for k, v in up.by_group.items()},
+        download_by_process={k: v / gib for k, v in down.by_group.items()},
+    )
+
+
+def machine() -> dict[str, Any]:
+    lscpu = subprocess.run(["lscpu"], capture_output=True, text=True, check=False).stdout
+    model = next(
+        (ln.split(":", 1)[1].strip() for ln in lscpu.splitlines() if ln.startswith("Model name")),
+        platform.processor(),
+    )
+    return {"cpu": model, "cores": os.cpu_count(), "load_average": os.getloadavg()}
+
+
+def run(size: int, runs: int, root: Path) -> dict[str, list[Measure]]:
+    """Every repetition's measures, by system."""
+    results: dict[str, list[Measure]] = {"filefleet": [], "swift": []}
+    with local_cluster(root / "filefleet", *NO_REPAIR_PASS) as cluster, saio(root / "swift") as s:
+        account = s.authenticate()
+        s.create_container(account, CONTAINER)
+        systems: list[System] = [Filefleet(cluster), Swift(s, account)]
+        for index in range(runs):
+            path = root / f"fresh-{index}.bin"  # new bytes every repetition: no dedup
+            make_file(path, size)
+            for system in systems if index % 2 == 0 else systems[::-1]:
+                for other in systems:  # neither may still be busy with the last transfer
+                    other.settle()
+                results[system.name].append(measure(system, path, size, path.name))
+                print(f"run {index + 1}: {system.name} done", file=sys.stderr)
+            path.unlink()
+    return results
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--size", default="1GiB", help="bytes per upload (fresh every run)")
+    parser.add_argument("--runs", type=int, default=3, help="repetitions, order alternating")
+    parser.add_argument(
+        "--json",
+        nargs="?",
+        const="-",
+        metavar="FILE",
+        help="every run as JSON: on stdout instead of the table, or into FILE beside it",
+    )
+    parser.add_argument("--dir", type=Path, default=None, help="where the temporary data go")
+    args = parser.parse_args()
+    if args.runs < 1:
+        parser.error("--runs must be at least 1")
+    size = parse_size(args.size)
+    exit_on_sigterm()
+    before = machine()
+    with tempfile.TemporaryDirectory(prefix="filefleet-swift-", dir=args.dir) as tmp:
+        results = run(size, args.runs, Path(tmp))
+    ours, theirs = results["filefleet"], results["swift"]
+    m = {**before, "load_average_after": os.getloadavg()}
+    data = {"size": size, "machine": m, **summary(ours, theirs)}
+    if args.json == "-":
+        print(json.dumps(data, indent=2))
+        return
+    if args.json:
+        Path(args.json).write_text(json.dumps(data, indent=2) + "\n")
+    mine, other = median(ours), median(theirs)
+    print(f"{args.size} of fresh bytes per upload, median of {args.runs}, curl, alternating")
+    print(table(ours, theirs))
+    print("core-s per GiB uploaded to R=2, by process:")
+    print("  " + by_process("filefleet", mine.upload_by_process))
+    print("  " + by_process("Swift", other.upload_by_process))
+    print("core-s per GiB downloaded, by process:")
+    print("  " + by_process("filefleet", mine.download_by_process))
+    print("  " + by_process("Swift", other.download_by_process))
+    for name, runs in results.items():
+        busy = ", ".join(f"{r.others:.2f}" for r in runs)
+        print(f"cores busy with other work while {name} was measured, each run: {busy}")
+    load = ", ".join(f"{x:.2f}" for x in m["load_average"])
+    after = ", ".join(f"{x:.2f}" for x in m["load_average_after"])
+    print(f"machine: {m['cpu']}, {m['cores']} cores; load average {load} before, {after} after")
+
+
+if __name__ == "__main__":
+    main()
