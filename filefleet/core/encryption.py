@@ -29,13 +29,12 @@ import os
 import struct
 from collections.abc import Callable
 from dataclasses import dataclass
-
-from cryptography.exceptions import InvalidTag
-from cryptography.hazmat.primitives import hashes
-from cryptography.hazmat.primitives.ciphers.aead import AESGCM
-from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+from typing import TYPE_CHECKING
 
 from filefleet.core.errors import InvalidInput
+
+if TYPE_CHECKING:
+    from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 MAGIC = b"FLEETE2E"
 VERSION = 1
@@ -103,6 +102,12 @@ def encrypted_size(size: int) -> int:
 
 
 def _derive(key: bytes, salt: bytes, info: bytes) -> AESGCM:
+    # Imported here: ``filefleet get`` checks a download's first bytes against ``MAGIC``
+    # without paying for loading the cipher library (~30 ms of a command's start-up).
+    from cryptography.hazmat.primitives import hashes
+    from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+    from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+
     hkdf = HKDF(algorithm=hashes.SHA256(), length=KEY_BYTES, salt=salt, info=info)
     return AESGCM(hkdf.derive(key))
 
@@ -124,6 +129,7 @@ class Sealer:
         self, key: bytes, header: FileHeader, *, salt: bytes | None = None,
         nonce_base: bytes | None = None,
     ) -> None:  # fmt: skip
+        self.key = key
         self.header = header
         self.salt = salt if salt is not None else os.urandom(SALT_BYTES)
         self.nonce_base = nonce_base if nonce_base is not None else os.urandom(NONCE_BYTES)
@@ -233,6 +239,8 @@ class Opener:
         return SEALED_RECORD_BYTES
 
     def _open_lead(self, lead: bytes) -> None:
+        from cryptography.exceptions import InvalidTag
+
         prefix = lead[:PREFIX_BYTES]
         if prefix[: len(MAGIC)] != MAGIC:
             raise DecryptionFailed("not an end-to-end encrypted filefleet file")
@@ -255,6 +263,8 @@ class Opener:
         self._content_key = _derive(self.key, salt, _CONTENT_INFO)
 
     def _open_record(self, sealed: bytes) -> bytes:
+        from cryptography.exceptions import InvalidTag
+
         assert self._content_key is not None
         index = self._index
         last = index == self._records - 1
