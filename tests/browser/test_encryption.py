@@ -47,6 +47,12 @@ def upload_encrypted(page: Any, path: Path) -> str:
     return link
 
 
+def marked_file(folder: Path, name: str, size: int) -> tuple[Path, bytes]:
+    data = marked(size)
+    (folder / name).write_bytes(data)
+    return folder / name, data
+
+
 def cli_get(link: str, target: Path, cluster: Cluster) -> Any:
     return cli("get", link, "-o", str(target), env={"FILEFLEET_SERVER": cluster.url})
 
@@ -54,9 +60,7 @@ def cli_get(link: str, target: Path, cluster: Cluster) -> Any:
 def test_the_page_encrypts_and_the_cli_decrypts_identical(
     browser: Any, cluster: Cluster, tmp_path: Path, client_dir: Path
 ) -> None:
-    data = marked(3 * MiB + 4321)
-    source = client_dir / "MARKER-plans.txt"
-    source.write_bytes(data)
+    source, data = marked_file(client_dir, "MARKER-plans.txt", 3 * MiB + 4321)
     errors: list[str] = []
     page = open_page(browser, cluster.url, errors)
     link = upload_encrypted(page, source)
@@ -78,9 +82,7 @@ def test_the_page_encrypts_and_the_cli_decrypts_identical(
 def test_the_cli_encrypts_and_the_landing_page_decrypts_identical(
     browser: Any, cluster: Cluster, tmp_path: Path, client_dir: Path
 ) -> None:
-    data = marked(5 * MiB + 99)
-    source = client_dir / "budget 2027 — final.xlsx"
-    source.write_bytes(data)
+    source, data = marked_file(client_dir, "budget 2027 — final.xlsx", 5 * MiB + 99)
     result = share_encrypted(source, env_for(cluster, client_dir))
     errors: list[str] = []
     page = open_page(browser, result["url"], errors, accept_downloads=True)
@@ -121,9 +123,7 @@ def test_an_encrypted_upload_resumes_after_a_reload_identical(
     browser: Any, cluster: Cluster, tmp_path: Path, client_dir: Path
 ) -> None:
     size = 20 * MiB + 7
-    data = marked(size)
-    source = client_dir / "large.bin"
-    source.write_bytes(data)
+    source, data = marked_file(client_dir, "large.bin", size)
     errors: list[str] = []
     page = open_page(browser, cluster.url, errors)
     cdp = page.context.new_cdp_session(page)
