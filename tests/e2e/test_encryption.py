@@ -3,9 +3,11 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import signal
+import sqlite3
 import subprocess
 import sys
 from pathlib import Path
@@ -193,3 +195,53 @@ def test_encrypt_and_bundle_do_not_go_together(cluster: Cluster, client_dir: Pat
     env = env_for(cluster, client_dir)
     refused = cli("share", "--encrypt", "--bundle", str(source), str(source), env=env)
     assert refused.returncode == 2 and "--encrypt and --bundle" in refused.stderr
+
+
+def test_a_server_serving_changed_ciphertext_is_caught_by_the_record_tags(
+    cluster: Cluster, tmp_path: Path, client_dir: Path
+) -> None:
+    """A malicious fleet: one byte of a chunk changed, and the metadata rewritten to match
+    (new chunk id, new whole-file sha256), so every server-side check passes. The record's
+    tag still fails: `get` names the record and leaves no output file."""
+    source = client_dir / "a.bin"
+    data = marked(10 * MiB)
+    source.write_bytes(data)
+    env = env_for(cluster, client_dir)
+    result = share_encrypted(source, env)
+    chunks = cluster.file_info(result["id"])["chunks"]
+    assert cluster.controller is not None
+    cluster.controller.stop()
+    old = chunks[1]["id"]
+    holders = [n for n in cluster.nodes if n.chunk_path(old).exists()]
+    changed = bytearray(holders[0].chunk_path(old).read_bytes())
+    changed[70_000] ^= 0x01
+    new = hashlib.sha256(changed).hexdigest()
+    for node in holders:
+        node.chunk_path(new).parent.mkdir(parents=True, exist_ok=True)
+        node.chunk_path(new).write_bytes(bytes(changed))
+    whole = hashlib.sha256()
+    for chunk in chunks:
+        holder = next(n for n in cluster.nodes if n.chunk_path(chunk["id"]).exists())
+        whole.update(
+            bytes(changed) if chunk["id"] == old else holder.chunk_path(chunk["id"]).read_bytes()
+        )
+    with sqlite3.connect(tmp_path / "meta.db") as db:
+        db.execute(
+            "INSERT INTO chunks (id, size, last_referenced, collecting_since, location_count) "
+            "SELECT ?, size, last_referenced, collecting_since, location_count FROM chunks "
+            "WHERE id = ?", (new, old),
+        )  # fmt: skip
+        db.execute(
+            "INSERT INTO chunk_locations (chunk_id, node_id) "
+            "SELECT ?, node_id FROM chunk_locations WHERE chunk_id = ?",
+            (new, old),
+        )
+        db.execute("UPDATE file_chunks SET chunk_id = ? WHERE chunk_id = ?", (new, old))
+        db.execute("UPDATE files SET sha256 = ? WHERE id = ?", (whole.hexdigest(), result["id"]))
+    cluster.start_controller()
+
+    target = client_dir / "a-again.bin"
+    got = cli("get", result["url"], "-o", str(target), env=env)
+    assert got.returncode == 1 and "does not verify" in got.stderr, got.stderr
+    assert "Traceback" not in got.stderr
+    assert not target.exists() and not target.with_name(target.name + ".part").exists()
