@@ -22,6 +22,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import hashlib
+import mimetypes
 import os
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -56,7 +57,8 @@ class EncryptedShare(Share):
         self, path: Path, expires: str | None, max_downloads: int | None
     ) -> dict[str, Any]:
         state = ShareState(self.server, path, variant="e2e")
-        header = FileHeader(clean_name(path.name), state.size, PLACEHOLDER_TYPE)
+        kind = mimetypes.guess_type(path.name)[0] or PLACEHOLDER_TYPE  # sealed in the header
+        header = FileHeader(clean_name(path.name), state.size, kind)
         status = await self._resume(state)
         saved = state.load() if status else None
         if status is None or saved is None or "e2e" not in saved:

@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 
 from filefleet.core.encryption import PLACEHOLDER_NAME, FileHeader, encrypt, key_to_text, new_key
+from tests.browser.test_landing_page import screenshot
 from tests.browser.test_upload_page import frontend_stats, open_page, throttle
 from tests.e2e.test_encryption import MARKER, env_for, marked, share_encrypted
 from tests.e2e.test_resumable import cli
@@ -98,6 +99,7 @@ def test_the_cli_encrypts_and_the_landing_page_decrypts_identical(
     page.wait_for_selector("main[data-e2e-state=ok]", timeout=30_000)
     assert "decrypted and verified" in page.locator("#e2e-status").inner_text()
     assert page.locator("#file-name").inner_text() == source.name
+    screenshot(page, tmp_path, "encrypted-landing-page.png")
     # The page's requests never carried the key: it is only in the fragment.
     assert errors == []
 

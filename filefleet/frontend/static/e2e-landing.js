@@ -13,8 +13,17 @@
   const main = document.querySelector("main.landing");
   const button = document.getElementById("download");
   const nameNode = document.getElementById("file-name");
-  if (!key || !E2E || !main || !button || main.dataset.kind !== "file") return;
+  if (!E2E || !main || !button || main.dataset.kind !== "file") return;
   if (nameNode.textContent.trim() !== E2E.PLACEHOLDER_NAME) return;
+  if (!key) {
+    const note = document.createElement("p");
+    note.id = "e2e-status";
+    note.className = "hint";
+    note.textContent = "If this file was encrypted end to end, its link ends with '#' and " +
+      "a key: open the whole link to decrypt it here.";
+    button.parentNode.after(note);
+    return;
+  }
 
   const IN_MEMORY_LIMIT = 512 * 1024 * 1024;
   const fmt = window.filefleetFormat;
@@ -29,6 +38,10 @@
   document.getElementById("summary").textContent = "Encrypted before it was uploaded: the " +
     "server holds ciphertext only. The key in this link decrypts it here, in your browser.";
   button.textContent = "Decrypt and download";
+  const digest = document.getElementById("sha256");
+  if (digest && digest.parentNode.previousElementSibling) {
+    digest.parentNode.previousElementSibling.textContent = "SHA-256 (encrypted)";
+  }
   const hint = main.querySelector(".hint");
   if (hint) {
     hint.textContent = `From a terminal: filefleet get '${location.href}'`;
@@ -44,6 +57,9 @@
 
   function showHeader(header) {
     nameNode.textContent = header.name;
+    document.getElementById("file-size").textContent =
+      `${size(header.size)} (${header.size} bytes once decrypted)`;
+    document.getElementById("file-type").textContent = header.content_type;
     document.title = `${header.name} — filefleet`;
     say(`Decrypting ${header.name} (${size(header.size)}) into your downloads…`);
   }
