@@ -475,6 +475,7 @@
       card.cancel.hidden = true;
       if (upload.e2e) {
         result.url = `${result.url}#${upload.e2e.key}`; // the key never reaches the server
+        result.name = file.name; // as "Your recent uploads" shows it, in this browser only
         card.node.dataset.encrypted = "true";
       }
       return result;
