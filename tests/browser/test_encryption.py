@@ -16,7 +16,7 @@ import pytest
 from filefleet.core.encryption import PLACEHOLDER_NAME, FileHeader, encrypt, key_to_text, new_key
 from tests.browser.test_landing_page import screenshot
 from tests.browser.test_upload_page import frontend_stats, open_page, throttle
-from tests.e2e.test_encryption import MARKER, env_for, marked, share_encrypted
+from tests.e2e.test_encryption import MARKER, env_for, forge_chunk, marked, share_encrypted
 from tests.e2e.test_resumable import cli
 from tests.harness.cluster import Cluster
 from tests.harness.processes import ProcessGroup, wait_for
@@ -119,6 +119,22 @@ def test_a_wrong_key_on_the_landing_page_says_so_and_saves_nothing(
     page.wait_for_selector("main[data-e2e-state=error]", timeout=30_000)
     assert "wrong key" in page.locator("#e2e-status").inner_text()
     assert downloads == []
+
+
+def test_changed_ciphertext_fails_the_page_download_with_a_message(
+    browser: Any, cluster: Cluster, tmp_path: Path, client_dir: Path
+) -> None:
+    """The fleet serves a forged chunk that passes every server-side check: the record's
+    tag fails in the Service Worker, the download fails and the page says why."""
+    source, _ = marked_file(client_dir, "b.bin", 5 * MiB)
+    result = share_encrypted(source, env_for(cluster, client_dir))
+    forge_chunk(cluster, tmp_path, result["id"], 2)
+    page = open_page(browser, result["url"], [], accept_downloads=True)
+    with page.expect_download(timeout=60_000) as download:
+        page.click("#download")
+    assert download.value.failure() is not None  # never saved as a finished file
+    page.wait_for_selector("main[data-e2e-state=error]", timeout=30_000)
+    assert "does not verify" in page.locator("#e2e-status").inner_text()
 
 
 def test_an_encrypted_upload_resumes_after_a_reload_identical(

@@ -208,10 +208,24 @@ def test_a_server_serving_changed_ciphertext_is_caught_by_the_record_tags(
     source.write_bytes(data)
     env = env_for(cluster, client_dir)
     result = share_encrypted(source, env)
-    chunks = cluster.file_info(result["id"])["chunks"]
+    forge_chunk(cluster, tmp_path, result["id"], 1)
+
+    target = client_dir / "a-again.bin"
+    got = cli("get", result["url"], "-o", str(target), env=env)
+    assert got.returncode == 1 and "does not verify" in got.stderr, got.stderr
+    assert "Traceback" not in got.stderr
+    assert not target.exists() and not target.with_name(target.name + ".part").exists()
+
+
+def forge_chunk(cluster: Cluster, root: Path, file_id: str, index: int) -> None:
+    """What a malicious fleet can do: flip a byte of chunk ``index`` of a file, store it
+    under its new hash on the nodes that held it, and rewrite the metadata to match (the
+    chunk's id, the file's sha256), so that every check on the servers' side passes.
+    SQLite under ``root``; the controller is stopped meanwhile."""
+    chunks = cluster.file_info(file_id)["chunks"]
     assert cluster.controller is not None
     cluster.controller.stop()
-    old = chunks[1]["id"]
+    old = chunks[index]["id"]
     holders = [n for n in cluster.nodes if n.chunk_path(old).exists()]
     changed = bytearray(holders[0].chunk_path(old).read_bytes())
     changed[70_000] ^= 0x01
@@ -225,7 +239,7 @@ def test_a_server_serving_changed_ciphertext_is_caught_by_the_record_tags(
         whole.update(
             bytes(changed) if chunk["id"] == old else holder.chunk_path(chunk["id"]).read_bytes()
         )
-    with sqlite3.connect(tmp_path / "meta.db") as db:
+    with sqlite3.connect(root / "meta.db") as db:
         db.execute(
             "INSERT INTO chunks (id, size, last_referenced, collecting_since, location_count) "
             "SELECT ?, size, last_referenced, collecting_since, location_count FROM chunks "
@@ -237,11 +251,5 @@ def test_a_server_serving_changed_ciphertext_is_caught_by_the_record_tags(
             (new, old),
         )
         db.execute("UPDATE file_chunks SET chunk_id = ? WHERE chunk_id = ?", (new, old))
-        db.execute("UPDATE files SET sha256 = ? WHERE id = ?", (whole.hexdigest(), result["id"]))
+        db.execute("UPDATE files SET sha256 = ? WHERE id = ?", (whole.hexdigest(), file_id))
     cluster.start_controller()
-
-    target = client_dir / "a-again.bin"
-    got = cli("get", result["url"], "-o", str(target), env=env)
-    assert got.returncode == 1 and "does not verify" in got.stderr, got.stderr
-    assert "Traceback" not in got.stderr
-    assert not target.exists() and not target.with_name(target.name + ".part").exists()
