@@ -341,6 +341,9 @@
     const body = { name: file.name, size: file.size, expires: options.expires };
     if (file.type) body.content_type = file.type;
     if (options.maxDownloads && !options.bundle) body.max_downloads = options.maxDownloads;
+    if (options.encrypt && !(window.crypto && window.crypto.subtle)) {
+      throw new Error("encrypting needs a secure connection (https); nothing was sent");
+    }
     const secrets = options.encrypt ? window.filefleetE2E.newSecrets() : null;
     if (secrets) {
       body.name = window.filefleetE2E.PLACEHOLDER_NAME;
