@@ -17,6 +17,7 @@ from typing import Annotated
 import typer
 
 from filefleet.cli.common import fail, file_sha256
+from filefleet.cli.encrypted_get import fetch_encrypted, refuse_without_key
 from filefleet.cli.target import DataOption, ServerOption, TlsCaOption, find_frontend
 from filefleet.cli.transfer import client, progress_bar, run_command
 from filefleet.core.errors import InvalidInput, RequestError
@@ -69,11 +70,17 @@ def get(
     data: DataOption = None,
     tls_ca: TlsCaOption = None,
 ) -> None:
-    """Download a shared file; run again after an interruption to resume."""
+    """Download a shared file; run again after an interruption to resume. An end-to-end
+    encrypted file's link carries its key after '#': it is decrypted and verified here."""
+    link, _, key = link.partition("#")  # the key never goes to the server
     url = download_link(link, server, data)
 
     async def work() -> dict[str, object]:
         async with client(tls_ca) as http:
+            if key:
+                return await fetch_encrypted(
+                    http, url, key, output, force=force, progress=not json_out
+                )
             return await fetch(http, url, output, force=force, progress=not json_out)
 
     saved = run_command(work, origin(url))
@@ -115,6 +122,8 @@ async def fetch(
                     bar.update(task, completed=0)
                 with part.open("ab" if resumed else "wb") as out:
                     async for block in resp.content.iter_chunked(PIECE):
+                        if not out.tell():
+                            refuse_without_key(name, block, part)
                         out.write(block)
                         digest.update(block)
                         bar.advance(task, len(block))

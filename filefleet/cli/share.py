@@ -366,18 +366,32 @@ def share(
     name: Annotated[
         str | None, typer.Option(envvar="FILEFLEET_NAME", help="The bundle's zip name.")
     ] = None,
+    encrypt: Annotated[
+        bool,
+        typer.Option(
+            "--encrypt",
+            envvar="FILEFLEET_ENCRYPT",
+            help="Encrypt end to end: the key goes only in the link's #fragment.",
+        ),
+    ] = False,
 ) -> None:
     """Share files: prints one link per file (one for all with --bundle). Run again after
     an interruption to resume."""
     for path in files:
         if not path.is_file():
             fail(f"{path}: not a readable file")
+    if encrypt and bundle:
+        fail("--encrypt and --bundle do not go together: share encrypted files one by one")
     url = find_frontend(server, data)
 
     async def work() -> list[dict[str, Any]]:
         async with client(tls_ca) as http:
             with progress_bar(not json_out) as progress:
                 sharer = Share(http, url, dedup=dedup, progress=progress)
+                if encrypt:
+                    from filefleet.cli.encrypted_share import EncryptedShare
+
+                    sharer = EncryptedShare(http, url, dedup=False, progress=progress)
                 if not bundle:
                     return [await sharer.share(p, expires, max_downloads) for p in files]
                 # Each file is uploaded (and resumed) on its own, then made one bundle,

@@ -158,13 +158,15 @@ class ShareState:
     """Where an interrupted ``share`` of one file stands: the upload id and delete token.
 
     Keyed by server, absolute path, size and modification time, so a changed file starts
-    a new upload instead of resuming the old one.
+    a new upload instead of resuming the old one; ``variant`` keeps apart uploads of the
+    same file in another form (``e2e``: encrypted, whose state also holds its key).
     """
 
-    def __init__(self, server: str, path: Path) -> None:
+    def __init__(self, server: str, path: Path, variant: str = "") -> None:
         stat = path.stat()
         self.size = stat.st_size
         key = f"{server}|{path.resolve()}|{stat.st_size}|{stat.st_mtime_ns}"
+        key += f"|{variant}" if variant else ""
         self.path = cache_dir() / "uploads" / (hashlib.sha256(key.encode()).hexdigest() + ".json")
 
     def load(self) -> dict[str, Any] | None:

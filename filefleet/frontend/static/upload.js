@@ -18,6 +18,10 @@
 // "One link for all files": each file is uploaded as above, then POST /bundles makes one
 // link of them (the files' own links never show: they become the bundle's).
 // Every finished link is kept in "Your recent uploads" (recent.js) until it expires.
+// "Encrypt in this browser" (e2e.js, docs/encryption.md): the chunks sent are the file's
+// ciphertext, the server sees the name encrypted.bin, and the key is added to the link
+// after '#'; the key is kept with the upload's entry until it completes, so a resumed
+// upload makes the same ciphertext.
 "use strict";
 (function () {
   const form = document.getElementById("upload-form");
@@ -31,6 +35,7 @@
   const cardTemplate = document.getElementById("card-template");
   const maxUpload = Number(form.dataset.maxUpload);
   const inflight = Number(form.dataset.chunkInflight) || 4;
+  const encryptBox = document.getElementById("encrypt");
   const RETRIES = 4;
 
   document.documentElement.classList.add("js");
@@ -336,15 +341,27 @@
     const body = { name: file.name, size: file.size, expires: options.expires };
     if (file.type) body.content_type = file.type;
     if (options.maxDownloads && !options.bundle) body.max_downloads = options.maxDownloads;
+    if (options.encrypt && !(window.crypto && window.crypto.subtle)) {
+      throw new Error("encrypting needs a secure connection (https); nothing was sent");
+    }
+    const secrets = options.encrypt ? window.filefleetE2E.newSecrets() : null;
+    if (secrets) {
+      body.name = window.filefleetE2E.PLACEHOLDER_NAME;
+      body.size = window.filefleetE2E.encryptedSize(file.size);
+      body.content_type = window.filefleetE2E.PLACEHOLDER_TYPE;
+    }
     const upload = await call("POST", "/uploads", body, job);
     const saved = { id: upload.id, delete_token: upload.delete_token, chunk_size: upload.chunk_size };
+    if (secrets) saved.e2e = secrets;
     localStorage.setItem(key, JSON.stringify(saved));
     return { ...saved, missing: upload.missing, count: upload.chunk_count, resumed: false };
   }
 
   async function sendChunk(upload, file, card, index, sha256, job) {
     const start = index * upload.chunk_size;
-    const blob = file.slice(start, Math.min(file.size, start + upload.chunk_size));
+    const end = Math.min(upload.size, start + upload.chunk_size);
+    const blob = upload.source
+      ? new Blob([await upload.source.bytes(start, end)]) : file.slice(start, end);
     const base = `/uploads/${encodeURIComponent(upload.id)}/chunks/${index}`;
     if (!upload.noClaim) {
       try {
@@ -395,7 +412,7 @@
         reject(new Cancelled());
       };
     });
-    worker.postMessage({ file, chunkSize: upload.chunk_size });
+    worker.postMessage({ file, chunkSize: upload.chunk_size, e2e: upload.e2e || null });
     return hashed.then(async (sha256) => {
       await pool.drain();
       return sha256;
@@ -431,7 +448,7 @@
   // cancelled (the card says which).
   async function uploadFile(file, options, card) {
     const job = newJob(card);
-    const key = storageKey(file);
+    const key = storageKey(file) + (options.encrypt ? ":e2e" : "");
     let upload = null;
     try {
       if (file.size > maxUpload) {
@@ -439,15 +456,18 @@
           `this server accepts is ${bytes(maxUpload)}`);
       }
       upload = (await resumable(file, key, job)) || (await create(file, key, options, job));
+      upload.source = upload.e2e ? await window.filefleetE2E.encryptedSource(file, upload.e2e) : null;
+      upload.size = upload.source ? upload.source.size : file.size;
+      card.total = upload.size;
       const present = upload.count - upload.missing.length;
       card.node.dataset.resumedChunks = String(upload.resumed ? present : 0);
       if (upload.resumed) {
         card.say(`Resuming: ${present} of ${upload.count} chunks are already on the server.`);
       }
-      const lastSize = file.size - (upload.count - 1) * upload.chunk_size;
+      const lastSize = upload.size - (upload.count - 1) * upload.chunk_size;
       const missingBytes = upload.missing.reduce(
         (sum, i) => sum + (i === upload.count - 1 ? lastSize : upload.chunk_size), 0);
-      card.add(file.size - missingBytes, 0);
+      card.add(upload.size - missingBytes, 0);
       const sha256 = await hashAndSend(upload, file, card, job);
       card.say("Checking the whole file on the server…");
       const result = await withRetry(() => call(
@@ -456,6 +476,11 @@
       ));
       localStorage.removeItem(key);
       card.cancel.hidden = true;
+      if (upload.e2e) {
+        result.url = `${result.url}#${upload.e2e.key}`; // the key never reaches the server
+        result.name = file.name; // as "Your recent uploads" shows it, in this browser only
+        card.node.dataset.encrypted = "true";
+      }
       return result;
     } catch (err) {
       if (err instanceof Cancelled || job.cancelled) {
@@ -513,8 +538,9 @@
     const options = {
       expires: form.elements.expires.value,
       maxDownloads: Number(form.elements.max_downloads.value) || null,
-      bundle: form.elements.bundle.checked && files.length > 1,
+      encrypt: Boolean(encryptBox && encryptBox.checked && window.filefleetE2E),
     };
+    options.bundle = !options.encrypt && form.elements.bundle.checked && files.length > 1;
     if (chosen) chosen.textContent = files.map((f) => f.name).join(", ");
     if (options.bundle) {
       uploadBundle(files, options);
