@@ -210,7 +210,10 @@ async def stats(request: web.Request) -> web.Response:
         {
             "upload": asdict(ctx.uploader.counters),
             "resumable": asdict(ctx.resumable.counters),
-            "writer": asdict(ctx.uploader.writer.counters),
+            "writer": {
+                **asdict(ctx.uploader.steps.writer.counters),
+                **asdict(ctx.uploader.steps.counters),
+            },
             "download": asdict(ctx.downloader.counters),
             "replicas": asdict(ctx.downloader.replicas.counters),
             "suspects": ctx.downloader.directory.suspects.current(),

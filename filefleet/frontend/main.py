@@ -17,7 +17,7 @@ from filefleet.frontend.download import Downloader
 from filefleet.frontend.html_errors import html_errors
 from filefleet.frontend.nodes import NodeDirectory
 from filefleet.frontend.resumable import ResumableUploads
-from filefleet.frontend.upload import Uploader
+from filefleet.frontend.upload import Uploader, UploadSteps
 from filefleet.frontend.writer import ChunkWriter
 from filefleet.http.controller_api import ControllerClient
 from filefleet.http.metrics import METRICS
@@ -58,14 +58,13 @@ async def build_app(settings: FrontendSettings) -> web.Application:
     queue = open_queue(settings.queue) if settings.queue else None
     if queue is None:
         log.warning("no --queue: no replicate events; chunks reach R replicas by periodic repair")
+    steps = UploadSteps(controller, writer, nodes, queue)  # both upload APIs take these steps
     ctx = FrontendContext(
         settings=settings,
         http=http,
         controller=controller,
         uploader=Uploader(
-            controller,
-            writer,
-            queue,
+            steps,
             chunk_size=settings.chunk_size,
             inflight=settings.inflight,
             max_upload=settings.max_upload,
@@ -73,12 +72,10 @@ async def build_app(settings: FrontendSettings) -> web.Application:
         ),
         downloader=downloader,
         resumable=ResumableUploads(
-            controller,
-            writer,
+            steps,
             nodes,
             directory,
             downloader,
-            queue,
             chunk_size=settings.chunk_size,
             max_upload=settings.max_upload,
             dedup=settings.dedup,
