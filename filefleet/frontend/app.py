@@ -58,7 +58,7 @@ async def build_app(settings: FrontendSettings) -> web.Application:
     queue = open_queue(settings.queue) if settings.queue else None
     if queue is None:
         log.warning("no --queue: no replicate events; chunks reach R replicas by periodic repair")
-    steps = UploadSteps(controller, writer, nodes, queue)  # both upload APIs take these steps
+    steps = UploadSteps(controller, writer, replicas, queue)  # both upload APIs take these steps
     ctx = FrontendContext(
         settings=settings,
         http=http,

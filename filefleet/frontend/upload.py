@@ -47,7 +47,7 @@ from filefleet.frontend.events import ReplicateEvents
 from filefleet.frontend.options import UploadOptions
 from filefleet.frontend.writer import Bytes, ChunkWriter
 from filefleet.http.controller_api import ControllerClient
-from filefleet.http.node_api import NodeClient
+from filefleet.http.replicas import ReplicaReader
 from filefleet.queue.base import EventQueue
 
 log = logging.getLogger(__name__)
@@ -77,7 +77,7 @@ class UploadSteps:
 
     controller: ControllerClient
     writer: ChunkWriter  # stores a chunk on a node
-    nodes: NodeClient  # reads a chunk back, to store it again (the GC's race)
+    replicas: ReplicaReader  # reads a chunk back, verified, to store it again (the GC's race)
     queue: EventQueue | None  # replicate events; None: left to repair
     counters: StepCounters = field(default_factory=StepCounters)
 
@@ -108,7 +108,8 @@ class UploadSteps:
         then append it at ``order``. A pooled chunk's buffer goes back to its pool once the
         node answered, before the append waits for its batch; should the append then meet
         the GC's mark, the bytes are read back from that node (which keeps them: it refuses
-        the GC's delete within the grace of our store) to store them again."""
+        the GC's delete within the grace of our store), verified by the one replica reader, to
+        store them again."""
         held: Bytes | None
         if isinstance(data, PooledChunk):
             size = data.length
@@ -131,7 +132,7 @@ class UploadSteps:
                 self.counters.collect_conflicts += 1
                 log.info("chunk %s was being collected; storing it again", chunk_id)
                 if held is None:
-                    held = await self.nodes.get_chunk(node.url, chunk_id)
+                    held = await self.replicas.read(chunk_id, [node])
                 node = await self.writer.place(chunk_id, held, placement)
                 continue
             upload.events.recorded([chunk_id])
