@@ -48,10 +48,11 @@ from filefleet.core.file_query import FileQuery
 from filefleet.core.fsck import FleetCheck, FsckReport, Key, Question, Replica, is_live
 from filefleet.core.models import FileInfo
 from filefleet.core.units import parse_duration
-from filefleet.http.client import HttpClient, RetryPolicy
+from filefleet.http.client import HttpClient
 from filefleet.http.controller_api import ControllerClient
 from filefleet.http.deadlines import Deadlines
 from filefleet.http.node_api import NodeClient
+from filefleet.http.retry import RetryPolicy
 from filefleet.runtime.eventloop import install_uvloop
 
 FILE_PAGE = 100  # files per controller page

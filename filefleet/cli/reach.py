@@ -26,7 +26,7 @@ from __future__ import annotations
 import socket
 
 from filefleet.core.errors import ConnectTimedOut, FilefleetError, Unauthorized
-from filefleet.http.client import NO_ANSWER, FirstContact, RetryPolicy
+from filefleet.http.retry import NO_ANSWER, FirstContact, RetryPolicy
 
 UNREACHABLE = 2
 FAILED = 1

@@ -46,9 +46,10 @@ from filefleet.core import health
 from filefleet.core.errors import FilefleetError
 from filefleet.core.health import FILE_STATES, ClusterStatus, DeadLetterView, Disk
 from filefleet.core.units import format_age, format_size
-from filefleet.http.client import HttpClient, RetryPolicy
+from filefleet.http.client import HttpClient
 from filefleet.http.controller_api import ControllerClient
 from filefleet.http.deadlines import Deadlines
+from filefleet.http.retry import RetryPolicy
 from filefleet.queue.factory import open_queue
 
 if TYPE_CHECKING:

@@ -22,8 +22,9 @@ from filefleet.cli.reach import (
     unreachable,
 )
 from filefleet.core.errors import FilefleetError
-from filefleet.http.client import HttpClient, RetryPolicy
+from filefleet.http.client import HttpClient
 from filefleet.http.deadlines import CLIENT
+from filefleet.http.retry import RetryPolicy
 from filefleet.runtime.eventloop import install_uvloop
 
 if TYPE_CHECKING:

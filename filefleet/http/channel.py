@@ -24,12 +24,6 @@ Progress = Callable[[int], None]
 Buffer = bytes | bytearray | memoryview
 
 
-class HandshakeFailed(Exception):
-    """A TLS handshake did not complete: the certificate is not trusted or does not name
-    the host, or the other side does not speak TLS. Something answered: not a refused
-    connection."""
-
-
 class Channel:
     """A connected, non-blocking TCP socket, driven by the running event loop."""
 

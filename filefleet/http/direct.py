@@ -37,8 +37,14 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
-from filefleet.core.errors import ConnectTimedOut, TimedOut, Unavailable, Unreachable
-from filefleet.http.channel import SEND_SLICE, Channel, HandshakeFailed, Progress
+from filefleet.core.errors import (
+    ConnectTimedOut,
+    HandshakeFailed,
+    TimedOut,
+    Unavailable,
+    Unreachable,
+)
+from filefleet.http.channel import SEND_SLICE, Channel, Progress
 from filefleet.http.deadlines import Deadlines, Watch
 from filefleet.http.file_range import FileRange
 

@@ -25,8 +25,8 @@ import ssl
 from pathlib import Path
 from typing import cast
 
-from filefleet.core.errors import InvalidInput
-from filefleet.http.channel import SEND_SLICE, Buffer, Channel, HandshakeFailed, Progress
+from filefleet.core.errors import HandshakeFailed, InvalidInput
+from filefleet.http.channel import SEND_SLICE, Buffer, Channel, Progress
 from filefleet.http.file_range import FileRange
 
 RECV_SIZE = 256 * 1024  # bytes taken from the socket at once, decrypted as the reader asks

@@ -32,14 +32,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO
 
-from filefleet.core.errors import FilefleetError
+from filefleet.core.errors import DataDirInUse
 
 LOCK_NAME = "up.lock"
 PR_SET_PDEATHSIG = 1
-
-
-class DataDirInUse(FilefleetError):
-    """Another ``filefleet up`` holds the data dir."""
 
 
 def hold_data_dir(data: Path) -> IO[bytes]:

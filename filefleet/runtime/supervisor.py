@@ -37,7 +37,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from filefleet.core import ids
-from filefleet.core.errors import FilefleetError, Unavailable
+from filefleet.core.errors import PortInUse, Unavailable
 from filefleet.runtime.children import Backoff, ending_with, hold_data_dir
 from filefleet.runtime.settings import UP_KNOBS, UpBase, UpSettings
 
@@ -47,10 +47,6 @@ START_TIMEOUT = 30.0
 # Meant for services spread over machines; `up`'s children on loopback never see them:
 # one child serving HTTPS would leave every URL `up` hands out wrong.
 TLS_VARIABLES = frozenset({"FILEFLEET_TLS_CERT", "FILEFLEET_TLS_KEY", "FILEFLEET_TLS_CA"})
-
-
-class PortInUse(FilefleetError):
-    pass
 
 
 @dataclass

@@ -24,7 +24,7 @@ from filefleet.core.models import (
     NodeStatus,
     PingRequest,
 )
-from filefleet.queue.base import ReplicateEvent
+from filefleet.queue.events import ReplicateEvent
 from filefleet.store.sql import SqlStore, open_store
 
 NOW = datetime(2030, 1, 1, tzinfo=UTC)

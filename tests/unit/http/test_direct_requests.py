@@ -20,8 +20,9 @@ from aiohttp import web
 from aiohttp.test_utils import TestServer
 
 from filefleet.core.errors import NotFound, PayloadTooLarge, TimedOut, Unavailable
-from filefleet.http.client import NO_RETRY, HttpClient
+from filefleet.http.client import HttpClient
 from filefleet.http.deadlines import Deadlines
+from filefleet.http.retry import NO_RETRY
 
 BODY = bytearray(os.urandom(4 * 1024 * 1024 + 5))
 
@@ -118,7 +119,7 @@ async def test_a_kept_connection_the_server_closed_is_replaced_for_a_put(
                     break
             await asyncio.sleep(0.02)
         await http.request("PUT", url, "/digest", data=memoryview(BODY))
-    assert http.retries == 0  # replaced at once, not retried after a backoff
+    assert http.calls.retries == 0  # replaced at once, not retried after a backoff
     assert [sha for _, sha, _ in s.received] == [hashlib.sha256(BODY).hexdigest()] * 2
 
 

@@ -17,8 +17,9 @@ from aiohttp import web
 from filefleet.core.errors import FileChanged
 from filefleet.http import channel as channel_module
 from filefleet.http.channel import SEND_SLICE
-from filefleet.http.client import NO_RETRY, HttpClient
+from filefleet.http.client import HttpClient
 from filefleet.http.file_range import FileRange
+from filefleet.http.retry import NO_RETRY
 from tests.unit.http.serving import served
 
 # Larger than a loopback socket's send buffer: sending it waits for the socket at times.

@@ -18,9 +18,10 @@ from aiohttp import web
 
 from filefleet.core.errors import ConnectTimedOut, FileChanged, InvalidInput, TimedOut, Unavailable
 from filefleet.http.channel import SEND_SLICE
-from filefleet.http.client import NO_RETRY, HttpClient
+from filefleet.http.client import HttpClient
 from filefleet.http.deadlines import Deadlines
 from filefleet.http.file_range import FileRange
+from filefleet.http.retry import NO_RETRY
 from filefleet.http.sending import released, wait_for_kernel
 from tests.harness.certs import ServerFiles, TestCA
 from tests.unit.http.serving import served, served_https

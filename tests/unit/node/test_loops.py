@@ -12,8 +12,9 @@ import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestServer
 
-from filefleet.http.client import NO_RETRY, HttpClient
+from filefleet.http.client import HttpClient
 from filefleet.http.controller_api import ControllerClient
+from filefleet.http.retry import NO_RETRY
 from filefleet.node.chunkstore import ChunkStore
 from filefleet.node.main import PING_RETRY
 from filefleet.node.ping import FULL_PING_EVERY, Pinger, filesystem_id

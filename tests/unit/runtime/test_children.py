@@ -12,7 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from filefleet.runtime.children import Backoff, DataDirInUse, ending_with, hold_data_dir
+from filefleet.core.errors import DataDirInUse
+from filefleet.runtime.children import Backoff, ending_with, hold_data_dir
 from filefleet.runtime.settings import UpSettings
 from filefleet.runtime.supervisor import LocalCluster
 from tests.harness.processes import wait_for
