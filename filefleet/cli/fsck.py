@@ -35,7 +35,12 @@ from typing import Annotated
 import typer
 
 from filefleet.cli.common import fail
-from filefleet.cli.reach import CONTROLLER_HINT, FIRST_CONTACT, UNREACHABLE, unreachable
+from filefleet.cli.reach import (
+    CONTROLLER_HINT,
+    UNREACHABLE,
+    controller_http,
+    unreachable,
+)
 from filefleet.cli.target import (
     ControllerOption,
     DataOption,
@@ -240,12 +245,7 @@ def fsck(
         fail("--node-timeout must be more than 0")
 
     async def run() -> FsckReport:
-        http = HttpClient(
-            secret=target.secret,
-            deadlines=Deadlines(2.0, 60.0, min_rate=0),
-            first_contact=FIRST_CONTACT,
-            tls_ca=target.tls_ca,
-        )
+        http = controller_http(target, Deadlines(2.0, 60.0, min_rate=0))
         # A hung node is given up after --node-timeout, and asked nothing more.
         node_deadlines = Deadlines(2.0, node_seconds, min_rate=0)
         node_http = HttpClient(secret=target.secret, deadlines=node_deadlines, tls_ca=target.tls_ca)

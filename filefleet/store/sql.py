@@ -16,7 +16,7 @@ import hmac
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import delete, exists, select, update
 from sqlalchemy.dialects import postgresql, sqlite
@@ -60,6 +60,7 @@ from filefleet.store.schema import (
 from filefleet.store.totals import replication_counts, store_totals
 
 Clock = Callable[[], datetime]
+T = TypeVar("T")
 _CREATE_FIELDS = ("name", "content_type", "expires_at", "max_downloads", "delete_token_sha256")
 
 
@@ -155,10 +156,7 @@ class SqlStore(MetadataStore):
 
     async def get_summary(self, file_id: str) -> FileSummary:
         async with self._read() as conn:
-            summary = await queries.load_summary(conn, file_id)
-        if summary is None:
-            raise NotFound(f"no file {file_id}")
-        return summary
+            return _found(await queries.load_summary(conn, file_id), f"no file {file_id}")
 
     async def _count_locations(self, conn: AsyncConnection, chunk_id: str, delta: int) -> None:
         """Keep ``chunks.location_count``: an increment (evaluated on the newest row version
@@ -171,10 +169,7 @@ class SqlStore(MetadataStore):
 
     async def get_file(self, file_id: str) -> FileInfo:
         async with self._read() as conn:
-            info = await queries.load_file(conn, file_id)
-        if info is None:
-            raise NotFound(f"no file {file_id}")
-        return info
+            return _found(await queries.load_file(conn, file_id), f"no file {file_id}")
 
     async def list_files(self, query: FileQuery) -> FileList:
         limit = query.limit
@@ -387,3 +382,10 @@ class SqlStore(MetadataStore):
                 )
             )
         return bool(result.rowcount == 1)
+
+
+def _found(value: T | None, missing: str) -> T:
+    """``value``, or NotFound saying what is ``missing``."""
+    if value is None:
+        raise NotFound(missing)
+    return value
