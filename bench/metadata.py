@@ -32,6 +32,7 @@ from typing import Any
 from sqlalchemy import insert, text, update
 from sqlalchemy.ext.asyncio import create_async_engine
 
+from filefleet.controller.collecting_mark import mark_collecting
 from filefleet.core.file_query import FileQuery
 from filefleet.store.schema import chunk_locations, chunks, file_chunks, files, nodes
 from filefleet.store.sql import SqlStore, open_store
@@ -167,11 +168,11 @@ async def measure(store: SqlStore, total_chunks: int, repeat: int) -> dict[str, 
         ),
         "/active-nodes (active_nodes)": lambda _: store.active_nodes(10),
         "download: get_file (4 chunks)": lambda _: store.get_file(file_id(rng.choice(active))),
-        "GC: mark_collecting, chunk of a live file (refused)": lambda _: store.mark_collecting(
-            chunk_id(rng.choice(active) * CHUNKS_PER_FILE), 3600
+        "GC: mark_collecting, chunk of a live file (refused)": lambda _: mark_collecting(
+            store, chunk_id(rng.choice(active) * CHUNKS_PER_FILE), 3600
         ),
-        "GC: mark_collecting, chunk of a deleting file (marked)": lambda i: store.mark_collecting(
-            chunk_id(deleting[i] * CHUNKS_PER_FILE + 1), 3600
+        "GC: mark_collecting, chunk of a deleting file (marked)": lambda i: mark_collecting(
+            store, chunk_id(deleting[i] * CHUNKS_PER_FILE + 1), 3600
         ),
         "GC/repair: get_chunk": lambda _: store.get_chunk(
             chunk_id(rng.randrange(total_chunks)), 10

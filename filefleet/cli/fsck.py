@@ -35,7 +35,12 @@ from typing import Annotated
 import typer
 
 from filefleet.cli.common import fail
-from filefleet.cli.reach import CONTROLLER_HINT, FIRST_CONTACT, UNREACHABLE, unreachable
+from filefleet.cli.reach import (
+    CONTROLLER_HINT,
+    UNREACHABLE,
+    controller_http,
+    unreachable,
+)
 from filefleet.cli.target import (
     ControllerOption,
     DataOption,
@@ -49,10 +54,11 @@ from filefleet.core.fsck import FleetCheck, FsckReport, Key, Question, Replica, 
 from filefleet.core.models import FileInfo
 from filefleet.core.units import parse_duration
 from filefleet.fastpath.eventloop import install_uvloop
-from filefleet.http.client import HttpClient, RetryPolicy
+from filefleet.http.client import HttpClient
 from filefleet.http.controller_api import ControllerClient
 from filefleet.http.deadlines import Deadlines
 from filefleet.http.node_api import NodeClient
+from filefleet.http.retry import RetryPolicy
 
 FILE_PAGE = 100  # files per controller page
 NODE_PAGE = 1000  # chunk ids per node page
@@ -239,12 +245,7 @@ def fsck(
         fail("--node-timeout must be more than 0")
 
     async def run() -> FsckReport:
-        http = HttpClient(
-            secret=target.secret,
-            deadlines=Deadlines(2.0, 60.0, min_rate=0),
-            first_contact=FIRST_CONTACT,
-            tls_ca=target.tls_ca,
-        )
+        http = controller_http(target, Deadlines(2.0, 60.0, min_rate=0))
         # A hung node is given up after --node-timeout, and asked nothing more.
         node_deadlines = Deadlines(2.0, node_seconds, min_rate=0)
         node_http = HttpClient(secret=target.secret, deadlines=node_deadlines, tls_ca=target.tls_ca)

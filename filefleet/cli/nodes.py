@@ -38,9 +38,9 @@ from filefleet.cli.node_table import LIST_COLUMNS, disk_summary, node_rows, tabl
 from filefleet.cli.reach import (
     CONTROLLER_HINT,
     FAILED,
-    FIRST_CONTACT,
     INTERRUPTED,
     UNREACHABLE,
+    controller_http,
     unreachable,
 )
 from filefleet.cli.target import (
@@ -56,7 +56,6 @@ from filefleet.core import health, lifecycle
 from filefleet.core.errors import FilefleetError, RequestError, Unauthorized
 from filefleet.core.models import NodeReport, NodeStatus
 from filefleet.fastpath.eventloop import install_uvloop
-from filefleet.http.client import HttpClient
 from filefleet.http.controller_api import ControllerClient
 from filefleet.http.deadlines import Deadlines
 
@@ -82,12 +81,7 @@ def run(target: Target, work: Callable[[ControllerClient], Awaitable[T]]) -> T:
     """Run ``work`` against the controller; errors end the command in one line."""
 
     async def with_client() -> T:
-        async with HttpClient(
-            secret=target.secret,
-            deadlines=DEADLINES,
-            first_contact=FIRST_CONTACT,
-            tls_ca=target.tls_ca,
-        ) as http:
+        async with controller_http(target, DEADLINES) as http:
             return await work(ControllerClient(http, target.urls))
 
     install_uvloop()

@@ -25,8 +25,11 @@ from __future__ import annotations
 
 import socket
 
+from filefleet.cli.target import Target
 from filefleet.core.errors import ConnectTimedOut, FilefleetError, Unauthorized
-from filefleet.http.client import NO_ANSWER, FirstContact, RetryPolicy
+from filefleet.http.client import HttpClient
+from filefleet.http.deadlines import Deadlines
+from filefleet.http.retry import NO_ANSWER, FirstContact, RetryPolicy
 
 UNREACHABLE = 2
 FAILED = 1
@@ -42,6 +45,15 @@ CONTROLLER_HINT = (
     "is the cluster running (`filefleet up`)? Give the controller with --controller URL "
     "(and --secret), or --data DIR of a running `filefleet up`"
 )
+
+
+def controller_http(target: Target, deadlines: Deadlines) -> HttpClient:
+    """The client a command calls the controller with: the cluster's secret and trust, and
+    the first-contact rule (a controller that is not running is said so at once)."""
+    return HttpClient(
+        secret=target.secret, deadlines=deadlines, first_contact=FIRST_CONTACT,
+        tls_ca=target.tls_ca,
+    )  # fmt: skip
 
 
 def no_answer(exc: FilefleetError) -> bool:

@@ -34,7 +34,12 @@ from filefleet.cli.node_table import (
     table,
     title,
 )
-from filefleet.cli.reach import CONTROLLER_HINT, FIRST_CONTACT, UNREACHABLE, unreachable
+from filefleet.cli.reach import (
+    CONTROLLER_HINT,
+    UNREACHABLE,
+    controller_http,
+    unreachable,
+)
 from filefleet.cli.target import (
     ControllerOption,
     DataOption,
@@ -46,9 +51,9 @@ from filefleet.core import health
 from filefleet.core.errors import FilefleetError
 from filefleet.core.health import FILE_STATES, ClusterStatus, DeadLetterView, Disk
 from filefleet.core.units import format_age, format_size
-from filefleet.http.client import HttpClient, RetryPolicy
 from filefleet.http.controller_api import ControllerClient
 from filefleet.http.deadlines import Deadlines
+from filefleet.http.retry import RetryPolicy
 from filefleet.queue.factory import open_queue
 
 if TYPE_CHECKING:
@@ -207,12 +212,7 @@ def status(
     queue = queue or target.queue
 
     async def snapshot() -> Snapshot:
-        async with HttpClient(
-            secret=target.secret,
-            deadlines=QUICK_DEADLINES,
-            first_contact=FIRST_CONTACT,
-            tls_ca=target.tls_ca,
-        ) as http:
+        async with controller_http(target, QUICK_DEADLINES) as http:
             return await take_snapshot(ControllerClient(http, target.urls, retry=QUICK), queue)
 
     try:

@@ -23,8 +23,9 @@ from filefleet.cli.reach import (
 )
 from filefleet.core.errors import FilefleetError
 from filefleet.fastpath.eventloop import install_uvloop
-from filefleet.http.client import HttpClient, RetryPolicy
+from filefleet.http.client import HttpClient
 from filefleet.http.deadlines import CLIENT
+from filefleet.http.retry import RetryPolicy
 
 if TYPE_CHECKING:
     from rich.progress import Progress, TaskID

@@ -1,6 +1,8 @@
 """The controller's API routes: parse (ids through ``core.ids``, bodies through
-``read_model``), call the domain module, answer JSON. Every route but /healthz and
-/openapi.json needs the cluster secret (``make_app``). The status view's routes are in
+``read_model``), call the store, or the controller's rule that decides
+(``file_states.py``, ``downloads.py``, ``collecting_mark.py``, ``chunks.py``,
+``nodes.py``), answer JSON. Every route but /healthz and /openapi.json needs the cluster
+secret (``make_app``). The status view's routes are in
 ``ui.py``; ``app.py`` puts both tables on the app."""
 
 from __future__ import annotations
@@ -35,7 +37,7 @@ from filefleet.core.models import (
 from filefleet.http.server import Api, json_model, read_model
 from filefleet.store.base import MetadataStore
 
-from . import chunks, files, nodes, params
+from . import chunks, collecting_mark, downloads, file_states, nodes, params
 from .context import LIFECYCLE, SETTINGS, STORE
 
 api = Api("controller")
@@ -56,7 +58,7 @@ def _ttl(request: web.Request) -> float:
            response=FileInfo)  # fmt: skip
 async def create_file(request: web.Request) -> web.Response:
     record = await read_model(request, FileCreate)
-    info, created = await files.create_file(_store(request), record)
+    info, created = await _store(request).create_file(record)
     return json_model(info, status=201 if created else 200)
 
 
@@ -73,26 +75,27 @@ async def create_bundle(request: web.Request) -> web.Response:
 async def update_file(request: web.Request) -> web.Response:
     file_id = ids.file_id(request.match_info["id"])
     update = await read_model(request, FileUpdate)
-    return json_model(await files.update_file(_store(request), file_id, update))
+    return json_model(await file_states.update_file(_store(request), file_id, update))
 
 
 @api.route("GET", "/file/{id}", summary="A file's metadata, any state", response=FileInfo)
 async def get_file(request: web.Request) -> web.Response:
     file_id = ids.file_id(request.match_info["id"])
-    return json_model(await files.get_file(_store(request), file_id))
+    return json_model(await _store(request).get_file(file_id))
 
 
 @api.route("GET", "/file/{id}/summary", summary="A file's record and chunk count, no chunk list",
            response=FileSummary)  # fmt: skip
 async def get_file_summary(request: web.Request) -> web.Response:
     file_id = ids.file_id(request.match_info["id"])
-    return json_model(await files.get_summary(_store(request), file_id))
+    return json_model(await _store(request).get_summary(file_id))
 
 
 @api.route("DELETE", "/file/{id}", summary="Remove a file's metadata", response=Removed)
 async def delete_file(request: web.Request) -> web.Response:
     file_id = ids.file_id(request.match_info["id"])
-    return json_model(await files.delete_file(_store(request), file_id))
+    deleted = await _store(request).delete_file(file_id)
+    return json_model(Removed(id=file_id, deleted=deleted))
 
 
 @api.route("POST", "/file/{id}/deleting", summary="Mark a file deleting (owner or GC)",
@@ -100,20 +103,20 @@ async def delete_file(request: web.Request) -> web.Response:
 async def mark_deleting(request: web.Request) -> web.Response:
     file_id = ids.file_id(request.match_info["id"])
     body = await read_model(request, MarkDeleting)
-    return json_model(await files.mark_deleting(_store(request), file_id, body.delete_token_sha256))
+    return json_model(await _store(request).mark_deleting(file_id, body.delete_token_sha256))
 
 
 @api.route("POST", "/file/{id}/download", summary="Take one download (410 when none left)",
            response=FileInfo)  # fmt: skip
 async def take_download(request: web.Request) -> web.Response:
     file_id = ids.file_id(request.match_info["id"])
-    return json_model(await files.take_download(_store(request), file_id))
+    return json_model(await downloads.take_download(_store(request), file_id))
 
 
 @api.route("GET", "/files", summary="List files, paged by id", response=FileList)
 async def list_files(request: web.Request) -> web.Response:
     query = params.file_query(request.query)
-    return json_model(await files.list_files(_store(request), query))
+    return json_model(await _store(request).list_files(query))
 
 
 # --- nodes ---
@@ -123,17 +126,17 @@ async def list_files(request: web.Request) -> web.Response:
            response=NodeInfo)  # fmt: skip
 async def ping(request: web.Request) -> web.Response:
     node = await read_model(request, PingRequest)
-    return json_model(await nodes.ping(_store(request), node))
+    return json_model(await _store(request).ping(node))
 
 
 @api.route("GET", "/active-nodes", summary="Nodes pinged within the node TTL")
 async def active_nodes(request: web.Request) -> web.Response:
-    return json_model(await nodes.active_nodes(_store(request), _ttl(request)))
+    return json_model(await _store(request).active_nodes(_ttl(request)))
 
 
 @api.route("GET", "/nodes", summary="Every known node with its active flag")
 async def all_nodes(request: web.Request) -> web.Response:
-    return json_model(await nodes.all_nodes(_store(request), _ttl(request)))
+    return json_model(await _store(request).all_nodes(_ttl(request)))
 
 
 @api.route("GET", "/nodes/{id}", summary="A node, its listed chunks and those short of R",
@@ -184,7 +187,8 @@ async def get_chunk(request: web.Request) -> web.Response:
            response=Removed)  # fmt: skip
 async def delete_chunk(request: web.Request) -> web.Response:
     chunk_id = ids.chunk_id(request.match_info["id"])
-    return json_model(await chunks.delete_chunk(_store(request), chunk_id))
+    deleted = await _store(request).delete_chunk(chunk_id)
+    return json_model(Removed(id=chunk_id, deleted=deleted))
 
 
 @api.route("POST", "/chunk/{id}/locations", summary="Add one replica location",
@@ -214,7 +218,8 @@ async def remove_location(request: web.Request) -> web.Response:
 async def mark_collecting(request: web.Request) -> web.Response:
     chunk_id = ids.chunk_id(request.match_info["id"])
     body = await read_model(request, MarkCollecting)
-    return json_model(await chunks.mark_collecting(_store(request), chunk_id, body.grace))
+    marked = await collecting_mark.mark_collecting(_store(request), chunk_id, body.grace)
+    return json_model(Collecting(id=chunk_id, collecting=marked))
 
 
 @api.route("GET", "/chunks/under-replicated", summary="Chunks of live files below R, fewest first",

@@ -1,4 +1,4 @@
-"""Chunks: replica locations, what is under-replicated, and the GC's collecting mark.
+"""Chunks: replica locations, and which replicas count toward R.
 
 A replica counts toward R while its node's last ping is younger than the node TTL plus
 the caller's ``repair_after`` (DESIGN §7: a restarting node does not set off a storm of
@@ -10,10 +10,8 @@ from __future__ import annotations
 from filefleet.core.models import (
     ChunkInfo,
     ChunkList,
-    Collecting,
     LocationsAdd,
     LocationsAdded,
-    Removed,
 )
 from filefleet.store.base import MetadataStore
 
@@ -56,11 +54,3 @@ async def add_locations(store: MetadataStore, body: LocationsAdd) -> LocationsAd
 async def under_replicated(store: MetadataStore, query: ChunkQuery, node_ttl: float) -> ChunkList:
     found = await store.chunks_below(query.replicas, node_ttl + query.repair_after, query.limit)
     return ChunkList(chunks=found)
-
-
-async def mark_collecting(store: MetadataStore, chunk_id: str, grace: float) -> Collecting:
-    return Collecting(id=chunk_id, collecting=await store.mark_collecting(chunk_id, grace))
-
-
-async def delete_chunk(store: MetadataStore, chunk_id: str) -> Removed:
-    return Removed(id=chunk_id, deleted=await store.delete_chunk(chunk_id))

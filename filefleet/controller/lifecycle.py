@@ -26,7 +26,8 @@ from typing import Any
 from filefleet.core import lifecycle
 from filefleet.core.errors import FilefleetError
 from filefleet.core.models import DrainRequest, NodeForgotten, NodeReport
-from filefleet.queue.base import EventQueue, ReplicateEvent
+from filefleet.queue.base import EventQueue
+from filefleet.queue.events import ReplicateEvent
 from filefleet.store.base import MetadataStore
 
 log = logging.getLogger(__name__)

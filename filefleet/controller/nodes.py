@@ -1,24 +1,12 @@
-"""Nodes: check-ins and which nodes are active (last ping younger than the node TTL)."""
+"""Nodes: the pages of chunks listed on a node (check-ins and the active nodes are the
+store's alone: ``api.py`` asks it directly; draining and forgetting are ``lifecycle.py``)."""
 
 from __future__ import annotations
 
-from filefleet.core.models import ChunkPage, NodeInfo, NodeStatus, PingRequest
+from filefleet.core.models import ChunkPage
 from filefleet.store.base import MetadataStore
 
 from .params import NodeChunkQuery
-
-
-async def ping(store: MetadataStore, node: PingRequest) -> NodeInfo:
-    """Register a node or record its check-in; the same call for both (the seed's rule)."""
-    return await store.ping(node)
-
-
-async def active_nodes(store: MetadataStore, node_ttl: float) -> list[NodeInfo]:
-    return await store.active_nodes(node_ttl)
-
-
-async def all_nodes(store: MetadataStore, node_ttl: float) -> list[NodeStatus]:
-    return await store.all_nodes(node_ttl)
 
 
 async def chunks_on_node(store: MetadataStore, node_id: str, query: NodeChunkQuery) -> ChunkPage:

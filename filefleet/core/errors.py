@@ -17,24 +17,24 @@ into the same class. ``retryable`` tells a caller whether trying again can help.
     │   ├── Gone                  410
     │   ├── PayloadTooLarge       413
     │   └── RangeNotSatisfiable   416
-    └── ServiceError                (retryable: the fleet may do better in a moment)
-        ├── InsufficientStorage   507
-        ├── Unavailable           503  (no node, controller down, every replica gone)
-        │   ├── Unreachable       503  (no connection: refused, no route, unknown host)
-        │   └── TimedOut          503  (code "timed_out": a per-hop deadline passed)
-        │       └── ConnectTimedOut    (no connection within the connect deadline)
-        └── UpstreamError         502  (another service answered something unusable)
-            └── CorruptChunk      502  (a replica's bytes do not hash to its chunk id)
+    ├── ServiceError                (retryable: the fleet may do better in a moment)
+    │   ├── InsufficientStorage   507
+    │   ├── Unavailable           503  (no node, controller down, every replica gone)
+    │   │   ├── Unreachable       503  (no connection: refused, no route, unknown host)
+    │   │   ├── HandshakeFailed   503  (a TLS handshake did not complete)
+    │   │   └── TimedOut          503  (code "timed_out": a per-hop deadline passed)
+    │   │       └── ConnectTimedOut    (no connection within the connect deadline)
+    │   └── UpstreamError         502  (another service answered something unusable)
+    │       └── CorruptChunk      502  (a replica's bytes do not hash to its chunk id)
+    └── SetupError                  (not retryable, never sent over HTTP: this machine
+        │                            refuses what a local command asked)
+        ├── PortInUse                (``up --port``: another program listens there)
+        └── DataDirInUse             (another ``filefleet up`` holds the data dir)
 
-    FilefleetError, refusals of ``filefleet up`` (said on the command line, no status)
-    ├── PortInUse                   (a port ``up`` was to give a service is taken)
-    └── DataDirInUse                (another ``up`` holds the data directory)
-
-Two signals inside the HTTP client's kept connections (``fastpath/direct.py``), never
+One signal inside the HTTP client's kept connections (``fastpath/direct.py``), never
 raised to its callers, who get ``Unavailable`` instead:
 
     StaleConnection                 (a kept connection closed before it answered)
-    HandshakeFailed                 (a TLS handshake did not complete)
 """
 
 from __future__ import annotations
@@ -141,6 +141,12 @@ class Unreachable(Unavailable):
     (the command-line client tells the two apart: ``cli/reach.py``)."""
 
 
+class HandshakeFailed(Unavailable):
+    """A TLS handshake did not complete: the certificate is not trusted or does not name
+    the host, or the other side does not speak TLS. Something answered: not a refused
+    connection (``http/tls.py``)."""
+
+
 class ConnectTimedOut(TimedOut):
     """No connection within the connect deadline: the host is down or cut off. A
     ``TimedOut`` (a caller with a choice goes elsewhere at once), raised only by the client
@@ -156,24 +162,22 @@ class CorruptChunk(UpstreamError):
     and reported so repair restores it (``http/replicas.py``)."""
 
 
-class PortInUse(FilefleetError):
-    """A port ``filefleet up`` was to give one of its services is taken by another
-    process (``runtime/supervisor.py``)."""
+class SetupError(FilefleetError):
+    """This machine refuses what a local command asked (never an answer over HTTP);
+    retrying unchanged gives the same answer."""
 
 
-class DataDirInUse(FilefleetError):
-    """Another ``filefleet up`` holds the data dir (``runtime/children.py``)."""
+class PortInUse(SetupError):
+    """``filefleet up``: another program listens on the port asked for."""
+
+
+class DataDirInUse(SetupError):
+    """Another ``filefleet up`` holds the data dir."""
 
 
 class StaleConnection(Exception):
     """A kept connection closed by the server before it answered: the request, which the
     server never saw, is safe to send again on a new connection."""
-
-
-class HandshakeFailed(Exception):
-    """A TLS handshake did not complete: the certificate is not trusted or does not name
-    the host, or the other side does not speak TLS. Something answered: not a refused
-    connection."""
 
 
 _BY_STATUS: dict[int, type[FilefleetError]] = {

@@ -1,13 +1,15 @@
-"""The frontend's public routes; thin: parse, call the uploader or downloader, answer."""
+"""The frontend's public routes; thin: parse, call the uploader or downloader, answer.
+
+The delete link (``delete.py``), the QR code (``qr.py``), the chunk API
+(``resumable_api.py``) and bundles (``bundles_api.py``) have route tables of their own;
+``app.py`` puts them all on the app."""
 
 from __future__ import annotations
 
-import html
 import importlib.resources
 import logging
 from dataclasses import asdict
 from pathlib import Path
-from string import Template
 
 from aiohttp import web
 
@@ -23,6 +25,7 @@ from filefleet.frontend.landing import landing_page
 from filefleet.frontend.negotiation import is_preview, wants_page
 from filefleet.frontend.options import parse_flag, parse_options
 from filefleet.frontend.page import index_page
+from filefleet.frontend.upload_answer import upload_answer
 from filefleet.http import access
 from filefleet.http.bodies import body_pieces
 from filefleet.http.server import Api
@@ -126,28 +129,6 @@ async def _upload(request: web.Request, *, name: str | None) -> web.Response:
     return upload_answer(request, ctx, result)
 
 
-def upload_answer(request: web.Request, ctx: FrontendContext, result: UploadResult) -> web.Response:
-    access.note(request, file_id=result.id, moved=result.size)
-    headers = {"Location": result.url, "X-Url-Delete": result.delete_url}
-    accept = request.headers.get("Accept", "")
-    if "application/json" in accept:
-        return web.Response(
-            text=result.model_dump_json(exclude_none=True),
-            status=201,
-            content_type="application/json",
-            headers=headers,
-        )
-    if "text/html" in accept:
-        page = Template(ctx.pages["uploaded.html"]).safe_substitute(
-            {k: html.escape(str(v)) for k, v in result.model_dump(mode="json").items()}
-        )
-        headers["Content-Security-Policy"] = PAGE_CSP
-        return web.Response(text=page, status=201, content_type="text/html", headers=headers)
-    return web.Response(
-        text=result.url + "\n", status=201, content_type="text/plain", headers=headers
-    )
-
-
 @api.route(
     "GET",
     "/download/{id}",
@@ -210,16 +191,12 @@ async def stats(request: web.Request) -> web.Response:
         {
             "upload": asdict(ctx.uploader.counters),
             "resumable": asdict(ctx.resumable.counters),
-            "writer": asdict(ctx.uploader.writer.counters),
+            "writer": {
+                **asdict(ctx.uploader.steps.writer.counters),
+                **asdict(ctx.uploader.steps.counters),
+            },
             "download": asdict(ctx.downloader.counters),
             "replicas": asdict(ctx.downloader.replicas.counters),
             "suspects": ctx.downloader.directory.suspects.current(),
         }
     )
-
-
-# The owner's delete link lives in its own module; importing it registers its routes on `api`.
-from filefleet.frontend import bundles_api as _bundles_api  # noqa: E402, F401
-from filefleet.frontend import delete as _delete  # noqa: E402, F401
-from filefleet.frontend import qr as _qr  # noqa: E402, F401
-from filefleet.frontend import resumable_api as _resumable_api  # noqa: E402, F401

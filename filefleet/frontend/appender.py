@@ -14,8 +14,8 @@ every chunk task of the batch stores its chunk again and appends again (DESIGN Â
 An upload whose body has ended says so (``last_ones``): its last chunks' appends then go
 out without lingering, so the answer is not held up at the end.
 
-Each chunk confirmed recorded is handed on to the upload's replicate events
-(``events.py``), so its copies are asked for at once, while the upload goes on.
+``append`` returns once its chunk is recorded, and that is all it tells: what follows
+(the chunk's replicate event) is its caller's next step (``upload.py``).
 
 When the callers are requests that each wait for their append before they answer (the
 chunk API), lingering past the moment every one of them is waiting gains nothing: no
@@ -32,7 +32,6 @@ import contextlib
 from collections.abc import Iterator
 
 from filefleet.core.models import ChunkRef
-from filefleet.frontend.events import ReplicateEvents
 from filefleet.http.controller_api import ControllerClient
 
 MAX_BATCH = 32
@@ -45,13 +44,11 @@ class ChunkAppender:
         controller: ControllerClient,
         file_id: str,
         *,
-        events: ReplicateEvents | None = None,
         max_batch: int = MAX_BATCH,
         linger: float = LINGER,
     ) -> None:
         self.controller = controller
         self.file_id = file_id
-        self.events = events
         self.max_batch = max_batch
         self.linger = linger
         self._waiting: list[tuple[ChunkRef, asyncio.Future[None]]] = []
@@ -92,7 +89,6 @@ class ChunkAppender:
         if alone:
             self.calls += 1
             await self.controller.append_chunks(self.file_id, [ref])
-            self._recorded([ref])
             return
         done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         self._waiting.append((ref, done))
@@ -120,14 +116,9 @@ class ChunkAppender:
                 if not done.done():
                     done.set_exception(exc)
         else:
-            self._recorded([ref for ref, _ in batch])
             for _, done in batch:
                 if not done.done():
                     done.set_result(None)
-
-    def _recorded(self, refs: list[ChunkRef]) -> None:
-        if self.events is not None:
-            self.events.recorded(ref.id for ref in refs)
 
     def close(self) -> None:
         if self._flusher is not None:

@@ -43,8 +43,7 @@ from filefleet.core.models import (
 )
 from filefleet.frontend.download import Downloader
 from filefleet.frontend.options import UploadOptions, clean_content_type
-from filefleet.frontend.upload import Uploader
-from filefleet.frontend.writer import new_record, upload_result
+from filefleet.frontend.upload import Uploader, new_record, upload_result
 from filefleet.http.controller_api import ControllerClient
 
 DEFAULT_NAME = "files.zip"

@@ -1,20 +1,18 @@
-"""``POST /bundles``: one link for several finished files; the logic is in ``bundles.py``.
-
-The route registers on the frontend's ``api`` when ``filefleet.frontend.api`` imports this
-module.
-"""
+"""``POST /bundles``: one link for several finished files; the logic is in ``bundles.py``."""
 
 from __future__ import annotations
 
 from aiohttp import web
 
 from filefleet.core.models import UploadResult
-from filefleet.frontend.api import api, upload_answer
 from filefleet.frontend.bundles import Member, bundle_name
 from filefleet.frontend.context import FRONTEND
 from filefleet.frontend.models import BundleRequest
 from filefleet.frontend.options import parse_options
-from filefleet.http.server import read_model
+from filefleet.frontend.upload_answer import upload_answer
+from filefleet.http.server import Api, read_model
+
+api = Api("frontend")  # registered on the app by app.py
 
 
 @api.route("POST", "/bundles", summary="One link for several finished files (a bundle).",

@@ -8,9 +8,6 @@ constant time. A wrong token is 403 and changes nothing; an unknown id is 404; a
 is already deleted is 410 (the link works once). Deleting only marks the file
 ``deleting``: from that moment downloads answer 410, and the GC frees its chunks on its
 next pass (404 once it removed the record).
-
-The routes register on the frontend's ``api`` when ``filefleet.frontend.api`` imports this
-module.
 """
 
 from __future__ import annotations
@@ -21,12 +18,14 @@ from aiohttp import web
 
 from filefleet.core import ids
 from filefleet.core.errors import Gone
-from filefleet.frontend.api import api
 from filefleet.frontend.context import FRONTEND
 from filefleet.frontend.html_errors import html_page
 from filefleet.frontend.landing import confirm_delete_page, deleted_page
 from filefleet.frontend.negotiation import prefers_html
 from filefleet.http.controller_api import ControllerClient
+from filefleet.http.server import Api
+
+api = Api("frontend")  # registered on the app by app.py
 
 
 async def delete_file(controller: ControllerClient, file_id: str, token: str) -> str:

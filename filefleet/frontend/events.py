@@ -25,7 +25,8 @@ import logging
 from collections.abc import Iterable, Sequence
 
 from filefleet.core.errors import FilefleetError
-from filefleet.queue.base import EventQueue, ReplicateEvent
+from filefleet.queue.base import EventQueue
+from filefleet.queue.events import ReplicateEvent
 
 log = logging.getLogger(__name__)
 

@@ -14,9 +14,11 @@ import segno
 from aiohttp import web
 
 from filefleet.core import ids
-from filefleet.frontend.api import api
 from filefleet.frontend.context import FRONTEND
 from filefleet.frontend.html_errors import PAGE_CSP
+from filefleet.http.server import Api
+
+api = Api("frontend")  # registered on the app by app.py
 
 
 def download_link(public_url: str, file_id: str) -> str:

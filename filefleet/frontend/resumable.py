@@ -10,8 +10,9 @@ What each step writes, and what a crash leaves:
 - create: the record (``uploading``, declared size). Crash after it: an empty upload the
   client may continue, or that the GC collects after the grace.
 - send chunk i: store on a node, which checks the hash first (a mismatch stores nothing),
-  then append at order i (``writer.py``). Crash
-  between store and append: an orphan chunk (orphan sweep); the client sends it again.
+  then append at order i (``upload.py``'s ``store_chunk``, as the streaming upload does).
+  Crash between store and append: an orphan chunk (orphan sweep); the client sends it
+  again.
 - claim chunk i: append a chunk the fleet already holds (checked on a node) without bytes.
 - complete: every chunk present, the whole-file SHA-256 (folded in as chunks arrived,
   read back from the nodes for the rest, or known from an active file with the very same
@@ -50,26 +51,17 @@ from filefleet.core.models import (
     ChunkRef,
     FileInfo,
     FileSummary,
-    FileUpdate,
     UploadResult,
-    utcnow,
 )
 from filefleet.fastpath.running_hash import RunningHash
-from filefleet.frontend.appender import ChunkAppender
 from filefleet.frontend.download import Downloader
-from filefleet.frontend.events import ReplicateEvents
 from filefleet.frontend.models import UploadStatus
 from filefleet.frontend.nodes import NodeDirectory
 from filefleet.frontend.options import UploadOptions
 from filefleet.frontend.ranges import ByteRange
-from filefleet.frontend.writer import (
-    ChunkWriter,
-    new_record,
-    upload_result,
-)
+from filefleet.frontend.upload import OpenUpload, UploadSteps, upload_result
 from filefleet.http.controller_api import ControllerClient
 from filefleet.http.node_api import NodeClient
-from filefleet.queue.base import EventQueue
 
 log = logging.getLogger(__name__)
 
@@ -98,33 +90,29 @@ KNOWN_PAGE = 20  # active files with the same whole-file hash compared at comple
 
 @dataclass
 class _Session:
-    upload: FileSummary
+    record: FileSummary
     loaded: float
-    assigned: dict[str, int]
-    appender: ChunkAppender
+    upload: OpenUpload
     running: RunningHash
 
 
 class ResumableUploads:
     def __init__(
         self,
-        controller: ControllerClient,
-        writer: ChunkWriter,
+        steps: UploadSteps,
         nodes: NodeClient,
         directory: NodeDirectory,
         downloader: Downloader,
-        queue: EventQueue | None,
         *,
         chunk_size: int,
         max_upload: int,
         dedup: bool,
     ) -> None:
-        self.controller = controller
-        self.writer = writer
+        self.steps = steps
+        self.controller: ControllerClient = steps.controller
         self.nodes = nodes
         self.directory = directory
         self.downloader = downloader
-        self.queue = queue
         self.chunk_size = chunk_size
         self.max_upload = max_upload
         self.dedup = dedup
@@ -136,10 +124,9 @@ class ResumableUploads:
             raise InvalidInput("size must be zero or more bytes")
         if size > self.max_upload:
             raise PayloadTooLarge(f"size {size} exceeds the maximum upload of {self.max_upload}")
-        # 503 (no node) or 507 (no room) before any record is written.
-        await self.writer.placement(room=min(size, self.chunk_size))
-        record, token = new_record(options, size=size)
-        await self.controller.create_file(record)
+        _, record, token = await self.steps.begin(
+            options, room=min(size, self.chunk_size), size=size
+        )
         self.counters.created += 1
         status = self._status(await self.controller.get_file(record.id))
         return status.model_copy(update={"delete_token": token})
@@ -164,15 +151,16 @@ class ResumableUploads:
         chunk_id = ids.chunk_id(sha256)
         session = await self._session(upload_id)
         async with contextlib.AsyncExitStack() as held:
-            with session.appender.taking_part():
+            upload = session.upload
+            with upload.appender.taking_part():
                 data = await held.enter_async_context(body())  # the buffer, until the end
-                self._check_chunk(session.upload.size or 0, index, len(data))
-                placement = await self.writer.placement(fresh=False, assigned=session.assigned)
+                self._check_chunk(session.record.size or 0, index, len(data))
+                writer = self.steps.writer
+                placement = await writer.placement(fresh=False, assigned=upload.assigned)
                 try:
                     # The node verifies the bytes against the hash before it keeps them or
                     # answers, so the frontend does not hash them a second time.
-                    append = session.appender.append
-                    await self.writer.write(chunk_id, index, data, placement, append)
+                    await self.steps.store_chunk(upload, placement, index, chunk_id, data)
                 except HashMismatch:
                     raise HashMismatch(
                         f"chunk {index} does not hash to {chunk_id}; nothing was stored"
@@ -195,7 +183,7 @@ class ResumableUploads:
         if not self.dedup:
             raise Forbidden("deduplication is turned off on this server: send the chunk")
         session = await self._session(upload_id)
-        size = session.upload.size or 0
+        size = session.record.size or 0
         sizes: dict[int, int] = {}
         for index, sha256 in wanted:
             ids.chunk_id(sha256)
@@ -253,14 +241,12 @@ class ResumableUploads:
         if sha256 is not None and actual != sha256:
             raise InvalidInput(f"the stored chunks hash to {actual}, not to {sha256}")
         sha256 = actual
-        lifetime = info.expires_at - info.uploaded_at
-        expires_at = utcnow() + lifetime
-        update = FileUpdate(state="active", size=size, sha256=sha256, expires_at=expires_at)
-        await self.controller.update_file(upload_id, update)
         # Events went out as chunks were recorded; those recorded by an earlier process (a
         # resumed upload) or claimed go out now, and the answer waits for the last of them.
-        events = session.appender.events if session else None
-        await (events or ReplicateEvents(self.queue, upload_id)).finish([c.id for c in info.chunks])
+        expires_at = await self.steps.finish(
+            session.upload if session else None, upload_id, size=size, sha256=sha256,
+            lifetime=info.expires_at - info.uploaded_at, every=[c.id for c in info.chunks],
+        )  # fmt: skip
         self._forget(upload_id)
         self.counters.completed += 1
         return upload_result(
@@ -344,17 +330,14 @@ class ResumableUploads:
         now = time.monotonic()
         session = self._sessions.get(upload_id)
         if session is None or now - session.loaded > SESSION_REFRESH:
-            upload = await self._uploading(upload_id)
+            record = await self._uploading(upload_id)
             # An upload's first requests arrive together: the first to get here made the
             # session they all share (each one its own would fold each chunk alone).
             session = self._sessions.get(upload_id)
             if session is None:
-                appender = ChunkAppender(
-                    self.controller, upload_id, linger=CHUNK_API_LINGER,
-                    events=ReplicateEvents(self.queue, upload_id),
-                )  # fmt: skip
-                session = _Session(upload, now, {}, appender, RunningHash())
-            session.upload, session.loaded = upload, now
+                upload = self.steps.open(upload_id, linger=CHUNK_API_LINGER)
+                session = _Session(record, now, upload, RunningHash())
+            session.record, session.loaded = record, now
             self._sessions[upload_id] = session
         self._sessions.move_to_end(upload_id)
         while len(self._sessions) > MAX_SESSIONS:
@@ -415,4 +398,4 @@ class ResumableUploads:
     def _forget(self, upload_id: str) -> None:
         session = self._sessions.pop(upload_id, None)
         if session is not None:
-            self.counters.append_calls += session.appender.calls
+            self.counters.append_calls += session.upload.appender.calls

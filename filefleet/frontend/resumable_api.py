@@ -7,7 +7,6 @@ from aiohttp import web
 from filefleet.core import ids
 from filefleet.core.errors import InvalidInput
 from filefleet.core.models import UploadResult
-from filefleet.frontend.api import api, upload_answer
 from filefleet.frontend.context import FRONTEND
 from filefleet.frontend.models import (
     ChunkAnswer,
@@ -18,8 +17,11 @@ from filefleet.frontend.models import (
     UploadStatus,
 )
 from filefleet.frontend.options import parse_options
+from filefleet.frontend.upload_answer import upload_answer
 from filefleet.http.bodies import chunk_body
-from filefleet.http.server import json_model, read_model
+from filefleet.http.server import Api, json_model, read_model
+
+api = Api("frontend")  # registered on the app by app.py
 
 
 @api.route("POST", "/uploads", summary="Start a resumable upload.", body=UploadCreate,

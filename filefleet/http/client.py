@@ -2,10 +2,8 @@
 backoff, failover over several base URLs (e.g. ``--controller URL1,URL2``), the cluster
 secret, the request id, and aiohttp's exceptions translated into filefleet's error tree.
 
-Failover is sticky: of several base URLs, the one that answered last is tried first.
-What is retried: connection errors, timeouts and 5xx answers (the fleet may recover);
-never a 4xx (the request is wrong, repeating it gives the same answer). After the last
-attempt the caller gets ``Unavailable`` (or the 5xx's own error) and decides what to do.
+Retry and failover are ``retry.py``'s: what is retried (connection errors, timeouts, 5xx;
+never a 4xx), how long to wait between tries, and which base URL to try first.
 
 Requests go over the client's own kept connections (``fastpath/direct.py``), ``http://`` and
 ``https://`` alike: a chunk read's body goes from the socket (or, over TLS, from its
@@ -27,13 +25,11 @@ may take as long as it needs, as long as it moves).
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import json as jsonlib
 import logging
-import random
 from collections.abc import AsyncIterator, Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlencode
@@ -48,51 +44,13 @@ from filefleet.core.errors import (
 )
 from filefleet.fastpath.direct import Arrived, Body, DirectHttp, Into
 from filefleet.http.deadlines import SERVICE, Deadlines
+from filefleet.http.retry import Calls, Failover, FirstContact, RetryPolicy, call_with_retry
 from filefleet.runtime.logging import request_id
 
 if TYPE_CHECKING:
     import aiohttp
 
 log = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True)
-class RetryPolicy:
-    """Up to ``attempts`` tries, waiting ``base_delay * 2**n`` (capped, jittered) between.
-
-    Errors of the ``final`` classes are not tried again even though they are retryable:
-    for a caller that has somewhere else to go (another node), a node that passed a
-    deadline (``TimedOut``: hung, cut off or too slow) or is full will not do better a
-    moment later."""
-
-    attempts: int = 4
-    base_delay: float = 0.05
-    max_delay: float = 2.0
-    final: tuple[type[FilefleetError], ...] = ()
-
-    def delay(self, attempt: int) -> float:
-        capped: float = min(self.max_delay, self.base_delay * 2.0**attempt)
-        return capped * random.uniform(0.5, 1.0)
-
-
-NO_RETRY = RetryPolicy(attempts=1)
-# What "nothing answers at that address" is: no connection could be made at all.
-NO_ANSWER = (Unreachable, ConnectTimedOut)
-
-
-@dataclass(frozen=True)
-class FirstContact:
-    """How a client's requests go until a server has answered it once: a command-line
-    client whose server is not running says so within two seconds, while one that has
-    reached its server rides out a restart of it with its usual, patient policy.
-
-    ``retry`` replaces the caller's policy; ``connect`` bounds the connect phase."""
-
-    retry: RetryPolicy
-    connect: float
-
-    def deadlines(self, usual: Deadlines) -> Deadlines:
-        return replace(usual, connect=min(usual.connect, self.connect))
 
 
 @dataclass(frozen=True)
@@ -139,11 +97,10 @@ class HttpClient:
         self.deadlines = deadlines
         self.retry = retry or RetryPolicy()
         self.first_contact = first_contact
-        self.answered = False  # whether any server has answered this client yet
+        self.calls = Calls()  # retries made, and whether any server has answered yet
         self._limit = limit
         self._session: aiohttp.ClientSession | None = None
-        self._preferred: dict[tuple[str, ...], str] = {}  # URL list -> the one that answered
-        self.retries = 0  # counter: attempts beyond the first
+        self.failover = Failover()  # of several base URLs, the one that answered last first
         self._direct = DirectHttp(tls_ca)
 
     @property
@@ -203,49 +160,23 @@ class HttpClient:
         Returns any 2xx/3xx answer; raises the matching FilefleetError for a 4xx at once,
         and after the last attempt for a 5xx or a connection failure.
         """
-        bases = self._ordered([base] if isinstance(base, str) else list(base))
+        bases = [base] if isinstance(base, str) else list(base)
         policy = retry or self.retry
-        if self.first_contact is not None and not self.answered:
+        if self.first_contact is not None and not self.calls.answered:
             policy = self.first_contact.retry
             deadlines = self.first_contact.deadlines(deadlines or self.deadlines)
         body = data if json is None else jsonlib.dumps(json).encode()
         all_headers = self.headers(headers)
         if json is not None:
             all_headers["Content-Type"] = "application/json"
-        last: FilefleetError = Unavailable(f"{method} {path}: no URL to call")
-        for attempt in range(policy.attempts):
-            if attempt:
-                self.retries += 1
-                await asyncio.sleep(policy.delay(attempt - 1))
-            for url in bases:
-                try:
-                    answer = await self._once(
-                        method, url + path, params, body, all_headers, deadlines or self.deadlines
-                    )
-                except FilefleetError as exc:
-                    self.answered = self.answered or not isinstance(exc, NO_ANSWER)
-                    if not exc.retryable:
-                        raise
-                    if isinstance(exc, policy.final):
-                        raise
-                    last = exc
-                    log.debug("%s %s%s failed: %s", method, url, path, exc.message)
-                    continue
-                self.answered = True
-                if len(bases) > 1:
-                    self._preferred[tuple(sorted(bases))] = url
-                return answer
-        raise last
+        deadlines = deadlines or self.deadlines
 
-    def _ordered(self, bases: list[str]) -> list[str]:
-        """The list with the base that answered last put first: once a controller is down,
-        later calls do not wait for it (a dead host can cost a whole connect timeout)."""
-        if len(bases) < 2:
-            return bases
-        good = self._preferred.get(tuple(sorted(bases)))
-        if good is None or good == bases[0]:
-            return bases
-        return [good, *(b for b in bases if b != good)]
+        async def once(url: str) -> Response:
+            return await self._once(method, url + path, params, body, all_headers, deadlines)
+
+        return await call_with_retry(
+            policy, self.failover, bases, once, self.calls, method + " " + path
+        )
 
     async def _once(
         self,
@@ -367,4 +298,4 @@ def _aiohttp_timeout(deadlines: Deadlines) -> aiohttp.ClientTimeout:
     )
 
 
-__all__ = ["NO_RETRY", "HttpClient", "Response", "RetryPolicy", "UpstreamError"]
+__all__ = ["HttpClient", "Response", "UpstreamError"]

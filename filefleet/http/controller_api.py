@@ -40,7 +40,8 @@ from filefleet.core.models import (
     NodeStatus,
     PingRequest,
 )
-from filefleet.http.client import HttpClient, RetryPolicy
+from filefleet.http.client import HttpClient
+from filefleet.http.retry import RetryPolicy
 
 CONTROLLER_RETRY = RetryPolicy(attempts=9, base_delay=0.1, max_delay=2.0)
 _NODES = TypeAdapter(list[NodeInfo])

@@ -9,7 +9,8 @@ from filefleet.core.errors import CorruptChunk, InsufficientStorage, NotFound, T
 from filefleet.core.models import ChunkCopied, ChunkCopy, ChunkVerified, NodeRef
 from filefleet.fastpath.direct import Into
 from filefleet.fastpath.hashing import ArrivingDigest
-from filefleet.http.client import HttpClient, RetryPolicy
+from filefleet.http.client import HttpClient
+from filefleet.http.retry import RetryPolicy
 
 # Store: the same node once more after a short pause (a refused or reset connection, a
 # 503); then the caller picks another node. A node that passed a deadline (hung, cut off

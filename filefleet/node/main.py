@@ -8,10 +8,10 @@ from aiohttp import web
 
 from filefleet.core.errors import FilefleetError
 from filefleet.core.suspects import SuspectNodes
-from filefleet.http.client import RetryPolicy
 from filefleet.http.controller_api import ControllerClient
 from filefleet.http.node_api import NodeClient
 from filefleet.http.replicas import ReplicaReader
+from filefleet.http.retry import RetryPolicy
 from filefleet.node.api import make_node_app
 from filefleet.node.chunkstore import ChunkStore, lock_data_dir
 from filefleet.node.ping import Pinger

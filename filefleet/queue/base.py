@@ -13,7 +13,8 @@ checks them on Redis Streams, RabbitMQ and the embedded Redis):
 - ``consume`` hands out each event to one consumer of the group at a time.
 - ``retry`` re-queues the event after ``delay`` seconds with one more attempt, unless the
   ``DeadLetterPolicy`` says it has failed long enough: then it goes to the dead letters
-  (listed by ``dead_letters`` for ``filefleet status``) and ``retry`` returns True.
+  (``dead_letters.py``; listed by ``dead_letters`` for ``filefleet status``) and
+  ``retry`` returns True.
 - An event is never lost between in flight and re-queued: each backend moves it
   atomically (Redis: MULTI; RabbitMQ: the delayed copy is confirmed before the ack). A
   crash in between can deliver it twice; replication is idempotent.
@@ -22,50 +23,12 @@ checks them on Redis Streams, RabbitMQ and the embedded Redis):
 from __future__ import annotations
 
 import abc
-import time
 from collections.abc import Sequence
-from dataclasses import dataclass
+
+from filefleet.queue.dead_letters import DeadLetter, DeadLetterPolicy
+from filefleet.queue.events import Delivery, ReplicateEvent
 
 REPLICATE_STREAM = "filefleet:replicate"
-
-
-@dataclass(frozen=True, order=True)
-class ReplicateEvent:
-    """A chunk that was just stored once and should reach R replicas."""
-
-    chunk: str
-    file: str = ""
-
-
-@dataclass(frozen=True)
-class Delivery:
-    """One event handed to a consumer; give it back to ``ack`` or ``retry``."""
-
-    event: ReplicateEvent
-    tag: str  # the backend's handle: stream entry id, or RabbitMQ delivery tag
-    attempts: int = 1  # 1 on the first delivery; +1 per retry
-    first_seen: float = 0.0  # epoch seconds of the first publish
-
-
-@dataclass(frozen=True)
-class DeadLetter:
-    event: ReplicateEvent
-    attempts: int
-    first_seen: float
-    failed_at: float
-    reason: str
-
-
-@dataclass(frozen=True)
-class DeadLetterPolicy:
-    """An event is dead only after ``attempts`` tries spread over at least ``min_age`` s."""
-
-    attempts: int = 5
-    min_age: float = 60.0
-
-    def is_dead(self, delivery: Delivery, now: float | None = None) -> bool:
-        age = (time.time() if now is None else now) - delivery.first_seen
-        return delivery.attempts >= self.attempts and age >= self.min_age
 
 
 class EventQueue(abc.ABC):

@@ -11,7 +11,8 @@ from __future__ import annotations
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from filefleet.core.errors import InvalidInput
-from filefleet.queue.base import REPLICATE_STREAM, DeadLetterPolicy, EventQueue
+from filefleet.queue.base import REPLICATE_STREAM, EventQueue
+from filefleet.queue.dead_letters import DeadLetterPolicy
 
 
 def split_name(url: str) -> tuple[str, str]:

@@ -46,14 +46,9 @@ from aio_pika.abc import (
 from aiormq.exceptions import AMQPError
 
 from filefleet.core.errors import Unavailable
-from filefleet.queue.base import (
-    REPLICATE_STREAM,
-    DeadLetter,
-    DeadLetterPolicy,
-    Delivery,
-    EventQueue,
-    ReplicateEvent,
-)
+from filefleet.queue.base import REPLICATE_STREAM, EventQueue
+from filefleet.queue.dead_letters import DeadLetter, DeadLetterPolicy
+from filefleet.queue.events import Delivery, ReplicateEvent
 
 CONNECT_TIMEOUT = 5.0  # seconds to connect to the broker
 PUBLISH_TIMEOUT = 5.0  # seconds for the broker to confirm one message

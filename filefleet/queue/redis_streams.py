@@ -32,14 +32,9 @@ import redis.asyncio as redis
 from redis.exceptions import RedisError, ResponseError
 
 from filefleet.core.errors import Unavailable
-from filefleet.queue.base import (
-    REPLICATE_STREAM,
-    DeadLetter,
-    DeadLetterPolicy,
-    Delivery,
-    EventQueue,
-    ReplicateEvent,
-)
+from filefleet.queue.base import REPLICATE_STREAM, EventQueue
+from filefleet.queue.dead_letters import DeadLetter, DeadLetterPolicy
+from filefleet.queue.events import Delivery, ReplicateEvent
 
 DEAD_MAXLEN = 10_000
 # A Redis that is down refuses at once; one that does not answer (hung, or its packets

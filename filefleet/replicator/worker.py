@@ -21,7 +21,8 @@ import uuid
 from dataclasses import dataclass
 
 from filefleet.core.errors import FilefleetError
-from filefleet.queue.base import Delivery, EventQueue
+from filefleet.queue.base import EventQueue
+from filefleet.queue.events import Delivery
 from filefleet.replicator.copy import ChunkCopier, Outcome
 from filefleet.runtime.service import Service
 

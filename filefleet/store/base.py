@@ -5,12 +5,12 @@ backend, and ``tests/contract/test_store.py`` checks them on each:
 
 - ``create_file`` is idempotent: the same id with the same content returns the stored
   record; the same id with different content is a ``Conflict``.
-- ``update_file`` merges chunks by order: re-sending an order with the same chunk is a
-  no-op, another chunk at a taken order is a ``Conflict``; appending a chunk the GC marks
-  ``collecting`` clears the mark and answers ``Conflict`` (DESIGN §8 step 2); finishing
-  (``state="active"``) needs chunks 0..n-1 whose sizes sum to ``size``.
+- ``change_file`` and ``change_chunk`` lock one record for one transaction: what the
+  caller reads and writes through them commits together when its block ends (and not at
+  all if it raises), and no other change of that record runs in between. The controller's
+  rules (``controller/file_states.py``, ``appending.py``, ``downloads.py``,
+  ``collecting_mark.py``) decide; the store only reads and writes.
 - Locations are single rows: concurrent ``add_location`` calls never lose each other.
-- ``take_download`` never lets more than ``max_downloads`` downloads through.
 
 Unknown ids raise ``NotFound``; a database that cannot be reached raises ``Unavailable``.
 """
@@ -18,22 +18,100 @@ Unknown ids raise ``NotFound``; a database that cannot be reached raises ``Unava
 from __future__ import annotations
 
 import abc
+from contextlib import AbstractAsyncContextManager
+from dataclasses import dataclass
+from datetime import datetime
 
 from filefleet.core.file_query import FileQuery
 from filefleet.core.health import ReplicationCounts, StoreTotals
 from filefleet.core.models import (
     BundleCreate,
     ChunkInfo,
+    ChunkRef,
     FileCreate,
     FileInfo,
     FileList,
     FileSummary,
-    FileUpdate,
     NodeInfo,
     NodeReport,
     NodeStatus,
     PingRequest,
 )
+
+ChunkOrders = dict[int, tuple[str, int]]  # a file's chunk list: order -> (chunk id, size)
+
+
+@dataclass(frozen=True)
+class FileRow:
+    """A file's record as the controller's rules read it."""
+
+    id: str
+    state: str
+    size: int | None
+    sha256: str | None
+    expires_at: datetime
+    max_downloads: int | None
+    downloads: int
+
+
+@dataclass(frozen=True)
+class FileFields:
+    """Fields of a file's record to write (None: left as it is)."""
+
+    state: str | None = None
+    size: int | None = None
+    sha256: str | None = None
+    expires_at: datetime | None = None
+
+
+class FileChange(abc.ABC):
+    """One file's record, locked: ``row`` as it stands, ``now`` by the store's clock."""
+
+    row: FileRow
+    now: datetime
+
+    @abc.abstractmethod
+    async def chunk_list(self, orders: set[int] | None = None) -> ChunkOrders:
+        """The file's chunks (only ``orders`` when given)."""
+
+    @abc.abstractmethod
+    async def reference_chunks(self, refs: list[ChunkRef]) -> list[str]:
+        """Create or touch (``last_referenced``) the chunk records ``refs`` name, locking
+        them; returns the ids of those the GC marked ``collecting``. InvalidInput for one
+        id with two sizes, Conflict for a size that differs from the stored one."""
+
+    @abc.abstractmethod
+    async def clear_collecting(self, chunk_ids: list[str]) -> None:
+        """Remove the GC's mark from these chunks."""
+
+    @abc.abstractmethod
+    async def append(self, new: list[ChunkRef], given: list[ChunkRef]) -> None:
+        """Insert ``new`` into the chunk list, and every location ``given`` names (a set:
+        one already listed is not added twice)."""
+
+    @abc.abstractmethod
+    async def set_fields(self, fields: FileFields) -> None:
+        """Write the fields given, and ``updated_at`` = now (a touch, when none is)."""
+
+    @abc.abstractmethod
+    async def count_download(self) -> None:
+        """One more download."""
+
+
+class ChunkChange(abc.ABC):
+    """One chunk's record, locked: whether the GC marked it, ``now`` by the store's clock."""
+
+    collecting: bool
+    now: datetime
+
+    @abc.abstractmethod
+    async def referenced_by_live_file(self, uploading_since: datetime) -> bool:
+        """Whether an ``active`` file, or an ``uploading`` one touched since
+        ``uploading_since``, names the chunk (``controller/collecting_mark.py``)."""
+
+    @abc.abstractmethod
+    async def mark_collecting(self) -> None:
+        """Set the GC's mark (``collecting_since`` = now)."""
 
 
 class MetadataStore(abc.ABC):
@@ -48,8 +126,8 @@ class MetadataStore(abc.ABC):
         """The record and its chunk count (NotFound if unknown)."""
 
     @abc.abstractmethod
-    async def update_file(self, file_id: str, update: FileUpdate) -> FileSummary:
-        """Append chunks (merged by order) and/or finish the upload."""
+    def change_file(self, file_id: str) -> AbstractAsyncContextManager[FileChange]:
+        """The file's record locked for one transaction (NotFound if unknown)."""
 
     @abc.abstractmethod
     async def get_file(self, file_id: str) -> FileInfo:
@@ -72,10 +150,6 @@ class MetadataStore(abc.ABC):
         """One active file made of the finished files ``bundle.files`` (each with its
         owner's token), which become ``deleting``; all or nothing. Returns (record,
         created): the same bundle again is (record, False)."""
-
-    @abc.abstractmethod
-    async def take_download(self, file_id: str) -> bool:
-        """Count one download of an active, unexpired file if its limit allows; else False."""
 
     # --- nodes ---
 
@@ -150,9 +224,8 @@ class MetadataStore(abc.ABC):
         """Chunks of live files with fewer than ``replicas`` live replicas, fewest first."""
 
     @abc.abstractmethod
-    async def mark_collecting(self, chunk_id: str, grace: float) -> bool:
-        """Set the GC's mark unless a live file references the chunk (active, or uploading
-        and touched within ``grace`` seconds); returns whether the chunk is marked."""
+    def change_chunk(self, chunk_id: str) -> AbstractAsyncContextManager[ChunkChange]:
+        """The chunk's record locked for one transaction (NotFound if unknown)."""
 
     @abc.abstractmethod
     async def delete_chunk(self, chunk_id: str) -> bool:

@@ -5,8 +5,9 @@ How concurrent updates keep each other's changes:
   time, waiting up to the busy timeout); on PostgreSQL read-modify-writes first lock the
   row they decide on (``SELECT ... FOR UPDATE``), and set inserts are
   ``INSERT ... ON CONFLICT DO NOTHING``, so two adds of locations both stick;
-- chunk rows are locked in id order, file row first, so two appends never deadlock;
-- counters are single conditional ``UPDATE``s (``downloads = downloads + 1 WHERE ...``).
+- chunk rows are locked in id order, file row first, so two appends never deadlock
+  (``changes.py``: one record locked for one transaction, for the controller's rules);
+- counters are single ``UPDATE``s (``value = value + n``).
 """
 
 from __future__ import annotations
@@ -15,19 +16,17 @@ import hmac
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, TypeVar
 
-from sqlalchemy import delete, exists, insert, or_, select, update
+from sqlalchemy import delete, exists, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from filefleet.core.errors import (
-    ChunkCollecting,
     Conflict,
     Forbidden,
-    InvalidInput,
     NotFound,
     Unavailable,
 )
@@ -36,20 +35,18 @@ from filefleet.core.health import ReplicationCounts, StoreTotals
 from filefleet.core.models import (
     BundleCreate,
     ChunkInfo,
-    ChunkRef,
     FileCreate,
     FileInfo,
     FileList,
     FileSummary,
-    FileUpdate,
     NodeInfo,
     NodeReport,
     NodeStatus,
     PingRequest,
     utcnow,
 )
-from filefleet.store import bundles, node_rows, queries, rules
-from filefleet.store.base import MetadataStore
+from filefleet.store import bundles, changes, node_rows, queries
+from filefleet.store.base import ChunkChange, FileChange, MetadataStore
 from filefleet.store.engine import WRITE, create_engine, migrate
 from filefleet.store.schema import (
     chunk_locations,
@@ -63,6 +60,7 @@ from filefleet.store.schema import (
 from filefleet.store.totals import replication_counts, store_totals
 
 Clock = Callable[[], datetime]
+T = TypeVar("T")
 _CREATE_FIELDS = ("name", "content_type", "expires_at", "max_downloads", "delete_token_sha256")
 
 
@@ -126,6 +124,17 @@ class SqlStore(MetadataStore):
 
     # --- files ---
 
+    @asynccontextmanager
+    async def change_file(self, file_id: str) -> AsyncIterator[FileChange]:
+        async with self._write() as conn:
+            row = await changes.lock_file(conn, file_id)
+            yield changes.SqlFileChange(conn, self._upsert, row, self.clock())
+
+    @asynccontextmanager
+    async def change_chunk(self, chunk_id: str) -> AsyncIterator[ChunkChange]:
+        async with self._write() as conn:
+            yield await changes.lock_chunk(conn, chunk_id, self.clock())
+
     async def create_file(self, record: FileCreate) -> tuple[FileInfo, bool]:
         now = self.clock()
         values = record.model_dump(exclude={"size"})
@@ -145,101 +154,9 @@ class SqlStore(MetadataStore):
                 raise Conflict(f"file {record.id} already exists with different content")
         return stored, created
 
-    async def update_file(self, file_id: str, update_: FileUpdate) -> FileSummary:
-        finishing = update_.state == "active"
-        if not finishing and (update_.size is not None or update_.sha256 is not None):
-            raise InvalidInput('size and sha256 are set together with state "active"')
-        if finishing and (update_.size is None or update_.sha256 is None):
-            raise InvalidInput('state "active" needs the file\'s size and sha256')
-        now = self.clock()
-        async with self._write() as conn:
-            row = (
-                await conn.execute(select(files).where(files.c.id == file_id).with_for_update())
-            ).first()
-            if row is None:
-                raise NotFound(f"no file {file_id}")
-            if row.state == "deleting":
-                raise Conflict(f"file {file_id} is being deleted")
-            # An append only needs the orders it names; finishing checks the whole list.
-            orders = None if finishing else {c.order for c in update_.chunks}
-            existing = await queries.chunk_list(conn, file_id, orders)
-            new = rules.merge_chunks(existing, update_.chunks)
-            if new and row.state != "uploading":
-                raise Conflict(f"file {file_id} is {row.state}: its chunks are fixed")
-            marked = await self._reference_chunks(conn, update_.chunks, now)
-            if marked:
-                # The GC marked these chunks to delete them: clear the mark (committed) and
-                # answer 409 so the uploader stores the bytes again before appending.
-                await conn.execute(
-                    update(chunks).where(chunks.c.id.in_(marked)).values(collecting_since=None)
-                )
-            else:
-                await self._append(conn, file_id, new, update_.chunks)
-                existing.update({c.order: (c.id, c.size) for c in new})
-                await self._finish_or_touch(conn, row, update_, existing, now)
-        if marked:
-            raise ChunkCollecting(
-                f"chunk(s) being collected, store them again: {', '.join(marked)}"
-            )
-        return await self.get_summary(file_id)
-
     async def get_summary(self, file_id: str) -> FileSummary:
         async with self._read() as conn:
-            summary = await queries.load_summary(conn, file_id)
-        if summary is None:
-            raise NotFound(f"no file {file_id}")
-        return summary
-
-    async def _reference_chunks(
-        self, conn: AsyncConnection, refs: list[ChunkRef], now: datetime
-    ) -> list[str]:
-        """Upsert the chunk rows in one statement (rows locked in id order, the order of the
-        VALUES); return those the GC marked."""
-        given = dict(sorted({(c.id, c.size) for c in refs}))
-        if len(given) < len({c.id for c in refs}):
-            raise InvalidInput("one chunk id given with two sizes")
-        if not given:
-            return []
-        stmt = (
-            self._upsert(chunks)
-            .values([{"id": i, "size": size, "last_referenced": now} for i, size in given.items()])
-            .on_conflict_do_update(index_elements=["id"], set_={"last_referenced": now})
-            .returning(chunks.c.id, chunks.c.size, chunks.c.collecting_since)
-        )
-        marked: list[str] = []
-        for stored in sorted(await conn.execute(stmt), key=lambda row: row.id):
-            if stored.size != given[stored.id]:
-                raise Conflict(f"chunk {stored.id} has {stored.size} bytes, not {given[stored.id]}")
-            if stored.collecting_since is not None:
-                marked.append(stored.id)
-        return marked
-
-    async def _append(
-        self, conn: AsyncConnection, file_id: str, new: list[ChunkRef], given: list[ChunkRef]
-    ) -> None:
-        if new:
-            rows = [
-                {"file_id": file_id, "order": c.order, "chunk_id": c.id, "size": c.size}
-                for c in new
-            ]
-            await conn.execute(insert(file_chunks), rows)
-        pairs = sorted({(c.id, node) for c in given for node in c.locations})
-        if pairs:
-            rows = [{"chunk_id": c, "node_id": n} for c, n in pairs]
-            stmt = self._upsert(chunk_locations).values(rows).on_conflict_do_nothing()
-            added = list(await conn.scalars(stmt.returning(chunk_locations.c.chunk_id)))
-            # Count only the rows this statement inserted (a location already listed is
-            # not a new replica); the chunk rows are locked (_reference_chunks). One UPDATE
-            # per distinct increment, usually one in all.
-            by_delta: dict[int, list[str]] = {}
-            for chunk_id in sorted(set(added)):
-                by_delta.setdefault(added.count(chunk_id), []).append(chunk_id)
-            for delta, chunk_ids in by_delta.items():
-                await conn.execute(
-                    update(chunks)
-                    .where(chunks.c.id.in_(chunk_ids))
-                    .values(location_count=chunks.c.location_count + delta)
-                )
+            return _found(await queries.load_summary(conn, file_id), f"no file {file_id}")
 
     async def _count_locations(self, conn: AsyncConnection, chunk_id: str, delta: int) -> None:
         """Keep ``chunks.location_count``: an increment (evaluated on the newest row version
@@ -250,35 +167,9 @@ class SqlStore(MetadataStore):
             .values(location_count=chunks.c.location_count + delta)
         )
 
-    async def _finish_or_touch(
-        self,
-        conn: AsyncConnection,
-        row: Any,
-        update_: FileUpdate,
-        chunk_list: rules.ChunkList,
-        now: datetime,
-    ) -> None:
-        values: dict[str, Any] = {"updated_at": now}
-        if update_.state == "active":
-            assert update_.size is not None
-            if row.state == "active":
-                if (row.size, row.sha256) != (update_.size, update_.sha256):
-                    raise Conflict(f"file {row.id} is already active with another size/sha256")
-                return
-            if row.size is not None and row.size != update_.size:
-                raise InvalidInput(f"size {update_.size} differs from the declared {row.size}")
-            rules.check_complete(chunk_list, update_.size)
-            values.update(state="active", size=update_.size, sha256=update_.sha256)
-        if update_.expires_at is not None and row.state == "uploading":
-            values["expires_at"] = update_.expires_at
-        await conn.execute(update(files).where(files.c.id == row.id).values(**values))
-
     async def get_file(self, file_id: str) -> FileInfo:
         async with self._read() as conn:
-            info = await queries.load_file(conn, file_id)
-        if info is None:
-            raise NotFound(f"no file {file_id}")
-        return info
+            return _found(await queries.load_file(conn, file_id), f"no file {file_id}")
 
     async def list_files(self, query: FileQuery) -> FileList:
         limit = query.limit
@@ -339,30 +230,6 @@ class SqlStore(MetadataStore):
             if created:
                 await bundles.insert_bundle(conn, bundle, now)
         return await self.get_file(bundle.id), created
-
-    async def take_download(self, file_id: str) -> bool:
-        now = self.clock()
-        async with self._write() as conn:
-            result = await conn.execute(
-                update(files)
-                .where(
-                    files.c.id == file_id,
-                    files.c.state == "active",
-                    files.c.expires_at > now,
-                    or_(
-                        files.c.max_downloads.is_(None),
-                        files.c.downloads < files.c.max_downloads,
-                    ),
-                )
-                # updated_at: the GC collects an exhausted file only a grace after its last
-                # download began, so never while that download is in flight.
-                .values(downloads=files.c.downloads + 1, updated_at=now)
-            )
-            if result.rowcount == 1:
-                return True
-            if await conn.scalar(select(files.c.id).where(files.c.id == file_id)) is None:
-                raise NotFound(f"no file {file_id}")
-        return False
 
     # --- nodes ---
 
@@ -494,32 +361,6 @@ class SqlStore(MetadataStore):
         async with self._read() as conn:
             return await queries.chunks_below(conn, replicas, self._cutoff(live_ttl), limit)
 
-    async def mark_collecting(self, chunk_id: str, grace: float) -> bool:
-        live_file = or_(
-            files.c.state == "active",
-            (files.c.state == "uploading") & (files.c.updated_at >= self._cutoff(grace)),
-        )
-        async with self._write() as conn:
-            # Lock the chunk row first: an append upserts (locks) it too, so either the
-            # append's reference is committed before the check below, or the append waits
-            # and then sees the mark (and answers 409).
-            row = (
-                await conn.execute(select(chunks).where(chunks.c.id == chunk_id).with_for_update())
-            ).first()
-            if row is None:
-                raise NotFound(f"no chunk {chunk_id}")
-            if row.collecting_since is not None:
-                return True
-            # Correlated to this chunk's row (without the WHERE it would ask whether any
-            # chunk at all is referenced by a live file).
-            referenced = select(queries.referenced_by(live_file)).where(chunks.c.id == chunk_id)
-            if await conn.scalar(referenced):
-                return False
-            await conn.execute(
-                update(chunks).where(chunks.c.id == chunk_id).values(collecting_since=self.clock())
-            )
-        return True
-
     # --- the fleet at a glance ---
 
     async def totals(self, replicas: int, live_ttl: float) -> StoreTotals:
@@ -541,3 +382,10 @@ class SqlStore(MetadataStore):
                 )
             )
         return bool(result.rowcount == 1)
+
+
+def _found(value: T | None, missing: str) -> T:
+    """``value``, or NotFound saying what is ``missing``."""
+    if value is None:
+        raise NotFound(missing)
+    return value

@@ -14,7 +14,9 @@ from pathlib import Path
 
 import pytest
 
-from filefleet.queue.base import DeadLetterPolicy, Delivery, EventQueue, ReplicateEvent
+from filefleet.queue.base import EventQueue
+from filefleet.queue.dead_letters import DeadLetterPolicy
+from filefleet.queue.events import Delivery, ReplicateEvent
 from filefleet.queue.factory import open_queue, split_name
 from filefleet.queue.rabbitmq import RabbitQueue
 from filefleet.queue.redis_streams import RedisStreamsQueue

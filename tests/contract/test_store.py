@@ -1,6 +1,9 @@
 """The metadata store contract: every test runs on SQLite (a temp file) and on PostgreSQL
 (a fresh database per test, created and dropped by the fixture), with a clock the test
-moves by hand. Every promise of ``filefleet.store.base.MetadataStore`` is checked here."""
+moves by hand. Every promise of ``filefleet.store.base.MetadataStore`` is checked here,
+the locked changes through the controller's rules that use them (``file_states``,
+``downloads``, ``collecting_mark``): what must hold under concurrency is the store's
+locks and the rules together."""
 
 from __future__ import annotations
 
@@ -18,6 +21,9 @@ from alembic.migration import MigrationContext
 from sqlalchemy import Connection, text
 from sqlalchemy.ext.asyncio import create_async_engine
 
+from filefleet.controller.collecting_mark import mark_collecting
+from filefleet.controller.downloads import take_download
+from filefleet.controller.file_states import update_file
 from filefleet.core.errors import Conflict, Forbidden, Gone, InvalidInput, NotFound
 from filefleet.core.file_query import FileQuery
 from filefleet.core.models import (
@@ -93,6 +99,15 @@ def node_id(n: int) -> str:
     return f"{n:032x}"
 
 
+async def took_download(store: SqlStore, file_id: str) -> bool:
+    """Whether the controller's rule let one more download through (``downloads.py``)."""
+    try:
+        await take_download(store, file_id)
+    except Gone:
+        return False
+    return True
+
+
 def new_file(clock: Clock, n: int = 0, **overrides: object) -> FileCreate:
     values: dict[str, object] = {
         "id": f"file-{n:04d}-abcdefghijkl",
@@ -116,9 +131,9 @@ async def active_file(
     record = new_file(clock, n, **overrides)
     await store.create_file(record)
     refs = [ref(c, order) for order, c in enumerate(chunk_numbers)]
-    await store.update_file(record.id, FileUpdate(chunks=refs))
+    await update_file(store, record.id, FileUpdate(chunks=refs))
     finish = FileUpdate(state="active", size=10 * len(refs), sha256="cd" * 32)
-    await store.update_file(record.id, finish)
+    await update_file(store, record.id, finish)
     return await store.get_file(record.id)
 
 
@@ -156,49 +171,49 @@ async def test_get_and_update_of_unknown_file_are_not_found(store: SqlStore) -> 
     with pytest.raises(NotFound):
         await store.get_file("no-such-file-0000")
     with pytest.raises(NotFound):
-        await store.update_file("no-such-file-0000", FileUpdate(chunks=[ref(1, 0)]))
+        await update_file(store, "no-such-file-0000", FileUpdate(chunks=[ref(1, 0)]))
 
 
 async def test_appends_merge_by_order(store: SqlStore, clock: Clock) -> None:
     record = new_file(clock)
     await store.create_file(record)
-    await store.update_file(record.id, FileUpdate(chunks=[ref(1, 1), ref(0, 0)]))
-    summary = await store.update_file(record.id, FileUpdate(chunks=[ref(0, 0)]))  # no-op
+    await update_file(store, record.id, FileUpdate(chunks=[ref(1, 1), ref(0, 0)]))
+    summary = await update_file(store, record.id, FileUpdate(chunks=[ref(0, 0)]))  # no-op
     assert summary.chunk_count == 2
     info = await store.get_file(record.id)
     assert [(c.order, c.id) for c in info.chunks] == [(0, chunk_id(0)), (1, chunk_id(1))]
     with pytest.raises(Conflict):
-        await store.update_file(record.id, FileUpdate(chunks=[ref(5, 0)]))
+        await update_file(store, record.id, FileUpdate(chunks=[ref(5, 0)]))
     with pytest.raises(InvalidInput):
-        await store.update_file(record.id, FileUpdate(chunks=[ref(2, 2), ref(3, 2)]))
+        await update_file(store, record.id, FileUpdate(chunks=[ref(2, 2), ref(3, 2)]))
     with pytest.raises(Conflict):  # a chunk id is its content: its size cannot change
-        await store.update_file(record.id, FileUpdate(chunks=[ref(0, 2, size=11)]))
+        await update_file(store, record.id, FileUpdate(chunks=[ref(0, 2, size=11)]))
     assert len((await store.get_file(record.id)).chunks) == 2
 
 
 async def test_finishing_needs_contiguous_chunks_adding_up(store: SqlStore, clock: Clock) -> None:
     record = new_file(clock)
     await store.create_file(record)
-    await store.update_file(record.id, FileUpdate(chunks=[ref(0, 0), ref(2, 2)]))
+    await update_file(store, record.id, FileUpdate(chunks=[ref(0, 0), ref(2, 2)]))
     sha = "ef" * 32
     with pytest.raises(InvalidInput, match="contiguous"):
-        await store.update_file(record.id, FileUpdate(state="active", size=20, sha256=sha))
-    await store.update_file(record.id, FileUpdate(chunks=[ref(1, 1)]))
+        await update_file(store, record.id, FileUpdate(state="active", size=20, sha256=sha))
+    await update_file(store, record.id, FileUpdate(chunks=[ref(1, 1)]))
     with pytest.raises(InvalidInput, match="sum"):
-        await store.update_file(record.id, FileUpdate(state="active", size=31, sha256=sha))
+        await update_file(store, record.id, FileUpdate(state="active", size=31, sha256=sha))
     with pytest.raises(InvalidInput):
-        await store.update_file(record.id, FileUpdate(state="active", size=30))
+        await update_file(store, record.id, FileUpdate(state="active", size=30))
     later = clock() + timedelta(days=2)
-    done = await store.update_file(
-        record.id, FileUpdate(state="active", size=30, sha256=sha, expires_at=later)
+    done = await update_file(
+        store, record.id, FileUpdate(state="active", size=30, sha256=sha, expires_at=later)
     )
     assert (done.state, done.size, done.sha256, done.expires_at) == ("active", 30, sha, later)
     # a retried finish is a no-op; a different one, or a new chunk, is a conflict
-    assert await store.update_file(record.id, FileUpdate(state="active", size=30, sha256=sha))
+    assert await update_file(store, record.id, FileUpdate(state="active", size=30, sha256=sha))
     with pytest.raises(Conflict):
-        await store.update_file(record.id, FileUpdate(state="active", size=30, sha256="0" * 64))
+        await update_file(store, record.id, FileUpdate(state="active", size=30, sha256="0" * 64))
     with pytest.raises(Conflict):
-        await store.update_file(record.id, FileUpdate(chunks=[ref(3, 3)]))
+        await update_file(store, record.id, FileUpdate(chunks=[ref(3, 3)]))
 
 
 async def test_empty_file_finishes_with_no_chunks(store: SqlStore, clock: Clock) -> None:
@@ -226,7 +241,7 @@ async def test_list_files_pages_and_filters(store: SqlStore, clock: Clock) -> No
     assert active.files[0].chunks == []
     with_chunks = await store.list_files(FileQuery(state="active"))
     assert with_chunks.files[0].chunks[0].id == chunk_id(1)
-    await store.update_file(new_file(clock, 4).id, FileUpdate(chunks=[ref(7, 0)]))  # touch
+    await update_file(store, new_file(clock, 4).id, FileUpdate(chunks=[ref(7, 0)]))  # touch
     idle = await store.list_files(FileQuery(state="uploading", idle=3600))
     assert new_file(clock, 4).id not in [f.id for f in idle.files] and len(idle.files) == 4
     same_content = await store.list_files(
@@ -245,7 +260,7 @@ async def test_mark_deleting_checks_the_token_and_freezes_the_file(
     assert (await store.mark_deleting(info.id, TOKEN_SHA)).state == "deleting"
     assert (await store.mark_deleting(info.id)).state == "deleting"
     with pytest.raises(Conflict):
-        await store.update_file(info.id, FileUpdate(chunks=[ref(1, 0)]))
+        await update_file(store, info.id, FileUpdate(chunks=[ref(1, 0)]))
 
 
 async def test_delete_file_keeps_chunks_as_pending_deletes(store: SqlStore, clock: Clock) -> None:
@@ -263,21 +278,21 @@ async def test_take_download_respects_the_limit_under_concurrency(
     store: SqlStore, clock: Clock
 ) -> None:
     info = await active_file(store, clock, 0, [1], max_downloads=3)
-    results = await asyncio.gather(*(store.take_download(info.id) for _ in range(20)))
+    results = await asyncio.gather(*(took_download(store, info.id) for _ in range(20)))
     assert sum(results) == 3
     assert (await store.get_file(info.id)).downloads == 3
     unlimited = await active_file(store, clock, 1, [1])
-    assert all(await asyncio.gather(*(store.take_download(unlimited.id) for _ in range(5))))
+    assert all(await asyncio.gather(*(took_download(store, unlimited.id) for _ in range(5))))
     clock.advance(2 * 86400)  # expired
-    assert not await store.take_download(unlimited.id)
+    assert not await took_download(store, unlimited.id)
     with pytest.raises(NotFound):
-        await store.take_download("no-such-file-0000")
+        await took_download(store, "no-such-file-0000")
 
 
 async def test_take_download_refuses_a_file_still_uploading(store: SqlStore, clock: Clock) -> None:
     record = new_file(clock)
     await store.create_file(record)
-    assert not await store.take_download(record.id)
+    assert not await took_download(store, record.id)
 
 
 # --- nodes ---
@@ -409,7 +424,7 @@ async def test_locations_from_appends_and_single_row_changes(store: SqlStore, cl
     record = new_file(clock)
     await store.create_file(record)
     chunk = ref(1, 0, locations=[node_id(1)])
-    await store.update_file(record.id, FileUpdate(chunks=[chunk]))
+    await update_file(store, record.id, FileUpdate(chunks=[chunk]))
     assert await store.add_location(chunk_id(1), node_id(2))
     assert not await store.add_location(chunk_id(1), node_id(2))
     info = await store.get_file(record.id)
@@ -425,7 +440,7 @@ async def test_many_locations_in_one_transaction(store: SqlStore, clock: Clock) 
     record = new_file(clock)
     await store.create_file(record)
     refs = [ref(1, 0, locations=[node_id(1)]), ref(2, 1, locations=[node_id(1)])]
-    await store.update_file(record.id, FileUpdate(chunks=refs))
+    await update_file(store, record.id, FileUpdate(chunks=refs))
     pairs = [(chunk_id(1), node_id(2)), (chunk_id(2), node_id(2)), (chunk_id(1), node_id(2)),
              (chunk_id(2), node_id(1)), (chunk_id(99), node_id(2))]  # fmt: skip
     added, unknown = await store.add_locations(pairs)
@@ -433,7 +448,7 @@ async def test_many_locations_in_one_transaction(store: SqlStore, clock: Clock) 
     for n in (1, 2):
         assert (await store.get_chunk(chunk_id(n), 10)).locations == [node_id(1), node_id(2)]
     # location_count follows: at R, neither is below it any more
-    await store.update_file(record.id, FileUpdate(state="active", size=20, sha256="cd" * 32))
+    await update_file(store, record.id, FileUpdate(state="active", size=20, sha256="cd" * 32))
     assert await store.chunks_below(2, 10, 10) == []
 
 
@@ -442,7 +457,7 @@ async def test_chunks_on_a_node_in_id_order_within_a_range(store: SqlStore, cloc
     await store.create_file(record)
     refs = [ref(n, order, locations=[node_id(1)]) for order, n in enumerate(range(6))]
     refs[0] = ref(0, 0, locations=[node_id(2)])  # not on node 1
-    await store.update_file(record.id, FileUpdate(chunks=refs))
+    await update_file(store, record.id, FileUpdate(chunks=refs))
     on_one = sorted(chunk_id(n) for n in range(1, 6))
     assert await store.chunks_on_node(node_id(1), None, None, 100) == on_one
     assert await store.chunks_on_node(node_id(1), None, None, 2) == on_one[:2]
@@ -457,7 +472,7 @@ async def test_replicas_the_gc_deleted_are_counted_as_reclaimed(
     record = new_file(clock)
     await store.create_file(record)
     refs = [ref(1, 0, size=10, locations=[node_id(1), node_id(2)]), ref(2, 1, size=7)]
-    await store.update_file(record.id, FileUpdate(chunks=refs))
+    await update_file(store, record.id, FileUpdate(chunks=refs))
     await store.add_location(chunk_id(2), node_id(1))
     assert (await store.totals(2, 10)).reclaimed_bytes == 0
     await store.remove_location(chunk_id(1), node_id(1))  # e.g. a corrupt replica: not counted
@@ -504,7 +519,7 @@ async def test_concurrent_appends_to_one_file_all_stick(store: SqlStore, clock: 
     record = new_file(clock)
     await store.create_file(record)
     appends = [
-        store.update_file(record.id, FileUpdate(chunks=[ref(n, n, locations=[node_id(n)])]))
+        update_file(store, record.id, FileUpdate(chunks=[ref(n, n, locations=[node_id(n)])]))
         for n in range(16)
     ]
     await asyncio.gather(*appends)
@@ -544,22 +559,22 @@ async def test_chunks_of_deleting_files_need_no_repair(store: SqlStore, clock: C
 
 async def test_collecting_mark_and_the_append_race(store: SqlStore, clock: Clock) -> None:
     info = await active_file(store, clock, 0, [1])
-    assert not await store.mark_collecting(chunk_id(1), grace=60)  # an active file uses it
+    assert not await mark_collecting(store, chunk_id(1), grace=60)  # an active file uses it
     await store.mark_deleting(info.id)
-    assert await store.mark_collecting(chunk_id(1), grace=60)
+    assert await mark_collecting(store, chunk_id(1), grace=60)
     assert (await store.get_chunk(chunk_id(1), 10)).collecting
     # DESIGN §8 step 2: an upload re-using the chunk gets 409, which clears the mark ...
     record = new_file(clock, 1)
     await store.create_file(record)
     with pytest.raises(Conflict, match="collected"):
-        await store.update_file(record.id, FileUpdate(chunks=[ref(1, 0)]))
+        await update_file(store, record.id, FileUpdate(chunks=[ref(1, 0)]))
     assert (await store.get_file(record.id)).chunks == []
     assert not (await store.get_chunk(chunk_id(1), 10)).collecting
     # ... and its retry (after storing the bytes again) appends; now the GC may not mark it
-    await store.update_file(record.id, FileUpdate(chunks=[ref(1, 0)]))
-    assert not await store.mark_collecting(chunk_id(1), grace=60)
+    await update_file(store, record.id, FileUpdate(chunks=[ref(1, 0)]))
+    assert not await mark_collecting(store, chunk_id(1), grace=60)
     clock.advance(61)  # the upload is abandoned: its file no longer counts as live
-    assert await store.mark_collecting(chunk_id(1), grace=60)
+    assert await mark_collecting(store, chunk_id(1), grace=60)
 
 
 async def test_collecting_mark_looks_only_at_the_files_using_that_chunk(
@@ -569,8 +584,8 @@ async def test_collecting_mark_looks_only_at_the_files_using_that_chunk(
     await active_file(store, clock, 0, [1])
     gone = await active_file(store, clock, 1, [2])
     await store.mark_deleting(gone.id)
-    assert await store.mark_collecting(chunk_id(2), grace=60)
-    assert not await store.mark_collecting(chunk_id(1), grace=60)
+    assert await mark_collecting(store, chunk_id(2), grace=60)
+    assert not await mark_collecting(store, chunk_id(1), grace=60)
 
 
 async def test_delete_chunk_only_when_marked_unreferenced_and_unlocated(
@@ -580,7 +595,7 @@ async def test_delete_chunk_only_when_marked_unreferenced_and_unlocated(
     await store.add_location(chunk_id(1), node_id(1))
     assert not await store.delete_chunk(chunk_id(1))  # not marked
     await store.mark_deleting(info.id)
-    assert await store.mark_collecting(chunk_id(1), grace=0)
+    assert await mark_collecting(store, chunk_id(1), grace=0)
     assert not await store.delete_chunk(chunk_id(1))  # referenced and located
     await store.delete_file(info.id)
     assert not await store.delete_chunk(chunk_id(1))  # a replica is still listed
@@ -717,13 +732,15 @@ async def test_gc_mark_and_upload_append_race_never_leave_a_marked_live_chunk(
             await controllers[0].create_file(record)
         gc = controllers[n % 3]
         appends = [
-            controllers[(n + k + 1) % 3].update_file(
-                record.id, FileUpdate(chunks=[ref(chunk, 0, locations=[node_id(1)])])
+            update_file(
+                controllers[(n + k + 1) % 3],
+                record.id,
+                FileUpdate(chunks=[ref(chunk, 0, locations=[node_id(1)])]),
             )
             for k, record in enumerate(uploads)
         ]
         marked, *appended = await asyncio.gather(
-            gc.mark_collecting(chunk_id(chunk), grace=60), *appends, return_exceptions=True
+            mark_collecting(gc, chunk_id(chunk), grace=60), *appends, return_exceptions=True
         )
         assert isinstance(marked, bool), marked
         for result in appended:
@@ -746,8 +763,8 @@ async def test_gc_mark_and_upload_append_race_never_leave_a_marked_live_chunk(
         # the GC's re-check (step 3) and a retry of the refused appends
         for record in uploads:
             if record.id not in live:
-                await controllers[1].update_file(record.id, FileUpdate(chunks=[ref(chunk, 0)]))
-        assert not await controllers[2].mark_collecting(chunk_id(chunk), grace=60)
+                await update_file(controllers[1], record.id, FileUpdate(chunks=[ref(chunk, 0)]))
+        assert not await mark_collecting(controllers[2], chunk_id(chunk), grace=60)
     await assert_location_counts(controllers[0])
     print("race outcomes seen:", sorted(outcomes))
 
@@ -805,10 +822,10 @@ async def test_a_bundle_takes_its_members_chunks_in_order_and_retires_them(
     for member in (first, empty, third):
         assert (await store.get_file(member.id)).state == "deleting"
     # The members' chunks stay referenced by a live file: the GC may not mark them.
-    assert not await store.mark_collecting(chunk_id(2), grace=0)
+    assert not await mark_collecting(store, chunk_id(2), grace=0)
     again, created_again = await store.create_bundle(bundle_of(clock, first, empty, third))
     assert not created_again and again == info
-    assert await store.take_download(info.id)
+    assert await took_download(store, info.id)
     assert await store.delete_file(info.id)
     with pytest.raises(NotFound):
         await store.get_file(info.id)

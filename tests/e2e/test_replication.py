@@ -19,7 +19,8 @@ from typing import Any
 
 import pytest
 
-from filefleet.queue.base import DeadLetterPolicy, ReplicateEvent
+from filefleet.queue.dead_letters import DeadLetterPolicy
+from filefleet.queue.events import ReplicateEvent
 from filefleet.queue.factory import open_queue
 from tests.conftest import require_service
 from tests.harness.cluster import Cluster

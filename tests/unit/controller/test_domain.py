@@ -4,11 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-import pytest
-
-from filefleet.controller import api, chunks, files, ui
+from filefleet.controller import api, chunks, ui
 from filefleet.controller.params import ChunkQuery
-from filefleet.core.errors import Gone
 from filefleet.store.base import MetadataStore
 
 
@@ -31,20 +28,10 @@ def as_store(recorder: Recorder) -> MetadataStore:
     return recorder  # type: ignore[return-value]
 
 
-async def test_an_exhausted_download_is_gone() -> None:
-    with pytest.raises(Gone):
-        await files.take_download(as_store(Recorder(False)), "abcdefghijklmnop")
-
-
 async def test_a_replica_counts_for_node_ttl_plus_repair_after() -> None:
     store = Recorder([])
     await chunks.under_replicated(as_store(store), ChunkQuery(2, repair_after=60, limit=5), 10)
     assert store.calls == [("chunks_below", (2, 70, 5))]
-
-
-async def test_removed_reports_whether_a_record_went() -> None:
-    removed = await files.delete_file(as_store(Recorder(False)), "abcdefghijklmnop")
-    assert (removed.id, removed.deleted) == ("abcdefghijklmnop", False)
 
 
 def test_every_seed_route_is_served_and_none_is_public() -> None:

@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from filefleet.controller import lifecycle as controller_lifecycle
+from filefleet.controller.file_states import update_file
 from filefleet.controller.lifecycle import Lifecycle
 from filefleet.core.errors import Conflict, InvalidInput, NotFound
 from filefleet.core.lifecycle import check_drain, check_forget, find_node, node_state
@@ -23,7 +24,7 @@ from filefleet.core.models import (
     NodeStatus,
     PingRequest,
 )
-from filefleet.queue.base import ReplicateEvent
+from filefleet.queue.events import ReplicateEvent
 from filefleet.store.sql import SqlStore, open_store
 
 NOW = datetime(2030, 1, 1, tzinfo=UTC)
@@ -110,7 +111,7 @@ async def fleet(store: SqlStore, chunks: int, holders: Sequence[int]) -> None:
     await store.create_file(record)
     refs = [ChunkRef(id=chunk(i), order=i, size=1, locations=[node_id(h) for h in holders])
             for i in range(chunks)]  # fmt: skip
-    await store.update_file(record.id, FileUpdate(chunks=refs))
+    await update_file(store, record.id, FileUpdate(chunks=refs))
 
 
 async def test_drain_announces_the_nodes_chunks_and_reports_what_waits(store: SqlStore) -> None:

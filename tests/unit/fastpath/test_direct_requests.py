@@ -19,8 +19,9 @@ import pytest
 from aiohttp import web
 
 from filefleet.core.errors import NotFound, PayloadTooLarge, TimedOut, Unavailable
-from filefleet.http.client import NO_RETRY, HttpClient
+from filefleet.http.client import HttpClient
 from filefleet.http.deadlines import Deadlines
+from filefleet.http.retry import NO_RETRY
 from tests.unit.fastpath.connections import server_drops_the_kept_connection
 from tests.unit.http.serving import served
 
@@ -108,7 +109,7 @@ async def test_a_kept_connection_the_server_closed_is_replaced_for_a_put(
         await http.request("PUT", url, "/digest", data=memoryview(BODY))
         await server_drops_the_kept_connection(http, s.transports[0])
         await http.request("PUT", url, "/digest", data=memoryview(BODY))
-    assert http.retries == 0  # replaced at once, not retried after a backoff
+    assert http.calls.retries == 0  # replaced at once, not retried after a backoff
     assert [sha for _, sha, _ in s.received] == [hashlib.sha256(BODY).hexdigest()] * 2
 
 

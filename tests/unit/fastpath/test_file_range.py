@@ -18,7 +18,8 @@ from filefleet.core.errors import FileChanged
 from filefleet.fastpath import channel as channel_module
 from filefleet.fastpath.channel import SEND_SLICE
 from filefleet.fastpath.file_range import FileRange
-from filefleet.http.client import NO_RETRY, HttpClient
+from filefleet.http.client import HttpClient
+from filefleet.http.retry import NO_RETRY
 from tests.unit.http.serving import served
 
 # Larger than a loopback socket's send buffer: sending it waits for the socket at times.

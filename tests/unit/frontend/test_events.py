@@ -12,7 +12,8 @@ import pytest
 from filefleet.core.errors import Unavailable
 from filefleet.frontend import events as events_module
 from filefleet.frontend.events import ReplicateEvents
-from filefleet.queue.base import EventQueue, ReplicateEvent
+from filefleet.queue.base import EventQueue
+from filefleet.queue.events import ReplicateEvent
 
 
 class Queue:

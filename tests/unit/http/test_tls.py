@@ -20,8 +20,9 @@ from filefleet.core.errors import ConnectTimedOut, FileChanged, InvalidInput, Ti
 from filefleet.fastpath.channel import SEND_SLICE
 from filefleet.fastpath.file_range import FileRange
 from filefleet.fastpath.sending import released, wait_for_kernel
-from filefleet.http.client import NO_RETRY, HttpClient
+from filefleet.http.client import HttpClient
 from filefleet.http.deadlines import Deadlines
+from filefleet.http.retry import NO_RETRY
 from tests.harness.certs import ServerFiles, TestCA
 from tests.unit.http.serving import served, served_https
 

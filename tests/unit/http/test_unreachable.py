@@ -11,8 +11,9 @@ from aiohttp import web
 from aiohttp.test_utils import TestServer
 
 from filefleet.core.errors import ConnectTimedOut, TimedOut, Unavailable, Unreachable
-from filefleet.http.client import NO_RETRY, HttpClient
+from filefleet.http.client import HttpClient
 from filefleet.http.deadlines import Deadlines
+from filefleet.http.retry import NO_RETRY
 
 
 def closed_port() -> int:

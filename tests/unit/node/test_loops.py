@@ -5,8 +5,9 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from filefleet.http.client import NO_RETRY, HttpClient
+from filefleet.http.client import HttpClient
 from filefleet.http.controller_api import ControllerClient
+from filefleet.http.retry import NO_RETRY
 from filefleet.node.chunkstore import ChunkStore
 from filefleet.node.ping import FULL_PING_EVERY, Pinger, filesystem_id
 from filefleet.node.scrub import Scrubber, scrub_all

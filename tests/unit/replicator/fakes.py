@@ -11,7 +11,9 @@ from filefleet.core.errors import CorruptChunk, NotFound, Unavailable
 from filefleet.core.models import ChunkCopied, ChunkInfo, LocationsAdded, NodeInfo, NodeRef
 from filefleet.http.controller_api import ControllerClient
 from filefleet.http.node_api import NodeClient
-from filefleet.queue.base import DeadLetterPolicy, Delivery, EventQueue
+from filefleet.queue.base import EventQueue
+from filefleet.queue.dead_letters import DeadLetterPolicy
+from filefleet.queue.events import Delivery
 from filefleet.replicator.copy import ChunkCopier
 
 DATA = b"chunk bytes"

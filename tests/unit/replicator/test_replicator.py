@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import time
 
-from filefleet.queue.base import DeadLetterPolicy, Delivery, ReplicateEvent
+from filefleet.queue.dead_letters import DeadLetterPolicy
+from filefleet.queue.events import Delivery, ReplicateEvent
 from filefleet.replicator.repair import RateLimit, RepairLoop
 from filefleet.replicator.worker import EventWorker, retry_delay
 from tests.unit.replicator.fakes import CHUNK, DATA, Fleet, MemoryQueue, copier, node

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from filefleet.controller.collecting_mark import mark_collecting
 from filefleet.core.health import StoreTotals, cluster_status, replicated_share, verdict
 from filefleet.core.models import NodeStatus
 from filefleet.store.sql import SqlStore, open_store
@@ -37,7 +38,7 @@ async def test_totals_count_files_chunks_replicas_and_what_is_below_r(
     for chunk, holders in ((1, [1, 2]), (2, [1]), (4, [1, 2])):
         for n in holders:
             await store.add_location(chunk_id(chunk), node_id(n))
-    await store.mark_collecting(chunk_id(4), grace=0)
+    await mark_collecting(store, chunk_id(4), grace=0)
 
     totals = await store.totals(replicas=2, live_ttl=10)
     assert totals.files["active"].files == 1 and totals.files["active"].bytes == 30

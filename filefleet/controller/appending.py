@@ -1,8 +1,8 @@
-"""The pure rules of a file's chunk list, checked inside the store's transaction.
+"""The append merge: what a file's chunk list takes from an append, and when it is whole.
 
 A file's chunks are a map order -> (chunk id, size). An append merges by order; finishing
 the upload needs the orders to be exactly 0..n-1 and the sizes to add up to the file size.
-No I/O here, so every rule is unit tested on its own.
+No I/O here: ``file_states.py`` applies these rules to the record the store locked.
 """
 
 from __future__ import annotations

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pytest
 
+from filefleet.controller.appending import check_complete, merge_chunks
 from filefleet.core.errors import Conflict, InvalidInput
 from filefleet.core.models import ChunkRef
 from filefleet.store.engine import async_url
-from filefleet.store.rules import check_complete, merge_chunks
 
 A, B, C = "a" * 64, "b" * 64, "c" * 64
 

@@ -12,8 +12,9 @@ from aiohttp import web
 from aiohttp.test_utils import TestServer
 
 from filefleet.core.errors import NotFound, Unavailable
-from filefleet.http.client import HttpClient, RetryPolicy
+from filefleet.http.client import HttpClient
 from filefleet.http.deadlines import Deadlines
+from filefleet.http.retry import RetryPolicy
 from tests.harness.processes import free_port
 
 
@@ -56,12 +57,12 @@ async def test_a_dead_url_is_skipped_and_the_good_one_stays_first(
     dead = f"http://127.0.0.1:{free_port()}"  # nothing listens there
     async with HttpClient(retry=FAST) as http:
         assert (await http.get_json([dead, good_url], "/x")) == {"ok": True}
-        assert http.retries == 0  # the failover happened within the first attempt
+        assert http.calls.retries == 0  # the failover happened within the first attempt
         for _ in range(3):
             await http.get_json([dead, good_url], "/x")
         assert good.hits == 4
-        assert http._ordered([dead, good_url]) == [good_url, dead]
-        assert http._ordered([good_url]) == [good_url]
+        assert http.failover.ordered([dead, good_url]) == [good_url, dead]
+        assert http.failover.ordered([good_url]) == [good_url]
 
 
 async def test_5xx_fails_over_and_4xx_does_not(servers: list[tuple[Counting, str]]) -> None:
