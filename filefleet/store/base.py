@@ -11,6 +11,8 @@ backend, and ``tests/contract/test_store.py`` checks them on each:
   (``state="active"``) needs chunks 0..n-1 whose sizes sum to ``size``.
 - Locations are single rows: concurrent ``add_location`` calls never lose each other.
 - ``take_download`` never lets more than ``max_downloads`` downloads through.
+- ``take_password_try`` never lets more than its limit of wrong tries through in a
+  window, however many run at once.
 
 Unknown ids raise ``NotFound``; a database that cannot be reached raises ``Unavailable``.
 """
@@ -18,6 +20,7 @@ Unknown ids raise ``NotFound``; a database that cannot be reached raises ``Unava
 from __future__ import annotations
 
 import abc
+from datetime import datetime
 
 from filefleet.core.file_query import FileQuery
 from filefleet.core.health import ReplicationCounts, StoreTotals
@@ -34,6 +37,7 @@ from filefleet.core.models import (
     NodeStatus,
     PingRequest,
 )
+from filefleet.core.passwords import TryTaken
 
 
 class MetadataStore(abc.ABC):
@@ -76,6 +80,19 @@ class MetadataStore(abc.ABC):
     @abc.abstractmethod
     async def take_download(self, file_id: str) -> bool:
         """Count one download of an active, unexpired file if its limit allows; else False."""
+
+    @abc.abstractmethod
+    async def take_password_try(
+        self, file_id: str, limit: int, window: float
+    ) -> tuple[str | None, TryTaken]:
+        """The file's password hash (None: it has none) and one try reserved on it, as
+        ``core.passwords.take_try`` rules (at most ``limit`` wrong tries in ``window``
+        seconds), counted with the row locked so the limit holds across controllers. A
+        refused try counts nothing. NotFound if unknown."""
+
+    @abc.abstractmethod
+    async def give_back_password_try(self, file_id: str, since: datetime) -> None:
+        """A try reserved in the window opened at ``since`` was right: it stops counting."""
 
     # --- nodes ---
 

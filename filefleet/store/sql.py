@@ -48,7 +48,8 @@ from filefleet.core.models import (
     PingRequest,
     utcnow,
 )
-from filefleet.store import bundles, node_rows, queries, rules
+from filefleet.core.passwords import TryTaken
+from filefleet.store import bundles, node_rows, passwords, queries, rules
 from filefleet.store.base import MetadataStore
 from filefleet.store.engine import WRITE, create_engine, migrate
 from filefleet.store.schema import (
@@ -63,7 +64,9 @@ from filefleet.store.schema import (
 from filefleet.store.totals import replication_counts, store_totals
 
 Clock = Callable[[], datetime]
-_CREATE_FIELDS = ("name", "content_type", "expires_at", "max_downloads", "delete_token_sha256")
+_CREATE_FIELDS = (
+    "name", "content_type", "expires_at", "max_downloads", "delete_token_sha256", "password_hash",
+)  # fmt: skip
 
 
 async def open_store(url: str, *, clock: Clock = utcnow, run_migrations: bool = True) -> SqlStore:
@@ -363,6 +366,16 @@ class SqlStore(MetadataStore):
             if await conn.scalar(select(files.c.id).where(files.c.id == file_id)) is None:
                 raise NotFound(f"no file {file_id}")
         return False
+
+    async def take_password_try(
+        self, file_id: str, limit: int, window: float
+    ) -> tuple[str | None, TryTaken]:
+        async with self._write() as conn:
+            return await passwords.take_try(conn, file_id, self.clock(), limit, window)
+
+    async def give_back_password_try(self, file_id: str, since: datetime) -> None:
+        async with self._write() as conn:
+            await passwords.give_back(conn, file_id, since)
 
     # --- nodes ---
 
