@@ -29,6 +29,8 @@ from filefleet.core.models import (
     NodeForgotten,
     NodeInfo,
     NodeReport,
+    PasswordAccepted,
+    PasswordTry,
     PingRequest,
     Removed,
 )
@@ -37,6 +39,7 @@ from filefleet.store.base import MetadataStore
 
 from . import chunks, files, nodes, params
 from .context import LIFECYCLE, SETTINGS, STORE
+from .passwords import PasswordCheck
 
 api = Api("controller")
 
@@ -108,6 +111,16 @@ async def mark_deleting(request: web.Request) -> web.Response:
 async def take_download(request: web.Request) -> web.Response:
     file_id = ids.file_id(request.match_info["id"])
     return json_model(await files.take_download(_store(request), file_id))
+
+
+@api.route("POST", "/file/{id}/password",
+           summary="Check a protected file's password (401 wrong, 429 too many wrong tries)",
+           body=PasswordTry, response=PasswordAccepted)  # fmt: skip
+async def check_password(request: web.Request) -> web.Response:
+    file_id = ids.file_id(request.match_info["id"])
+    body = await read_model(request, PasswordTry)
+    await PasswordCheck(_store(request)).check(file_id, body.password)
+    return json_model(PasswordAccepted(id=file_id, ok=True))
 
 
 @api.route("GET", "/files", summary="List files, paged by id", response=FileList)
