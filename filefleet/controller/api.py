@@ -113,14 +113,12 @@ async def take_download(request: web.Request) -> web.Response:
     return json_model(await files.take_download(_store(request), file_id))
 
 
-@api.route("POST", "/file/{id}/password",
-           summary="Check a protected file's password (401 wrong, 429 too many wrong tries)",
-           body=PasswordTry, response=PasswordAccepted)  # fmt: skip
+@api.route("POST", "/file/{id}/password", body=PasswordTry, response=PasswordAccepted,
+           summary="Check a file's password (401 wrong, 429 too many wrong tries)")  # fmt: skip
 async def check_password(request: web.Request) -> web.Response:
-    file_id = ids.file_id(request.match_info["id"])
-    body = await read_model(request, PasswordTry)
-    await PasswordCheck(_store(request)).check(file_id, body.password)
-    return json_model(PasswordAccepted(id=file_id, ok=True))
+    candidate = (await read_model(request, PasswordTry)).password
+    checked = PasswordCheck(_store(request)).check(ids.file_id(request.match_info["id"]), candidate)
+    return json_model(await checked)
 
 
 @api.route("GET", "/files", summary="List files, paged by id", response=FileList)

@@ -17,6 +17,7 @@ from __future__ import annotations
 import asyncio
 
 from filefleet.core.errors import PasswordWrong, TooManyTries
+from filefleet.core.models import PasswordAccepted
 from filefleet.core.passwords import MAX_WRONG_TRIES, TRY_WINDOW, verify_password
 from filefleet.store.base import MetadataStore
 
@@ -31,13 +32,13 @@ class PasswordCheck:
         self.limit = limit
         self.window = window
 
-    async def check(self, file_id: str, candidate: str) -> None:
-        """Return if ``candidate`` opens the file (or it has no password); else raise
+    async def check(self, file_id: str, candidate: str) -> PasswordAccepted:
+        """Accepted if ``candidate`` opens the file (or it has no password); else raise
         PasswordWrong, or TooManyTries once the wrong tries of the window are used up.
         NotFound for an unknown file."""
         stored, taken = await self.store.take_password_try(file_id, self.limit, self.window)
         if stored is None:
-            return
+            return PasswordAccepted(id=file_id, ok=True)
         if not taken.allowed:
             raise TooManyTries(
                 f"too many wrong passwords for file {file_id}: try again in {taken.retry_after} s",
@@ -46,5 +47,5 @@ class PasswordCheck:
         if await asyncio.to_thread(verify_password, stored, candidate):
             assert taken.count.since is not None
             await self.store.give_back_password_try(file_id, taken.count.since)
-            return
+            return PasswordAccepted(id=file_id, ok=True)
         raise PasswordWrong(f"wrong password for file {file_id}")

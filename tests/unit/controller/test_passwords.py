@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -15,21 +15,15 @@ from filefleet.core.errors import NotFound, PasswordWrong, TooManyTries
 from filefleet.core.models import FileCreate
 from filefleet.core.passwords import hash_password
 from filefleet.store.sql import SqlStore, open_store
+from tests.contract.test_store import Clock
 
 FILE = "protected-file-0123456789"
 PLAIN = "unprotected-file-0123456"
 
 
-class Clock:
-    def __init__(self) -> None:
-        self.now = datetime(2030, 1, 1, 12, 0, tzinfo=UTC)
-
-    def __call__(self) -> datetime:
-        return self.now
-
-
 @pytest.fixture
 def clock() -> Clock:
+    """The moment the store sees; a test moves it by hand."""
     return Clock()
 
 
