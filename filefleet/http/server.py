@@ -262,7 +262,7 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
         return error_response(500, "internal error (see the service's log)")
 
 
-def _basic_auth_password(header: str) -> bytes:
+def basic_auth_password(header: str) -> bytes:
     """The password of ``Authorization: Basic base64(user:password)``; b"" if none."""
     scheme, _, encoded = header.partition(" ")
     if scheme.lower() != "basic":
@@ -299,7 +299,7 @@ def _auth_middleware(
         if (method, path) in public or path in {"/healthz", "/openapi.json"}:
             return await handler(request)
         if (method, path) in basic:
-            given_password = _basic_auth_password(request.headers.get("Authorization", ""))
+            given_password = basic_auth_password(request.headers.get("Authorization", ""))
             if not hmac.compare_digest(given_password, (secret or "").encode()):
                 return _basic_challenge()
             return await handler(request)

@@ -336,6 +336,7 @@
     const body = { name: file.name, size: file.size, expires: options.expires };
     if (file.type) body.content_type = file.type;
     if (options.maxDownloads && !options.bundle) body.max_downloads = options.maxDownloads;
+    if (options.password) body.password = options.password;
     const upload = await call("POST", "/uploads", body, job);
     const saved = { id: upload.id, delete_token: upload.delete_token, chunk_size: upload.chunk_size };
     localStorage.setItem(key, JSON.stringify(saved));
@@ -496,6 +497,7 @@
       const body = { files: results.map((r) => ({ id: r.id, delete_token: tokenOf(r) })) };
       if (options.expires) body.expires = options.expires;
       if (options.maxDownloads) body.max_downloads = options.maxDownloads;
+      if (options.password) body.password = options.password;
       const result = await withRetry(() => call("POST", "/bundles", body));
       bundle.sent = cards.reduce((sum, c) => sum + c.sent, 0);
       bundle.finish(result);
@@ -513,6 +515,7 @@
     const options = {
       expires: form.elements.expires.value,
       maxDownloads: Number(form.elements.max_downloads.value) || null,
+      password: form.elements.password.value || null,
       bundle: form.elements.bundle.checked && files.length > 1,
     };
     if (chosen) chosen.textContent = files.map((f) => f.name).join(", ");
