@@ -16,10 +16,12 @@ from typing import Annotated
 
 import typer
 
+from filefleet.cli import password
 from filefleet.cli.common import fail
+from filefleet.cli.password import PasswordOption
 from filefleet.cli.target import DataOption, ServerOption, TlsCaOption, find_frontend
 from filefleet.cli.transfer import client, progress_bar, run_command
-from filefleet.core.errors import InvalidInput, RequestError
+from filefleet.core.errors import InvalidInput, PasswordNeeded, RequestError
 from filefleet.core.filenames import clean_name
 from filefleet.core.hashing import file_sha256
 from filefleet.http.client import HttpClient
@@ -69,29 +71,50 @@ def get(
     server: ServerOption = None,
     data: DataOption = None,
     tls_ca: TlsCaOption = None,
+    ask_password: PasswordOption = False,
 ) -> None:
     """Download a shared file; run again after an interruption to resume."""
     url = download_link(link, server, data)
+    given = password.for_getting(ask_password)
 
     async def work() -> dict[str, object]:
         async with client(tls_ca) as http:
-            return await fetch(http, url, output, force=force, progress=not json_out)
+            try:
+                return await fetch(http, url, output, force=force, progress=not json_out,
+                                   secret=given)  # fmt: skip
+            except PasswordNeeded:
+                typed = password.after_refusal(given)
+                if typed is None:
+                    raise PasswordNeeded(
+                        "the link needs a password: give --password (asked for) or set "
+                        f"{password.ENV}"
+                    ) from None
+                return await fetch(http, url, output, force=force, progress=not json_out,
+                                   secret=typed)  # fmt: skip
 
     saved = run_command(work, origin(url))
     typer.echo(json.dumps(saved) if json_out else str(saved["path"]))
 
 
 async def fetch(
-    http: HttpClient, link: str, output: Path | None, *, force: bool, progress: bool
+    http: HttpClient,
+    link: str,
+    output: Path | None,
+    *,
+    force: bool,
+    progress: bool,
+    secret: str | None = None,
 ) -> dict[str, object]:
     """Download ``link`` next to its final name, resuming a ``.part`` an interrupted run
-    left; the whole file's SHA-256 is checked against the ETag before it is renamed."""
+    left; the whole file's SHA-256 is checked against the ETag before it is renamed.
+    ``secret``: the link's password, if it has one."""
+    auth = password.basic_auth(secret) if secret is not None else {}
     try:
-        head = await http.request("HEAD", link)
+        head = await http.request("HEAD", link, headers=auth)
     except RequestError:
         # A HEAD answer has no body to say why; ask again with GET for the message
         # (a file that is not live takes no download).
-        await http.request("GET", link, headers={"Range": "bytes=0-0"})
+        await http.request("GET", link, headers={"Range": "bytes=0-0", **auth})
         raise
     size = int(head.headers.get("Content-Length", "0"))
     etag = head.headers.get("ETag", "").strip('"')
@@ -104,6 +127,7 @@ async def fetch(
     if offset > size:
         offset = 0
     headers = {"Range": f"bytes={offset}-", "If-Range": f'"{etag}"'} if offset else {}
+    headers.update(auth)
     with progress_bar(progress) as bar:
         task = bar.add_task(target.name[:30], total=size, completed=offset, note="")
         if offset < size:
