@@ -188,11 +188,17 @@ async def download_member(request: web.Request) -> web.StreamResponse:
     parse_flag("dl", request.query.get("dl"))
     n = int(request.match_info["n"][:9])
     info = await ctx.downloader.live_file(file_id)
-    served = serving.member(info, n)
-    if is_preview(request.headers):  # a preview bot never takes a download
-        return _landing(request, ctx, info)
-    if refused := await refusal(request, ctx, info, given_password(request.headers)):
+    preview = is_preview(request.headers)  # a preview bot never takes a download
+    # A protected bundle says nothing of itself, not even how many files it has, before
+    # its password.
+    refused = (
+        None if preview else await refusal(request, ctx, info, given_password(request.headers))
+    )
+    if refused is not None:
         return refused
+    served = serving.member(info, n)
+    if preview:
+        return _landing(request, ctx, info)
     return await serving.send(request, ctx, info, served)
 
 

@@ -9,6 +9,11 @@ import hashlib
 import io
 import json
 import os
+import pty
+import select
+import signal
+import sys
+import time
 import urllib.parse
 import zipfile
 from pathlib import Path
@@ -172,6 +177,8 @@ def test_form_field_chunk_api_and_bundle_honour_the_password(cluster: Cluster) -
     archive = zipfile.ZipFile(io.BytesIO(http("GET", zip_url, headers=basic(PASSWORD)).body))
     assert [archive.read(n) for n in archive.namelist()] == [b"a" * 10, b"b"]
     assert http("GET", zip_url + "/1", headers=basic(PASSWORD)).body == b"b"
+    assert http("GET", zip_url + "/7").status == 401  # how many files: not before the password
+    assert http("GET", zip_url + "/7", headers=basic(PASSWORD)).status == 404
 
     # Bad input is a 400 naming the field, and creates nothing.
     too_long = http("POST", f"{cluster.url}/upload?password={'x' * 1025}", b"data")
@@ -231,3 +238,65 @@ def test_the_password_is_in_no_log_and_no_database(cluster: Cluster, tmp_path: P
     assert looked > 3
     db = b"".join(p.read_bytes() for p in tmp_path.glob("meta.db*"))
     assert b"scrypt$16384$8$1$" in db  # what is kept instead
+
+
+def run_on_a_terminal(args: list[str], env: dict[str, str], typed: list[str]) -> tuple[int, str]:
+    """Run ``filefleet ARGS`` with a terminal of its own (getpass reads /dev/tty), typing
+    each of ``typed`` once a new prompt ending in ': ' shows; its exit code and what it
+    wrote (killed after a minute)."""
+    pid, fd = pty.fork()
+    if pid == 0:  # the child: its controlling terminal is the pty
+        os.execve(sys.executable, [sys.executable, "-m", "filefleet", *args], {**os.environ, **env})
+    seen = b""
+    answered = 0  # how much had been shown when the last answer was typed
+    deadline = time.monotonic() + 60
+    pending = list(typed)
+    while True:
+        if time.monotonic() > deadline:
+            os.kill(pid, signal.SIGKILL)
+            break
+        ready, _, _ = select.select([fd], [], [], 0.5)
+        if ready:
+            try:
+                piece = os.read(fd, 4096)
+            except OSError:  # the child ended: its side of the terminal is gone
+                break
+            if not piece:
+                break
+            seen += piece
+            # A new prompt: type the next answer (getpass flushes what was typed before).
+            if pending and seen[answered:].rstrip().endswith(b":"):
+                os.write(fd, pending.pop(0).encode() + b"\n")
+                answered = len(seen)
+    _, status = os.waitpid(pid, 0)
+    os.close(fd)
+    return os.waitstatus_to_exitcode(status), seen.decode(errors="replace")
+
+
+def test_get_asks_for_the_password_on_a_terminal(cluster: Cluster, tmp_path: Path) -> None:
+    data = os.urandom(70_000)
+    link = cluster.upload(data, name="asked.bin", password=PASSWORD)["url"]
+    env = {"FILEFLEET_SERVER": cluster.url}
+    target = tmp_path / "asked.bin"
+    code, shown = run_on_a_terminal(["get", link, "-o", str(target)], env, [PASSWORD])
+    assert code == 0, shown
+    assert "This link needs a password" in shown and PASSWORD not in shown  # no echo
+    assert target.read_bytes() == data
+    code, shown = run_on_a_terminal(
+        ["get", link, "-o", str(tmp_path / "again.bin"), "--password"], env, ["nope"]
+    )
+    assert code == 1 and "wrong password" in shown and "Traceback" not in shown
+
+    # share --password asks twice; two different answers share nothing.
+    path = tmp_path / "typed.bin"
+    path.write_bytes(data)
+    share_env = {**env, "FILEFLEET_CACHE_DIR": str(tmp_path / "cache")}
+    code, shown = run_on_a_terminal(["share", str(path), "--password"], share_env, ["a", "b"])
+    assert code == 2 and "differ" in shown
+    code, shown = run_on_a_terminal(
+        ["share", str(path), "--password", "--json"], share_env, [PASSWORD, PASSWORD]
+    )
+    assert code == 0, shown
+    shared = json.loads(shown[shown.index("{") :])
+    assert http("GET", shared["url"]).status == 401
+    assert http("GET", shared["url"], headers=basic(PASSWORD)).body == data
