@@ -35,5 +35,5 @@ async def test_protect_keeps_only_the_hash() -> None:
     protected = await protect(OPTIONS, "open sesame")
     assert protected.password_hash is not None and "open sesame" not in protected.password_hash
     assert verify_password(protected.password_hash, "open sesame")
-    with pytest.raises(InvalidInput, match="^password: longer than 1024"):
+    with pytest.raises(InvalidInput, match=r"^password: longer than 1024"):
         await protect(OPTIONS, "x" * 1025)
