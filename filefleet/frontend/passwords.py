@@ -82,6 +82,7 @@ async def refusal(
 def _refused(
     request: web.Request, ctx: FrontendContext, info: FileInfo, exc: Refusal
 ) -> web.Response:
+    ctx.downloader.counters.passwords_refused += 1
     if prefers_html(request.headers.get("Accept")):
         page = password_page(ctx, request, info, error=_advice(exc))
         if isinstance(exc, TooManyTries):

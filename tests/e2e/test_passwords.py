@@ -137,6 +137,7 @@ def test_ten_wrong_tries_a_minute_then_429_and_a_refused_try_takes_no_download(
     page = http("GET", url + "?dl=1", headers={**BROWSER, **basic(PASSWORD)})
     assert page.status == 429 and "Too many wrong passwords" in page.body.decode()
     assert cluster.file_info(file_id)["downloads"] == 0
+    assert cluster.frontend_stats()["download"]["passwords_refused"] == 14
     # The limit is per file: another protected file opens at once.
     other = cluster.upload(b"other", password=PASSWORD)["id"]
     assert http("GET", f"{cluster.url}/download/{other}", headers=basic(PASSWORD)).body == b"other"
