@@ -85,7 +85,10 @@ commands) or `--server` (users' commands), else `<data>/cluster.json` of a runni
 `filefleet up` (`--data`, else the default data dir); see the README for their exit
 codes. `--force` and `--cancel` are read from the command line only: a switch that makes
 a command do something it would otherwise refuse is typed each time, never inherited
-from an environment. `filefleet share` keeps what an interrupted upload needs to resume
+from an environment. `--password` (`share`, `get`) is a switch to ask for a link's
+password on the terminal, without echo; a script gives the password itself in
+`FILEFLEET_PASSWORD`, which `share` then protects its links with (with or without the
+switch) and `get` sends. `filefleet share` keeps what an interrupted upload needs to resume
 under `$FILEFLEET_CACHE_DIR` (default: `$XDG_CACHE_HOME/filefleet`, else
 `~/.cache/filefleet`).
 """

@@ -20,6 +20,7 @@ import hashlib
 from pathlib import Path
 from typing import IO, Any
 
+from filefleet.cli import password
 from filefleet.cli.transfer import progress_bar
 from filefleet.core.encryption import (
     MAGIC,
@@ -48,14 +49,15 @@ def refuse_without_key(name: str, first: bytes, part: Path) -> None:
 
 async def fetch_encrypted(
     http: HttpClient, link: str, key_text: str, output: Path | None, *, force: bool,
-    progress: bool,
+    progress: bool, secret: str | None = None,
 ) -> dict[str, object]:  # fmt: skip
     opener = Opener(key_from_text(key_text))
     digest = hashlib.sha256()
     saving: _Saving | None = None
     try:
         with progress_bar(progress) as bar:
-            async with http.stream("GET", link) as resp:
+            auth = password.basic_auth(secret) if secret is not None else {}
+            async with http.stream("GET", link, headers=auth) as resp:
                 async for block in resp.content.iter_chunked(PIECE):
                     plain = opener.feed(block)
                     if saving is None and opener.header is not None:

@@ -16,11 +16,13 @@ from typing import Annotated
 
 import typer
 
+from filefleet.cli import password
 from filefleet.cli.common import fail, file_sha256
 from filefleet.cli.encrypted_get import fetch_encrypted, refuse_without_key
+from filefleet.cli.password import PasswordOption
 from filefleet.cli.target import DataOption, ServerOption, TlsCaOption, find_frontend
 from filefleet.cli.transfer import client, progress_bar, run_command
-from filefleet.core.errors import InvalidInput, RequestError
+from filefleet.core.errors import InvalidInput, PasswordNeeded, RequestError
 from filefleet.core.filenames import clean_name
 from filefleet.http.client import HttpClient
 
@@ -69,35 +71,58 @@ def get(
     server: ServerOption = None,
     data: DataOption = None,
     tls_ca: TlsCaOption = None,
+    ask_password: PasswordOption = False,
 ) -> None:
     """Download a shared file; run again after an interruption to resume. An end-to-end
     encrypted file's link carries its key after '#': it is decrypted and verified here."""
     link, _, key = link.partition("#")  # the key never goes to the server
     url = download_link(link, server, data)
+    given = password.for_getting(ask_password)
 
     async def work() -> dict[str, object]:
         async with client(tls_ca) as http:
-            if key:
-                return await fetch_encrypted(
-                    http, url, key, output, force=force, progress=not json_out
-                )
-            return await fetch(http, url, output, force=force, progress=not json_out)
+
+            async def attempt(secret: str | None) -> dict[str, object]:
+                if key:
+                    return await fetch_encrypted(http, url, key, output, force=force,
+                                                 progress=not json_out, secret=secret)  # fmt: skip
+                return await fetch(http, url, output, force=force, progress=not json_out,
+                                   secret=secret)  # fmt: skip
+
+            try:
+                return await attempt(given)
+            except PasswordNeeded:
+                typed = password.after_refusal(given)
+                if typed is None:
+                    raise PasswordNeeded(
+                        "the link needs a password: give --password (asked for) or set "
+                        f"{password.ENV}"
+                    ) from None
+                return await attempt(typed)
 
     saved = run_command(work, origin(url))
     typer.echo(json.dumps(saved) if json_out else str(saved["path"]))
 
 
 async def fetch(
-    http: HttpClient, link: str, output: Path | None, *, force: bool, progress: bool
+    http: HttpClient,
+    link: str,
+    output: Path | None,
+    *,
+    force: bool,
+    progress: bool,
+    secret: str | None = None,
 ) -> dict[str, object]:
     """Download ``link`` next to its final name, resuming a ``.part`` an interrupted run
-    left; the whole file's SHA-256 is checked against the ETag before it is renamed."""
+    left; the whole file's SHA-256 is checked against the ETag before it is renamed.
+    ``secret``: the link's password, if it has one."""
+    auth = password.basic_auth(secret) if secret is not None else {}
     try:
-        head = await http.request("HEAD", link)
+        head = await http.request("HEAD", link, headers=auth)
     except RequestError:
         # A HEAD answer has no body to say why; ask again with GET for the message
         # (a file that is not live takes no download).
-        await http.request("GET", link, headers={"Range": "bytes=0-0"})
+        await http.request("GET", link, headers={"Range": "bytes=0-0", **auth})
         raise
     size = int(head.headers.get("Content-Length", "0"))
     etag = head.headers.get("ETag", "").strip('"')
@@ -110,6 +135,7 @@ async def fetch(
     if offset > size:
         offset = 0
     headers = {"Range": f"bytes={offset}-", "If-Range": f'"{etag}"'} if offset else {}
+    headers.update(auth)
     with progress_bar(progress) as bar:
         task = bar.add_task(target.name[:30], total=size, completed=offset, note="")
         if offset < size:

@@ -33,7 +33,9 @@ from typing import Annotated, Any
 
 import typer
 
+from filefleet.cli import password
 from filefleet.cli.common import fail, file_sha256
+from filefleet.cli.password import PasswordOption
 from filefleet.cli.target import DataOption, ServerOption, TlsCaOption, find_frontend
 from filefleet.cli.transfer import ShareState, client, progress_bar, run_command
 from filefleet.core.chunking import CHUNK_API_INFLIGHT, chunk_span
@@ -64,11 +66,20 @@ _whole_hashing = ThreadPoolExecutor(max_workers=1, thread_name_prefix="file-sha2
 
 
 class Share:
-    def __init__(self, http: HttpClient, server: str, *, dedup: bool, progress: Any) -> None:
+    def __init__(
+        self,
+        http: HttpClient,
+        server: str,
+        *,
+        dedup: bool,
+        progress: Any,
+        password: str | None = None,
+    ) -> None:
         self.http = http
         self.server = server
         self.dedup = dedup
         self.progress = progress
+        self.password = password  # protects each link (cli/password.py)
 
     async def share(
         self, path: Path, expires: str | None, max_downloads: int | None
@@ -96,6 +107,8 @@ class Share:
         saved = state.load()
         if not saved or saved.get("server") != self.server:
             return None
+        if saved.get("protected", False) != (self.password is not None):
+            return None  # begun with(out) a password: this run's link must be as asked
         try:
             status: dict[str, Any] = await self.http.get_json(
                 self.server, f"/uploads/{saved['id']}"
@@ -118,10 +131,11 @@ class Share:
             body["expires"] = expires
         if max_downloads:
             body["max_downloads"] = max_downloads
+        if self.password is not None:
+            body["password"] = self.password
         status: dict[str, Any] = await self.http.post_json(self.server, "/uploads", body)
-        state.save(
-            {"server": self.server, "id": status["id"], "delete_token": status["delete_token"]}
-        )
+        saved = {"server": self.server, "id": status["id"], "delete_token": status["delete_token"]}
+        state.save({**saved, "protected": self.password is not None})
         return status
 
     async def claim(self, upload_id: str, wanted: list[tuple[int, str]]) -> set[int]:
@@ -374,6 +388,7 @@ def share(
             help="Encrypt end to end: the key goes only in the link's #fragment.",
         ),
     ] = False,
+    ask_password: PasswordOption = False,
 ) -> None:
     """Share files: prints one link per file (one for all with --bundle). Run again after
     an interruption to resume."""
@@ -383,21 +398,24 @@ def share(
     if encrypt and bundle:
         fail("--encrypt and --bundle do not go together: share encrypted files one by one")
     url = find_frontend(server, data)
+    secret = password.for_sharing(ask_password)
 
     async def work() -> list[dict[str, Any]]:
         async with client(tls_ca) as http:
             with progress_bar(not json_out) as progress:
-                sharer = Share(http, url, dedup=dedup, progress=progress)
+                sharer = Share(http, url, dedup=dedup, progress=progress, password=secret)
                 if encrypt:
                     from filefleet.cli.encrypted_share import EncryptedShare
 
-                    sharer = EncryptedShare(http, url, dedup=False, progress=progress)
+                    sharer = EncryptedShare(
+                        http, url, dedup=False, progress=progress, password=secret
+                    )
                 if not bundle:
                     return [await sharer.share(p, expires, max_downloads) for p in files]
                 # Each file is uploaded (and resumed) on its own, then made one bundle,
                 # which carries the expiry and the download limit.
                 shared = [await sharer.share(p, expires, None) for p in files]
-                return [await make_bundle(http, url, shared, expires, max_downloads, name)]
+                return [await make_bundle(http, url, shared, expires, max_downloads, name, secret)]
 
     results = run_command(work, url)
     for result in results:
@@ -415,14 +433,18 @@ async def make_bundle(
     expires: str | None,
     max_downloads: int | None,
     name: str | None,
+    secret: str | None = None,
 ) -> dict[str, Any]:
-    """``POST /bundles`` with the files just shared: one link for all of them."""
+    """``POST /bundles`` with the files just shared: one link for all of them (protected
+    by ``secret`` when given)."""
     body: dict[str, Any] = {
         "files": [
             {"id": s["id"], "delete_token": s["delete_url"].rsplit("/", 1)[-1]} for s in shared
         ]
     }
-    for key, value in (("expires", expires), ("max_downloads", max_downloads), ("name", name)):
+    given = (("expires", expires), ("max_downloads", max_downloads), ("name", name),
+             ("password", secret))  # fmt: skip
+    for key, value in given:
         if value:
             body[key] = value
     answer = await http.request(

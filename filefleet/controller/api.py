@@ -31,6 +31,8 @@ from filefleet.core.models import (
     NodeForgotten,
     NodeInfo,
     NodeReport,
+    PasswordAccepted,
+    PasswordTry,
     PingRequest,
     Removed,
 )
@@ -39,6 +41,7 @@ from filefleet.store.base import MetadataStore
 
 from . import chunks, collecting_mark, downloads, file_states, nodes, params
 from .context import LIFECYCLE, SETTINGS, STORE
+from .passwords import PasswordCheck
 
 api = Api("controller")
 
@@ -111,6 +114,14 @@ async def mark_deleting(request: web.Request) -> web.Response:
 async def take_download(request: web.Request) -> web.Response:
     file_id = ids.file_id(request.match_info["id"])
     return json_model(await downloads.take_download(_store(request), file_id))
+
+
+@api.route("POST", "/file/{id}/password", body=PasswordTry, response=PasswordAccepted,
+           summary="Check a file's password (401 wrong, 429 too many wrong tries)")  # fmt: skip
+async def check_password(request: web.Request) -> web.Response:
+    candidate = (await read_model(request, PasswordTry)).password
+    checked = PasswordCheck(_store(request)).check(ids.file_id(request.match_info["id"]), candidate)
+    return json_model(await checked)
 
 
 @api.route("GET", "/files", summary="List files, paged by id", response=FileList)

@@ -10,6 +10,8 @@ into the same class. ``retryable`` tells a caller whether trying again can help.
     │   │   ├── HashMismatch      400  (code "hash_mismatch": bytes differ from their hash)
     │   │   └── FileChanged       400  (a file being shared shrank after it was hashed)
     │   ├── Unauthorized          401
+    │   │   ├── PasswordNeeded    401  (code "password_needed": the link has a password)
+    │   │   └── PasswordWrong     401  (code "password_wrong")
     │   ├── Forbidden             403
     │   ├── NotFound              404
     │   ├── Conflict              409
@@ -81,6 +83,19 @@ class Unauthorized(RequestError):
     status = 401
 
 
+class PasswordNeeded(Unauthorized):
+    """The link is protected and the request carried no password (``X-Password``, or HTTP
+    Basic with any user name)."""
+
+    code = "password_needed"
+
+
+class PasswordWrong(Unauthorized):
+    """The password given for a protected link is not its password (a wrong try: counted)."""
+
+    code = "password_wrong"
+
+
 class Forbidden(RequestError):
     status = 403
 
@@ -110,6 +125,19 @@ class PayloadTooLarge(RequestError):
 
 class RangeNotSatisfiable(RequestError):
     status = 416
+
+
+class TooManyTries(RequestError):
+    """Too many wrong passwords for one link within a minute: nothing is checked until
+    ``retry_after`` seconds have passed (sent as the ``Retry-After`` header and in the
+    JSON body, from which the client restores it)."""
+
+    status = 429
+    code = "too_many_tries"
+
+    def __init__(self, message: str, retry_after: int = 60) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
 
 
 class ServiceError(FilefleetError):
@@ -191,6 +219,7 @@ _BY_STATUS: dict[int, type[FilefleetError]] = {
         Gone,
         PayloadTooLarge,
         RangeNotSatisfiable,
+        TooManyTries,
         InsufficientStorage,
         Unavailable,
         UpstreamError,
@@ -199,7 +228,9 @@ _BY_STATUS: dict[int, type[FilefleetError]] = {
 
 
 _BY_CODE: dict[str, type[FilefleetError]] = {
-    cls.code: cls for cls in (ChunkCollecting, HashMismatch, TimedOut) if cls.code is not None
+    cls.code: cls
+    for cls in (ChunkCollecting, HashMismatch, TimedOut, PasswordNeeded, PasswordWrong)
+    if cls.code is not None
 }
 
 

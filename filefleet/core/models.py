@@ -10,6 +10,7 @@ from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
 from pydantic import (
+    AfterValidator,
     BaseModel,
     ConfigDict,
     Field,
@@ -18,11 +19,19 @@ from pydantic import (
     model_serializer,
 )
 
+from filefleet.core import passwords
+
 ChunkId = Annotated[str, StringConstraints(pattern=r"^[0-9a-f]{64}$")]
 NodeId = Annotated[str, StringConstraints(pattern=r"^[0-9a-f]{32}$")]
 FileId = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_-]{16,64}$")]
 Sha256 = Annotated[str, StringConstraints(pattern=r"^[0-9a-f]{64}$")]
 FileState = Literal["uploading", "active", "deleting"]
+# The stored form of a link's password (``core/passwords.py``), never the password itself.
+PasswordHash = Annotated[
+    str,
+    StringConstraints(max_length=512),
+    AfterValidator(passwords.stored_form),
+]
 
 
 def utcnow() -> datetime:
@@ -57,6 +66,7 @@ class FileCreate(Strict):
     max_downloads: int | None = Field(default=None, ge=1)
     delete_token_sha256: Sha256
     size: int | None = Field(default=None, ge=0)
+    password_hash: PasswordHash | None = None
 
 
 class BundlePart(Strict):
@@ -82,6 +92,7 @@ class BundleCreate(Strict):
     delete_token_sha256: Sha256
     sha256: Sha256
     files: list[BundlePart] = Field(min_length=1, max_length=1000)
+    password_hash: PasswordHash | None = None
 
 
 class FileUpdate(Strict):
@@ -108,6 +119,18 @@ class FileRecord(BaseModel):
     state: FileState
     max_downloads: int | None
     downloads: int
+    # Only in the JSON of a file with a password (the key is absent otherwise, so an
+    # unprotected file's shape stays DESIGN §3's exactly).
+    protected: bool = False
+
+    @model_serializer(mode="wrap")
+    def _without_empty_extras(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        data: dict[str, Any] = handler(self)
+        if not data.get("members", True):
+            data.pop("members")
+        if not self.protected:
+            data.pop("protected", None)
+        return data
 
 
 class BundleMember(BaseModel):
@@ -129,12 +152,19 @@ class FileInfo(FileRecord):
     chunks: list[ChunkRef]
     members: list[BundleMember] = Field(default_factory=list)
 
-    @model_serializer(mode="wrap")
-    def _without_empty_members(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
-        data: dict[str, Any] = handler(self)
-        if not self.members:
-            data.pop("members", None)
-        return data
+
+class PasswordTry(Strict):
+    """``POST /file/{id}/password``: a candidate password for a protected file (checked
+    against its stored hash; a wrong one counts toward the limit on wrong tries)."""
+
+    password: str = Field(min_length=1, max_length=passwords.MAX_PASSWORD_CHARS)
+
+
+class PasswordAccepted(BaseModel):
+    """The answer when the candidate is the file's password (or the file has none)."""
+
+    id: str
+    ok: bool
 
 
 class FileSummary(FileRecord):

@@ -25,6 +25,7 @@ from filefleet.frontend.landing import landing_page
 from filefleet.frontend.negotiation import is_preview, wants_page
 from filefleet.frontend.options import parse_flag, parse_options
 from filefleet.frontend.page import index_page
+from filefleet.frontend.passwords import given_password, password_page, protect, refusal
 from filefleet.frontend.upload_answer import upload_answer
 from filefleet.http import access
 from filefleet.http.bodies import body_pieces
@@ -103,6 +104,7 @@ async def _upload(request: web.Request, *, name: str | None) -> web.Response:
                 fields, name=bundle_name(fields.get("name")), content_type="application/zip",
                 default_expiry=settings.default_expiry, max_expiry=settings.max_expiry,
             )  # fmt: skip
+            options = await protect(options, fields.get("password"))
             result = await upload_parts(
                 ctx.uploader, ctx.bundles, file_parts(part, reader), options,
                 ctx.public_url(request),
@@ -125,6 +127,7 @@ async def _upload(request: web.Request, *, name: str | None) -> web.Response:
             max_expiry=settings.max_expiry,
         )
         pieces = body_pieces(request)  # as the parser hands them over: no joined copies
+    options = await protect(options, fields.get("password"))
     result = await ctx.uploader.upload(pieces, options, ctx.public_url(request))
     return upload_answer(request, ctx, result)
 
@@ -145,6 +148,8 @@ async def download(request: web.Request) -> web.StreamResponse:
     info = await ctx.downloader.live_file(file_id)
     if wants_page(request.headers, dl):
         return _landing(request, ctx, info)
+    if refused := await refusal(request, ctx, info, given_password(request.headers)):
+        return refused
     if info.members:
         return await serving.send_zip(request, ctx, info)
     return await serving.send(request, ctx, info, serving.whole_file(info))
@@ -164,14 +169,25 @@ async def download_member(request: web.Request) -> web.StreamResponse:
     parse_flag("dl", request.query.get("dl"))
     n = int(request.match_info["n"][:9])
     info = await ctx.downloader.live_file(file_id)
+    preview = is_preview(request.headers)  # a preview bot never takes a download
+    # A protected bundle says nothing of itself, not even how many files it has, before
+    # its password.
+    refused = (
+        None if preview else await refusal(request, ctx, info, given_password(request.headers))
+    )
+    if refused is not None:
+        return refused
     served = serving.member(info, n)
-    if is_preview(request.headers):  # a preview bot never takes a download
+    if preview:
         return _landing(request, ctx, info)
     return await serving.send(request, ctx, info, served)
 
 
 def _landing(request: web.Request, ctx: FrontendContext, info: FileInfo) -> web.Response:
-    """The landing page: it reads the record only, and takes no download."""
+    """The landing page: it reads the record only, and takes no download (a protected
+    file's asks for the password instead)."""
+    if info.protected:
+        return password_page(ctx, request, info)
     link = f"{ctx.public_url(request)}/download/{info.id}"
     page = landing_page(ctx.pages["landing.html"], info, link=link, now=utcnow())
     return html_page(page)

@@ -1,5 +1,5 @@
 """The frontend's app: its route tables registered explicitly (``api.py``, ``delete.py``,
-``qr.py``, ``resumable_api.py``, ``bundles_api.py``: each its own table, none imports
+``qr.py``, ``resumable_api.py``, ``bundles_api.py``, ``unlock.py``: each its own table, none imports
 another), over its clients, uploader, downloader and queue."""
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from aiohttp import web
 
 from filefleet.core.chunking import CHUNK_API_INFLIGHT
 from filefleet.fastpath.buffers import byte_buffers
-from filefleet.frontend import api, bundles_api, delete, qr, resumable_api
+from filefleet.frontend import api, bundles_api, delete, qr, resumable_api, unlock
 from filefleet.frontend.bundles import BundleMaker
 from filefleet.frontend.context import FRONTEND, FrontendContext
 from filefleet.frontend.download import Downloader
@@ -86,7 +86,7 @@ async def build_app(settings: FrontendSettings) -> web.Application:
         chunk_bodies=buffers,
     )
     # The frontend's own routes are public; the secret guards /metrics.
-    routes = api.api.including(delete.api, qr.api, resumable_api.api, bundles_api.api)
+    routes = api.api.including(delete.api, qr.api, resumable_api.api, bundles_api.api, unlock.api)
     app = make_app(routes, service_id="frontend", secret=settings.secret)
     app[FRONTEND] = ctx
     app.middlewares.append(html_errors)  # innermost: a browser's errors become pages

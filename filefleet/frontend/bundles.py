@@ -126,6 +126,7 @@ class BundleMaker:
             max_downloads=options.max_downloads,
             delete_token_sha256=record.delete_token_sha256,
             sha256=sha256,
+            password_hash=options.password_hash,
             files=[
                 BundlePart(
                     id=info.id,
@@ -184,6 +185,7 @@ async def upload_parts(
                 content_type=clean_content_type(part.headers.get("Content-Type")),
                 expires=options.expires,
                 max_downloads=None,
+                password_hash=options.password_hash,
             )
             result = await uploader.upload(_summed(part, sums), part_options, public_url)
             token = result.delete_url.rsplit("/", 1)[-1]

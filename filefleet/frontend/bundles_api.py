@@ -9,6 +9,7 @@ from filefleet.frontend.bundles import Member, bundle_name
 from filefleet.frontend.context import FRONTEND
 from filefleet.frontend.models import BundleRequest
 from filefleet.frontend.options import parse_options
+from filefleet.frontend.passwords import protect
 from filefleet.frontend.upload_answer import upload_answer
 from filefleet.http.server import Api, read_model
 
@@ -25,6 +26,7 @@ async def create_bundle(request: web.Request) -> web.Response:
         fields, name=bundle_name(body.name), content_type="application/zip",
         default_expiry=ctx.settings.default_expiry, max_expiry=ctx.settings.max_expiry,
     )  # fmt: skip
+    options = await protect(options, body.password)
     members = [Member(f.id, f.delete_token) for f in body.files]
     result = await ctx.bundles.make(members, options, ctx.public_url(request))
     return upload_answer(request, ctx, result)

@@ -38,6 +38,7 @@ class DownloadCounters:
     downloads: int = 0
     chunks_served: int = 0
     bytes_sent: int = 0  # body bytes written to downloaders (frontend/streaming.py)
+    passwords_refused: int = 0  # protected links' tries refused: none, wrong or too many
 
 
 class Downloader:

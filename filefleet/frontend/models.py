@@ -15,6 +15,9 @@ class UploadCreate(BaseModel):
     content_type: str | None = Field(default=None, max_length=255)
     expires: str | None = Field(default=None, description="Duration, e.g. 90s, 12h, 7d.")
     max_downloads: int | None = Field(default=None, ge=1)
+    password: str | None = Field(
+        default=None, max_length=1024, description="Protects the link (only its hash is kept)."
+    )
 
 
 class UploadStatus(BaseModel):
@@ -94,3 +97,6 @@ class BundleRequest(BaseModel):
     name: str | None = Field(default=None, max_length=255, description="The zip's name.")
     expires: str | None = Field(default=None, description="Duration, e.g. 90s, 12h, 7d.")
     max_downloads: int | None = Field(default=None, ge=1)
+    password: str | None = Field(
+        default=None, max_length=1024, description="Protects the link (only its hash is kept)."
+    )

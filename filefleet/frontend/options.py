@@ -20,6 +20,7 @@ class UploadOptions:
     content_type: str
     expires: float  # seconds after the upload completes
     max_downloads: int | None
+    password_hash: str | None = None  # a protected link (frontend/passwords.py: protect)
 
 
 def parse_expires(raw: str | None, default: float, maximum: float) -> float:

@@ -17,6 +17,7 @@ from filefleet.frontend.models import (
     UploadStatus,
 )
 from filefleet.frontend.options import parse_options
+from filefleet.frontend.passwords import protect
 from filefleet.frontend.upload_answer import upload_answer
 from filefleet.http.bodies import chunk_body
 from filefleet.http.server import Api, json_model, read_model
@@ -34,6 +35,7 @@ async def create_upload(request: web.Request) -> web.Response:
         fields, name=body.name, content_type=body.content_type,
         default_expiry=ctx.settings.default_expiry, max_expiry=ctx.settings.max_expiry,
     )  # fmt: skip
+    options = await protect(options, body.password)
     return json_model(await ctx.resumable.create(options, body.size), status=201)
 
 

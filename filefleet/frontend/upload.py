@@ -171,6 +171,7 @@ def new_record(options: UploadOptions, size: int | None = None) -> tuple[FileCre
         max_downloads=options.max_downloads,
         delete_token_sha256=hashlib.sha256(token.encode()).hexdigest(),
         size=size,
+        password_hash=options.password_hash,
     )
     return record, token
 

@@ -37,6 +37,7 @@ from urllib.parse import urlencode
 from filefleet.core.errors import (
     ConnectTimedOut,
     FilefleetError,
+    TooManyTries,
     Unavailable,
     Unreachable,
     UpstreamError,
@@ -69,9 +70,12 @@ def _error(body: bytes, status: int) -> FilefleetError:
         value = jsonlib.loads(body)
         if isinstance(value, dict) and isinstance(value.get("error"), str):
             code = value.get("code")
-            return error_for_status(
+            error = error_for_status(
                 status, str(value["error"]), code if isinstance(code, str) else None
             )
+            if isinstance(error, TooManyTries) and isinstance(value.get("retry_after"), int):
+                error.retry_after = value["retry_after"]
+            return error
     except ValueError:
         pass
     text = body[:200].decode("utf-8", "replace").strip()

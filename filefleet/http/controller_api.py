@@ -133,6 +133,17 @@ class ControllerClient:
         """Remove the file's metadata; False if it was already gone."""
         return bool((await self._delete(f"/file/{file_id}"))["deleted"])
 
+    async def check_password(self, file_id: str, candidate: str) -> None:
+        """Return if ``candidate`` is the file's password; PasswordWrong (401) if not,
+        TooManyTries (429, ``retry_after``) past the limit of wrong tries.
+
+        Not retried: a retry after a lost answer would count a wrong try twice.
+        """
+        await self.http.post_json(
+            self.urls, f"/file/{file_id}/password", {"password": candidate},
+            retry=RetryPolicy(attempts=1),
+        )  # fmt: skip
+
     async def take_download(self, file_id: str) -> FileInfo:
         """Count one download atomically; raises Gone (410) when none is left.
 

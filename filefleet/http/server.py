@@ -34,7 +34,7 @@ from aiohttp import web
 from pydantic import BaseModel, ValidationError
 
 from filefleet import __version__
-from filefleet.core.errors import FilefleetError, InvalidInput, Unauthorized
+from filefleet.core.errors import FilefleetError, InvalidInput, TooManyTries, Unauthorized
 from filefleet.core.models import ErrorBody, Health
 from filefleet.http import access
 from filefleet.http.metrics import METRICS, UNMATCHED, Metrics, metrics_handler
@@ -174,6 +174,13 @@ def error_response(status: int, message: str, code: str | None = None) -> web.Re
     return web.json_response(body, status=status)
 
 
+def too_many_tries(exc: TooManyTries) -> web.Response:
+    """429 with ``Retry-After``, and the seconds in the body too (for clients to read)."""
+    body = {"error": exc.message, "code": exc.code, "retry_after": exc.retry_after}
+    headers = {"Retry-After": str(exc.retry_after)}
+    return web.json_response(body, status=exc.status, headers=headers)
+
+
 @web.middleware
 async def request_id_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
     rid = request.headers.get("X-Request-Id") or uuid.uuid4().hex[:16]
@@ -239,6 +246,8 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
     except FilefleetError as exc:
         if exc.status >= 500:
             log.warning("%s %s -> %d: %s", request.method, request.path, exc.status, exc.message)
+        if isinstance(exc, TooManyTries):
+            return too_many_tries(exc)
         return error_response(exc.status, exc.message, exc.code)
     except ValidationError as exc:
         return error_response(400, describe_validation_error(exc))
@@ -253,7 +262,7 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
         return error_response(500, "internal error (see the service's log)")
 
 
-def _basic_auth_password(header: str) -> bytes:
+def basic_auth_password(header: str) -> bytes:
     """The password of ``Authorization: Basic base64(user:password)``; b"" if none."""
     scheme, _, encoded = header.partition(" ")
     if scheme.lower() != "basic":
@@ -290,7 +299,7 @@ def _auth_middleware(
         if (method, path) in public or path in {"/healthz", "/openapi.json"}:
             return await handler(request)
         if (method, path) in basic:
-            given_password = _basic_auth_password(request.headers.get("Authorization", ""))
+            given_password = basic_auth_password(request.headers.get("Authorization", ""))
             if not hmac.compare_digest(given_password, (secret or "").encode()):
                 return _basic_challenge()
             return await handler(request)

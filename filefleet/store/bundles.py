@@ -70,6 +70,7 @@ async def insert_bundle(conn: AsyncConnection, bundle: BundleCreate, now: dateti
             sha256=bundle.sha256, content_type=ZIP, uploaded_at=now, updated_at=now,
             expires_at=bundle.expires_at, state="active", max_downloads=bundle.max_downloads,
             downloads=0, delete_token_sha256=bundle.delete_token_sha256,
+            password_hash=bundle.password_hash,
         )
     )  # fmt: skip
     if chunk_rows:

@@ -42,6 +42,7 @@ def file_info(row: Row[Any], chunk_refs: list[ChunkRef]) -> FileInfo:
         state=row.state,
         max_downloads=row.max_downloads,
         downloads=row.downloads,
+        protected=row.password_hash is not None,
         chunks=chunk_refs,
     )
 

@@ -15,6 +15,9 @@
 - ``file_members`` lists a bundle's files (several files behind one link): the bundle is
   one file, so expiry, downloads, deletion, replication and collection treat it as one;
   each member's bytes are a run of its chunks.
+- ``files.password_hash`` protects a link (null: none); ``password_tries`` and
+  ``password_tries_since`` count its wrong passwords, changed only with the row locked
+  (``store/passwords.py``), so the limit holds across controllers.
 - ``counters`` holds fleet-wide totals that outlive the rows they count: ``reclaimed_bytes``
   (replica bytes the GC deleted from nodes), added to in the transaction that drops the
   location.
@@ -101,6 +104,11 @@ files = Table(
     Column("max_downloads", Integer, nullable=True),
     Column("downloads", Integer, nullable=False),
     Column("delete_token_sha256", String(64), nullable=False),
+    # A protected link: the password's scrypt hash (``core/passwords.py``), and its wrong
+    # tries counted in a window that opens at ``password_tries_since``.
+    Column("password_hash", String(512), nullable=True),
+    Column("password_tries", Integer, nullable=False, server_default="0"),
+    Column("password_tries_since", UtcDateTime, nullable=True),
     Index("ix_files_expires_at", "expires_at"),
     Index("ix_files_state_updated_at", "state", "updated_at"),
     Index("ix_files_state_expires_at", "state", "expires_at"),

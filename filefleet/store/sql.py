@@ -45,7 +45,8 @@ from filefleet.core.models import (
     PingRequest,
     utcnow,
 )
-from filefleet.store import bundles, changes, node_rows, queries
+from filefleet.core.passwords import TryTaken
+from filefleet.store import bundles, changes, node_rows, passwords, queries
 from filefleet.store.base import ChunkChange, FileChange, MetadataStore
 from filefleet.store.engine import WRITE, create_engine, migrate
 from filefleet.store.schema import (
@@ -61,7 +62,9 @@ from filefleet.store.totals import replication_counts, store_totals
 
 Clock = Callable[[], datetime]
 T = TypeVar("T")
-_CREATE_FIELDS = ("name", "content_type", "expires_at", "max_downloads", "delete_token_sha256")
+_CREATE_FIELDS = (
+    "name", "content_type", "expires_at", "max_downloads", "delete_token_sha256", "password_hash",
+)  # fmt: skip
 
 
 async def open_store(url: str, *, clock: Clock = utcnow, run_migrations: bool = True) -> SqlStore:
@@ -230,6 +233,16 @@ class SqlStore(MetadataStore):
             if created:
                 await bundles.insert_bundle(conn, bundle, now)
         return await self.get_file(bundle.id), created
+
+    async def take_password_try(
+        self, file_id: str, limit: int, window: float
+    ) -> tuple[str | None, TryTaken]:
+        async with self._write() as conn:
+            return await passwords.take_try(conn, file_id, self.clock(), limit, window)
+
+    async def give_back_password_try(self, file_id: str, since: datetime) -> None:
+        async with self._write() as conn:
+            await passwords.give_back(conn, file_id, since)
 
     # --- nodes ---
 

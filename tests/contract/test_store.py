@@ -854,3 +854,82 @@ async def test_a_bundle_with_a_wrong_token_or_a_file_not_active_changes_nothing(
     clock.advance(2 * 86400)
     with pytest.raises(Gone):
         await store.create_bundle(bundle_of(clock, good))
+
+
+# --- password links: the hash kept, wrong tries counted with the row locked ---
+
+PASSWORD_HASH = "scrypt$16384$8$1$" + "A" * 22 + "$" + "B" * 43
+
+
+async def test_a_password_hash_is_kept_and_the_file_says_it_is_protected(
+    store: SqlStore, clock: Clock
+) -> None:
+    plain = await active_file(store, clock, 1, [1])
+    protected = await active_file(store, clock, 2, [2], password_hash=PASSWORD_HASH)
+    assert not plain.protected and "protected" not in plain.model_dump()
+    assert protected.protected and protected.model_dump()["protected"] is True
+    stored, taken = await store.take_password_try(protected.id, 10, 60)
+    assert stored == PASSWORD_HASH and taken.allowed
+    # Creating it again with another password is another record: a conflict.
+    with pytest.raises(Conflict):
+        await store.create_file(new_file(clock, 2))
+
+
+async def test_a_plain_password_is_refused_as_a_hash(clock: Clock) -> None:
+    with pytest.raises(ValueError, match="not a password hash"):
+        new_file(clock, 1, password_hash="hunter2")
+
+
+async def test_a_file_without_password_counts_no_try(store: SqlStore, clock: Clock) -> None:
+    info = await active_file(store, clock, 1, [1])
+    for _ in range(20):
+        stored, taken = await store.take_password_try(info.id, 10, 60)
+        assert stored is None and taken.allowed
+    with pytest.raises(NotFound):
+        await store.take_password_try("no-such-file-0000", 10, 60)
+
+
+async def test_wrong_tries_are_limited_per_window_under_concurrency(
+    store: SqlStore, clock: Clock
+) -> None:
+    info = await active_file(store, clock, 1, [1], password_hash=PASSWORD_HASH)
+    results = await asyncio.gather(*(store.take_password_try(info.id, 10, 60) for _ in range(25)))
+    allowed = [taken for _, taken in results if taken.allowed]
+    refused = [taken for _, taken in results if not taken.allowed]
+    assert len(allowed) == 10 and len(refused) == 15
+    assert all(t.retry_after == 60 for t in refused)
+    clock.advance(45)
+    _, taken = await store.take_password_try(info.id, 10, 60)
+    assert not taken.allowed and taken.retry_after == 15
+    clock.advance(15)  # the window is over: counting starts again
+    _, taken = await store.take_password_try(info.id, 10, 60)
+    assert taken.allowed and taken.count.tries == 1 and taken.count.since == clock()
+
+
+async def test_a_right_try_is_given_back(store: SqlStore, clock: Clock) -> None:
+    info = await active_file(store, clock, 1, [1], password_hash=PASSWORD_HASH)
+    for _ in range(30):  # right tries (each given back) never reach the limit
+        _, taken = await store.take_password_try(info.id, 10, 60)
+        assert taken.allowed
+        assert taken.count.since is not None
+        await store.give_back_password_try(info.id, taken.count.since)
+    _, taken = await store.take_password_try(info.id, 10, 60)
+    assert taken.count.tries == 1
+    # Giving back a try of a window that is over changes the new window's count in nothing.
+    clock.advance(61)
+    _, fresh = await store.take_password_try(info.id, 10, 60)
+    assert taken.count.since is not None
+    await store.give_back_password_try(info.id, taken.count.since)
+    _, after = await store.take_password_try(info.id, 10, 60)
+    assert fresh.count.tries == 1 and after.count.tries == 2
+
+
+async def test_a_bundle_keeps_its_password(store: SqlStore, clock: Clock) -> None:
+    member = await active_file(store, clock, 1, [1])
+    bundle = BundleCreate(
+        id="bundle-0001-abcdefghij", name="all.zip", expires_at=clock() + timedelta(days=1),
+        delete_token_sha256=TOKEN_SHA, sha256="cd" * 32, password_hash=PASSWORD_HASH,
+        files=[{"id": member.id, "delete_token_sha256": TOKEN_SHA, "name": "a", "crc32": 1}],
+    )  # fmt: skip
+    info, created = await store.create_bundle(bundle)
+    assert created and info.protected

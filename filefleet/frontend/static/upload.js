@@ -350,6 +350,7 @@
       body.size = window.filefleetE2E.encryptedSize(file.size);
       body.content_type = window.filefleetE2E.PLACEHOLDER_TYPE;
     }
+    if (options.password) body.password = options.password;
     const upload = await call("POST", "/uploads", body, job);
     const saved = { id: upload.id, delete_token: upload.delete_token, chunk_size: upload.chunk_size };
     if (secrets) saved.e2e = secrets;
@@ -521,6 +522,7 @@
       const body = { files: results.map((r) => ({ id: r.id, delete_token: tokenOf(r) })) };
       if (options.expires) body.expires = options.expires;
       if (options.maxDownloads) body.max_downloads = options.maxDownloads;
+      if (options.password) body.password = options.password;
       const result = await withRetry(() => call("POST", "/bundles", body));
       bundle.sent = cards.reduce((sum, c) => sum + c.sent, 0);
       bundle.finish(result);
@@ -539,6 +541,7 @@
       expires: form.elements.expires.value,
       maxDownloads: Number(form.elements.max_downloads.value) || null,
       encrypt: Boolean(encryptBox && encryptBox.checked && window.filefleetE2E),
+      password: form.elements.password.value || null,
     };
     options.bundle = !options.encrypt && form.elements.bundle.checked && files.length > 1;
     if (chosen) chosen.textContent = files.map((f) => f.name).join(", ");

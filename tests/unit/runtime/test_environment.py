@@ -170,7 +170,9 @@ def test_only_the_switches_that_override_a_refusal_skip_the_environment() -> Non
     skipped = {
         (title, o.opts[-1]) for title, c in client_commands() for o in options(c) if not o.envvar
     }
-    assert {flag for _, flag in skipped} == {"--force", "--cancel"}
+    # --password is a switch to ask on the terminal: the password itself, which a script
+    # sets, is FILEFLEET_PASSWORD (cli/password.py).
+    assert {flag for _, flag in skipped} == {"--force", "--cancel", "--password"}
 
 
 def test_the_share_state_directory_comes_from_the_environment(
