@@ -93,11 +93,14 @@ class EncryptedShare(Share):
             body["expires"] = expires
         if max_downloads:
             body["max_downloads"] = max_downloads
+        if self.password is not None:
+            body["password"] = self.password
         status: dict[str, Any] = await self.http.post_json(self.server, "/uploads", body)
         # The key is written before a byte is sent: a run cut off after this resumes with
         # the same ciphertext; one cut off before it leaves an empty upload the GC collects.
         state.save({
             "server": self.server, "id": status["id"], "delete_token": status["delete_token"],
+            "protected": self.password is not None,
             "e2e": {"key": _b64(sealer.key), "salt": _b64(sealer.salt),
                     "nonce_base": _b64(sealer.nonce_base)},
         })  # fmt: skip

@@ -189,6 +189,24 @@ def test_an_interrupted_encrypted_share_resumes_with_the_same_ciphertext(
     assert list((client_dir / "cache" / "uploads").glob("*.json")) == []
 
 
+def test_an_encrypted_link_can_also_need_a_password(cluster: Cluster, client_dir: Path) -> None:
+    """``--encrypt`` with a password (FILEFLEET_PASSWORD): ``get LINK#key`` needs both."""
+    source = client_dir / "both.txt"
+    data = marked(300_000)
+    source.write_bytes(data)
+    env = {**env_for(cluster, client_dir), "FILEFLEET_PASSWORD": "correct horse"}
+    link = share_encrypted(source, env)["url"]
+    assert cluster.file_info(link.partition("#")[0].rsplit("/", 1)[-1]).get("protected") is True
+    target = client_dir / "both-again.txt"
+    without = env_for(cluster, client_dir)  # no password, and no terminal to ask on
+    refused = cli("get", link, "-o", str(target), env=without)
+    assert refused.returncode == 1 and "password" in refused.stderr, refused.stderr
+    assert "Traceback" not in refused.stderr and not target.exists()
+    got = cli("get", link, "-o", str(target), env=env)
+    assert got.returncode == 0, got.stderr
+    assert target.read_bytes() == data
+
+
 def test_encrypt_and_bundle_do_not_go_together(cluster: Cluster, client_dir: Path) -> None:
     source = client_dir / "a.txt"
     source.write_bytes(b"a")
