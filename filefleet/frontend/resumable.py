@@ -28,7 +28,6 @@ import hashlib
 import logging
 import time
 from collections import OrderedDict
-from collections.abc import Callable
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 
@@ -65,7 +64,9 @@ from filefleet.http.node_api import NodeClient
 
 log = logging.getLogger(__name__)
 
-BodyReader = AbstractAsyncContextManager[memoryview]  # a request body, read into a buffer
+# A request body, read into a buffer when entered (not before: the append batch counts
+# the request from before its body arrives).
+BodyReader = AbstractAsyncContextManager[memoryview]
 
 
 @dataclass
@@ -135,10 +136,8 @@ class ResumableUploads:
         await self._uploading(upload_id)
         return self._status(await self.controller.get_file(upload_id))
 
-    async def put_chunk(
-        self, upload_id: str, index: int, sha256: str, body: Callable[[], BodyReader]
-    ) -> None:
-        """Read chunk ``index`` with ``body()`` (into a reused buffer), have a node verify
+    async def put_chunk(self, upload_id: str, index: int, sha256: str, body: BodyReader) -> None:
+        """Read chunk ``index`` by entering ``body`` (into a reused buffer), have a node verify
         and store it, record it, then fold it into the whole-file hash. Sending a chunk
         again is harmless: the node already has it and the append at the same order is a
         no-op.
@@ -153,7 +152,7 @@ class ResumableUploads:
         async with contextlib.AsyncExitStack() as held:
             upload = session.upload
             with upload.appender.taking_part():
-                data = await held.enter_async_context(body())  # the buffer, until the end
+                data = await held.enter_async_context(body)  # the buffer, until the end
                 self._check_chunk(session.record.size or 0, index, len(data))
                 writer = self.steps.writer
                 placement = await writer.placement(fresh=False, assigned=upload.assigned)

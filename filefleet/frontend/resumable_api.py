@@ -54,7 +54,7 @@ async def put_chunk(request: web.Request) -> web.Response:
     sha256 = ids.chunk_id(request.query.get("sha256", ""))
     await ctx.resumable.put_chunk(
         upload_id, index, sha256,
-        lambda: chunk_body(request, ctx.settings.chunk_size, ctx.chunk_bodies),
+        chunk_body(request, ctx.settings.chunk_size, ctx.chunk_bodies),
     )  # fmt: skip
     return json_model(ChunkAnswer(index=index, id=sha256, stored=True, claimed=False), status=201)
 
