@@ -86,16 +86,8 @@ class EncryptedShare(Share):
     async def _create_encrypted(
         self, state: ShareState, sealer: Sealer, expires: str | None, max_downloads: int | None
     ) -> dict[str, Any]:
-        body: dict[str, Any] = {
-            "name": PLACEHOLDER_NAME, "size": sealer.size, "content_type": PLACEHOLDER_TYPE,
-        }  # fmt: skip
-        if expires:
-            body["expires"] = expires
-        if max_downloads:
-            body["max_downloads"] = max_downloads
-        if self.password is not None:
-            body["password"] = self.password
-        status: dict[str, Any] = await self.http.post_json(self.server, "/uploads", body)
+        body = {"name": PLACEHOLDER_NAME, "size": sealer.size, "content_type": PLACEHOLDER_TYPE}
+        status = await self._open_upload(body, expires, max_downloads)
         # The key is written before a byte is sent: a run cut off after this resumes with
         # the same ciphertext; one cut off before it leaves an empty upload the GC collects.
         state.save({

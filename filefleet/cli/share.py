@@ -126,7 +126,16 @@ class Share:
         expires: str | None,
         max_downloads: int | None,
     ) -> dict[str, Any]:
-        body: dict[str, Any] = {"name": path.name, "size": size}
+        status = await self._open_upload({"name": path.name, "size": size}, expires, max_downloads)
+        saved = {"server": self.server, "id": status["id"], "delete_token": status["delete_token"]}
+        state.save({**saved, "protected": self.password is not None})
+        return status
+
+    async def _open_upload(
+        self, body: dict[str, Any], expires: str | None, max_downloads: int | None
+    ) -> dict[str, Any]:
+        """``POST /uploads`` with ``body`` and this share's options: the new upload."""
+        body = dict(body)
         if expires:
             body["expires"] = expires
         if max_downloads:
@@ -134,8 +143,6 @@ class Share:
         if self.password is not None:
             body["password"] = self.password
         status: dict[str, Any] = await self.http.post_json(self.server, "/uploads", body)
-        saved = {"server": self.server, "id": status["id"], "delete_token": status["delete_token"]}
-        state.save({**saved, "protected": self.password is not None})
         return status
 
     async def claim(self, upload_id: str, wanted: list[tuple[int, str]]) -> set[int]:

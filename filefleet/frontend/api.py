@@ -150,9 +150,7 @@ async def download(request: web.Request) -> web.StreamResponse:
         return _landing(request, ctx, info)
     if refused := await refusal(request, ctx, info, given_password(request.headers)):
         return refused
-    if info.members:
-        return await serving.send_zip(request, ctx, info)
-    return await serving.send(request, ctx, info, serving.whole_file(info))
+    return await serving.send_link(request, ctx, info)
 
 
 @api.route(

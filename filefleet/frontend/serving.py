@@ -130,6 +130,15 @@ async def send_zip(
     return await _answer(request, ctx, info, zip_served(info, layout), body)
 
 
+async def send_link(
+    request: web.Request, ctx: FrontendContext, info: FileInfo
+) -> web.StreamResponse:
+    """What a link downloads: a file's bytes, or a bundle's zip."""
+    if info.members:
+        return await send_zip(request, ctx, info)
+    return await send(request, ctx, info, whole_file(info))
+
+
 async def _answer(
     request: web.Request,
     ctx: FrontendContext,

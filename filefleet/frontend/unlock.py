@@ -35,6 +35,4 @@ async def unlock(request: web.Request) -> web.StreamResponse:
     candidate = field if isinstance(field, str) and field else given_password(request.headers)
     if refused := await refusal(request, ctx, info, candidate):
         return refused
-    if info.members:
-        return await serving.send_zip(request, ctx, info)
-    return await serving.send(request, ctx, info, serving.whole_file(info))
+    return await serving.send_link(request, ctx, info)
