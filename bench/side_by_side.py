@@ -8,6 +8,7 @@ more CPU (core-second rows).
 from __future__ import annotations
 
 import math
+import re
 import statistics
 from dataclasses import asdict, dataclass, field
 from typing import Any
@@ -133,9 +134,20 @@ def table(ours: list[Measure], theirs: list[Measure]) -> str:
     return "\n".join(lines)
 
 
-def by_process(name: str, per_gib: dict[str, float]) -> str:
-    """One line: each process's core-seconds per GiB, largest first."""
-    parts = sorted(per_gib.items(), key=lambda kv: -kv[1])
+def by_role(per_process: dict[str, float]) -> dict[str, float]:
+    """The processes of one kind summed: ``node-1``, ``node-2``, ... as ``node``. Which node
+    or object server holds a file's copies changes from run to run; their sum does not."""
+    roles: dict[str, float] = {}
+    for name, value in per_process.items():
+        role = re.sub(r"-\d+$", "", name)
+        roles[role] = roles.get(role, 0.0) + value
+    return roles
+
+
+def by_process(name: str, runs: list[dict[str, float]]) -> str:
+    """One line: each kind of process's median core-seconds per GiB, largest first."""
+    medians = _median_by_key([by_role(run) for run in runs])
+    parts = sorted(medians.items(), key=lambda kv: -kv[1])
     return f"{name}: " + ", ".join(f"{k} {v:.2f}" for k, v in parts)
 
 

@@ -53,7 +53,7 @@ from bench.cluster import (
     wait_until_quiet,
 )
 from bench.saio import Saio, SwiftAccount, exit_on_sigterm, saio
-from bench.side_by_side import Measure, by_process, median, summary, table
+from bench.side_by_side import Measure, by_process, summary, table
 from bench.transfer import Transfer, curl, make_file
 from filefleet.core.units import parse_size
 
@@ -245,15 +245,14 @@ def main() -> None:
         return
     if args.json:
         Path(args.json).write_text(json.dumps(data, indent=2) + "\n")
-    mine, other = median(ours), median(theirs)
     print(f"{args.size} of fresh bytes per upload, median of {args.runs}, curl, alternating")
     print(table(ours, theirs))
-    print("core-s per GiB uploaded to R=2, by process:")
-    print("  " + by_process("filefleet", mine.upload_by_process))
-    print("  " + by_process("Swift", other.upload_by_process))
-    print("core-s per GiB downloaded, by process:")
-    print("  " + by_process("filefleet", mine.download_by_process))
-    print("  " + by_process("Swift", other.download_by_process))
+    print("core-s per GiB uploaded to R=2, by kind of process (nodes, servers summed):")
+    print("  " + by_process("filefleet", [r.upload_by_process for r in ours]))
+    print("  " + by_process("Swift", [r.upload_by_process for r in theirs]))
+    print("core-s per GiB downloaded, by kind of process:")
+    print("  " + by_process("filefleet", [r.download_by_process for r in ours]))
+    print("  " + by_process("Swift", [r.download_by_process for r in theirs]))
     for name, runs in results.items():
         busy = ", ".join(f"{r.others:.2f}" for r in runs)
         print(f"cores busy with other work while {name} was measured, each run: {busy}")
