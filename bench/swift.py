@@ -31,7 +31,7 @@ import json
 import os
 import platform
 import resource
-import subprocess
+import shutil
 import sys
 import tempfile
 import time
@@ -52,9 +52,10 @@ from bench.cluster import (
     wait_replicated,
     wait_until_quiet,
 )
-from bench.saio import Saio, SwiftAccount, exit_on_sigterm, saio
+from bench.saio import Saio, SaioError, SwiftAccount, check_installed, exit_on_sigterm, saio
 from bench.side_by_side import Measure, by_process, summary, table
 from bench.transfer import Transfer, curl, make_file
+from filefleet.core.errors import InvalidInput
 from filefleet.core.units import parse_size
 
 MiB = 1024 * 1024
@@ -190,9 +191,10 @@ def measure(system: System, path: Path, size: int, name: str) -> Measure:
 
 
 def machine() -> dict[str, Any]:
-    lscpu = subprocess.run(["lscpu"], capture_output=True, text=True, check=False).stdout
+    """The processor's model (as ``lscpu`` names it), the cores, the load average now."""
+    cpuinfo = Path("/proc/cpuinfo").read_text().splitlines()
     model = next(
-        (ln.split(":", 1)[1].strip() for ln in lscpu.splitlines() if ln.startswith("Model name")),
+        (ln.split(":", 1)[1].strip() for ln in cpuinfo if ln.startswith("model name")),
         platform.processor(),
     )
     return {"cpu": model, "cores": os.cpu_count(), "load_average": os.getloadavg()}
@@ -232,11 +234,22 @@ def main() -> None:
     args = parser.parse_args()
     if args.runs < 1:
         parser.error("--runs must be at least 1")
-    size = parse_size(args.size)
+    try:
+        size = parse_size(args.size)
+    except InvalidInput as exc:
+        parser.error(f"--size: {exc}")
+    if size < 1:
+        parser.error("--size must be at least 1 byte")
     exit_on_sigterm()
     before = machine()
-    with tempfile.TemporaryDirectory(prefix="filefleet-swift-", dir=args.dir) as tmp:
-        results = run(size, args.runs, Path(tmp))
+    try:
+        check_installed()
+        if shutil.which("curl") is None:
+            raise SaioError("not installed: curl; install with: apt-get install -y curl")
+        with tempfile.TemporaryDirectory(prefix="filefleet-swift-", dir=args.dir) as tmp:
+            results = run(size, args.runs, Path(tmp))
+    except SaioError as exc:
+        sys.exit(f"bench.swift: {exc}")
     ours, theirs = results["filefleet"], results["swift"]
     m = {**before, "load_average_after": os.getloadavg()}
     data = {"size": size, "machine": m, **summary(ours, theirs)}
