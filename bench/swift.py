@@ -53,6 +53,7 @@ from bench.cluster import (
     wait_until_quiet,
 )
 from bench.saio import Saio, SaioError, SwiftAccount, check_installed, exit_on_sigterm, saio
+from bench.saio_config import REPLICAS
 from bench.side_by_side import Measure, by_process, summary, table
 from bench.transfer import Transfer, curl, make_file
 from filefleet.core.errors import InvalidInput
@@ -115,7 +116,7 @@ class Swift:
 
     def wait_copies(self, handle: str, size: int, timeout: float = 60) -> float:
         deadline = time.monotonic() + timeout
-        while self.swift.copies(CONTAINER, handle, size) < 2:
+        while self.swift.copies(CONTAINER, handle, size) < REPLICAS:
             if time.monotonic() > deadline:
                 raise RuntimeError(f"Swift: {handle} is not on two nodes after {timeout:.0f}s")
             time.sleep(0.01)
