@@ -25,7 +25,8 @@ class Measure:
     download_cpu: float  # server core-seconds per GiB downloaded
     # Cores busy on average with work of neither the system measured nor its client, while
     # it was measured (other users of the machine; the kernel's own threads): how calm.
-    others: float = 0.0
+    # None where not known (saved by a version that did not measure it).
+    others: float | None = None
     upload_by_process: dict[str, float] = field(default_factory=dict)  # core-s per GiB
     download_by_process: dict[str, float] = field(default_factory=dict)
 
@@ -53,6 +54,11 @@ def _median_by_key(maps: list[dict[str, float]]) -> dict[str, float]:
     return {k: statistics.median(m.get(k, 0.0) for m in maps) for k in keys}
 
 
+def _median_known(values: list[float | None]) -> float | None:
+    known = [v for v in values if v is not None]
+    return statistics.median(known) if known else None
+
+
 def median(runs: list[Measure]) -> Measure:
     """Each figure's median over the runs, on its own (not the median run)."""
     if not runs:
@@ -63,7 +69,7 @@ def median(runs: list[Measure]) -> Measure:
         download=statistics.median(r.download for r in runs),
         upload_cpu=statistics.median(r.upload_cpu for r in runs),
         download_cpu=statistics.median(r.download_cpu for r in runs),
-        others=statistics.median(r.others for r in runs),
+        others=_median_known([r.others for r in runs]),
         upload_by_process=_median_by_key([r.upload_by_process for r in runs]),
         download_by_process=_median_by_key([r.download_by_process for r in runs]),
     )

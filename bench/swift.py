@@ -220,6 +220,61 @@ def run(size: int, runs: int, root: Path) -> dict[str, list[Measure]]:
     return results
 
 
+def load_runs(paths: list[Path]) -> tuple[dict[str, list[Measure]], list[dict[str, Any]]]:
+    """The runs of earlier ``--json`` files, put together; the machine as each file saw it.
+    ValueError names a file that is not one (or holds uploads of another size)."""
+    results: dict[str, list[Measure]] = {"filefleet": [], "swift": []}
+    machines, sizes = [], set()
+    for path in paths:
+        try:
+            data = json.loads(path.read_text())
+            for name, runs in results.items():
+                runs.extend(Measure(**run) for run in data[name]["runs"])
+            machines.append(data["machine"])
+            sizes.add(data["size"])
+        except (OSError, ValueError, KeyError, TypeError) as exc:
+            raise ValueError(f"{path}: not the --json of bench.swift ({exc!r})") from exc
+    if len(sizes) > 1:
+        raise ValueError(f"the files hold uploads of different sizes: {sorted(sizes)}")
+    return results, machines
+
+
+def measure_all(size: int, runs: int, where: Path | None) -> dict[str, Any]:
+    """Measure both systems; the runs (as ``summary`` gives them) and the machine."""
+    exit_on_sigterm()
+    before = machine()
+    check_installed()
+    if shutil.which("curl") is None:
+        raise SaioError("not installed: curl; install with: apt-get install -y curl")
+    with tempfile.TemporaryDirectory(prefix="filefleet-swift-", dir=where) as tmp:
+        results = run(size, runs, Path(tmp))
+    m = {**before, "load_average_after": os.getloadavg()}
+    return {"size": size, "machine": m, **summary(results["filefleet"], results["swift"])}
+
+
+def report(results: dict[str, list[Measure]], machines: list[dict[str, Any]], title: str) -> str:
+    ours, theirs = results["filefleet"], results["swift"]
+    lines = [
+        f"{title}, median of {len(ours)}, curl, alternating",
+        table(ours, theirs),
+        "core-s per GiB uploaded to R=2, by kind of process (nodes, servers summed):",
+        "  " + by_process("filefleet", [r.upload_by_process for r in ours]),
+        "  " + by_process("Swift", [r.upload_by_process for r in theirs]),
+        "core-s per GiB downloaded, by kind of process:",
+        "  " + by_process("filefleet", [r.download_by_process for r in ours]),
+        "  " + by_process("Swift", [r.download_by_process for r in theirs]),
+    ]
+    for name, runs in results.items():
+        busy = ", ".join("–" if r.others is None else f"{r.others:.2f}" for r in runs)
+        lines.append(f"cores busy with other work while {name} was measured, each run: {busy}")
+    for m in machines:
+        load = ", ".join(f"{x:.2f}" for x in m["load_average"])
+        after = ", ".join(f"{x:.2f}" for x in m["load_average_after"])
+        cpu = f"{m['cpu']}, {m['cores']} cores"
+        lines.append(f"machine: {cpu}; load average {load} before, {after} after")
+    return "\n".join(lines)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--size", default="1GiB", help="bytes per upload (fresh every run)")
@@ -232,7 +287,21 @@ def main() -> None:
         help="every run as JSON: on stdout instead of the table, or into FILE beside it",
     )
     parser.add_argument("--dir", type=Path, default=None, help="where the temporary data go")
+    parser.add_argument(
+        "--table",
+        nargs="+",
+        type=Path,
+        metavar="FILE",
+        help="measure nothing: the table of the runs in earlier --json files, put together",
+    )
     args = parser.parse_args()
+    if args.table:
+        try:
+            results, machines = load_runs(args.table)
+        except ValueError as exc:
+            parser.error(str(exc))
+        print(report(results, machines, "saved runs"))
+        return
     if args.runs < 1:
         parser.error("--runs must be at least 1")
     try:
@@ -241,38 +310,17 @@ def main() -> None:
         parser.error(f"--size: {exc}")
     if size < 1:
         parser.error("--size must be at least 1 byte")
-    exit_on_sigterm()
-    before = machine()
     try:
-        check_installed()
-        if shutil.which("curl") is None:
-            raise SaioError("not installed: curl; install with: apt-get install -y curl")
-        with tempfile.TemporaryDirectory(prefix="filefleet-swift-", dir=args.dir) as tmp:
-            results = run(size, args.runs, Path(tmp))
+        data = measure_all(size, args.runs, args.dir)
     except SaioError as exc:
         sys.exit(f"bench.swift: {exc}")
-    ours, theirs = results["filefleet"], results["swift"]
-    m = {**before, "load_average_after": os.getloadavg()}
-    data = {"size": size, "machine": m, **summary(ours, theirs)}
     if args.json == "-":
         print(json.dumps(data, indent=2))
         return
     if args.json:
         Path(args.json).write_text(json.dumps(data, indent=2) + "\n")
-    print(f"{args.size} of fresh bytes per upload, median of {args.runs}, curl, alternating")
-    print(table(ours, theirs))
-    print("core-s per GiB uploaded to R=2, by kind of process (nodes, servers summed):")
-    print("  " + by_process("filefleet", [r.upload_by_process for r in ours]))
-    print("  " + by_process("Swift", [r.upload_by_process for r in theirs]))
-    print("core-s per GiB downloaded, by kind of process:")
-    print("  " + by_process("filefleet", [r.download_by_process for r in ours]))
-    print("  " + by_process("Swift", [r.download_by_process for r in theirs]))
-    for name, runs in results.items():
-        busy = ", ".join(f"{r.others:.2f}" for r in runs)
-        print(f"cores busy with other work while {name} was measured, each run: {busy}")
-    load = ", ".join(f"{x:.2f}" for x in m["load_average"])
-    after = ", ".join(f"{x:.2f}" for x in m["load_average_after"])
-    print(f"machine: {m['cpu']}, {m['cores']} cores; load average {load} before, {after} after")
+    results = {name: [Measure(**r) for r in data[name]["runs"]] for name in ("filefleet", "swift")}
+    print(report(results, [data["machine"]], f"{args.size} of fresh bytes per upload"))
 
 
 if __name__ == "__main__":
