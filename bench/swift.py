@@ -2,6 +2,8 @@
 
     python -m bench.swift                        # 1 GiB, 3 repetitions
     python -m bench.swift --size 256MiB --runs 1 --json
+    python -m bench.swift --runs 3 --json a.json # the table, and every run saved in a.json
+    python -m bench.swift --table a.json b.json  # the runs of earlier ones, put together
 
 Starts a filefleet cluster (`filefleet up`: 3 nodes, R=2, SQLite, embedded Redis) and a
 private Swift all-in-one (``bench/saio.py``: 3 object nodes, 2 replicas, tempauth; needs
@@ -20,8 +22,10 @@ order alternating (filefleet first, then Swift first, ...), with curl (``bench/t
 - server CPU (user + system from /proc) of every process of each system, per GiB: from
   the upload until both copies exist and the processes are quiet; and for the download.
 
-Prints one table with the medians, the ratios filefleet / Swift and issue 20's targets
-(``--json``: every run as well), the CPU per process, the machine and its load average.
+Prints one table with the medians, the ratios filefleet / Swift (of the medians, and the
+range of the ratios within each repetition) and issue 20's targets (``--json``: every
+run as well), the CPU per kind of process, how many cores other work kept busy while each
+system was measured, and the machine and its load average.
 """
 
 from __future__ import annotations
