@@ -52,7 +52,14 @@ from bench.saio_config import (
     swift_conf_text,
 )
 
-NEEDED = ("swift-ring-builder", "swift-proxy-server", "swift-object-server", "memcached")
+NEEDED = (
+    "swift-ring-builder",
+    "swift-proxy-server",
+    "swift-object-server",
+    "swift-container-server",
+    "swift-account-server",
+    "memcached",
+)
 INSTALL = (
     "apt-get install -y swift swift-proxy swift-object swift-container swift-account "
     "memcached python3-swiftclient"
@@ -111,7 +118,8 @@ class Saio:
         return count
 
 
-def _check_installed() -> None:
+def check_installed() -> None:
+    """Raise SaioError naming what is missing and how to install it."""
     missing = [name for name in NEEDED if shutil.which(name) is None]
     if missing:
         raise SaioError(f"not installed: {', '.join(missing)}; install with: {INSTALL}")
@@ -223,7 +231,7 @@ def _stop_all(saio: Saio, timeout: float = 20) -> None:
 @contextmanager
 def saio(root: Path) -> Iterator[Saio]:
     """A running Swift with its rings and configs in ``root`` (which must not exist)."""
-    _check_installed()
+    check_installed()
     with _hash_path() as hash_path:
         swift = Saio(_layout(root), hash_path)
         _write_configs(swift.layout)
@@ -241,10 +249,8 @@ def exit_on_sigterm() -> None:
     signal.signal(signal.SIGTERM, lambda signum, _: sys.exit(128 + signum))
 
 
-def main() -> None:
-    """Start one, print where it is, and keep it up until Ctrl-C (for trying it by hand)."""
-    exit_on_sigterm()
-    with tempfile.TemporaryDirectory(prefix="saio-") as tmp, saio(Path(tmp) / "swift") as swift:
+def _serve(root: Path) -> None:
+    with saio(root) as swift:
         account = swift.authenticate()
         print(
             json.dumps(
@@ -258,6 +264,16 @@ def main() -> None:
         )
         with contextlib.suppress(KeyboardInterrupt):
             signal.pause()
+
+
+def main() -> None:
+    """Start one, print where it is, and keep it up until Ctrl-C (for trying it by hand)."""
+    exit_on_sigterm()
+    try:
+        with tempfile.TemporaryDirectory(prefix="saio-") as tmp:
+            _serve(Path(tmp) / "swift")
+    except SaioError as exc:
+        sys.exit(f"bench.saio: {exc}")
 
 
 if __name__ == "__main__":

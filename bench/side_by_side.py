@@ -8,6 +8,7 @@ more CPU (core-second rows).
 from __future__ import annotations
 
 import math
+import re
 import statistics
 from dataclasses import asdict, dataclass, field
 from typing import Any
@@ -24,7 +25,8 @@ class Measure:
     download_cpu: float  # server core-seconds per GiB downloaded
     # Cores busy on average with work of neither the system measured nor its client, while
     # it was measured (other users of the machine; the kernel's own threads): how calm.
-    others: float = 0.0
+    # None where not known (saved by a version that did not measure it).
+    others: float | None = None
     upload_by_process: dict[str, float] = field(default_factory=dict)  # core-s per GiB
     download_by_process: dict[str, float] = field(default_factory=dict)
 
@@ -52,6 +54,11 @@ def _median_by_key(maps: list[dict[str, float]]) -> dict[str, float]:
     return {k: statistics.median(m.get(k, 0.0) for m in maps) for k in keys}
 
 
+def _median_known(values: list[float | None]) -> float | None:
+    known = [v for v in values if v is not None]
+    return statistics.median(known) if known else None
+
+
 def median(runs: list[Measure]) -> Measure:
     """Each figure's median over the runs, on its own (not the median run)."""
     if not runs:
@@ -62,7 +69,7 @@ def median(runs: list[Measure]) -> Measure:
         download=statistics.median(r.download for r in runs),
         upload_cpu=statistics.median(r.upload_cpu for r in runs),
         download_cpu=statistics.median(r.download_cpu for r in runs),
-        others=statistics.median(r.others for r in runs),
+        others=_median_known([r.others for r in runs]),
         upload_by_process=_median_by_key([r.upload_by_process for r in runs]),
         download_by_process=_median_by_key([r.download_by_process for r in runs]),
     )
@@ -133,9 +140,20 @@ def table(ours: list[Measure], theirs: list[Measure]) -> str:
     return "\n".join(lines)
 
 
-def by_process(name: str, per_gib: dict[str, float]) -> str:
-    """One line: each process's core-seconds per GiB, largest first."""
-    parts = sorted(per_gib.items(), key=lambda kv: -kv[1])
+def by_role(per_process: dict[str, float]) -> dict[str, float]:
+    """The processes of one kind summed: ``node-1``, ``node-2``, ... as ``node``. Which node
+    or object server holds a file's copies changes from run to run; their sum does not."""
+    roles: dict[str, float] = {}
+    for name, value in per_process.items():
+        role = re.sub(r"-\d+$", "", name)
+        roles[role] = roles.get(role, 0.0) + value
+    return roles
+
+
+def by_process(name: str, runs: list[dict[str, float]]) -> str:
+    """One line: each kind of process's median core-seconds per GiB, largest first."""
+    medians = _median_by_key([by_role(run) for run in runs])
+    parts = sorted(medians.items(), key=lambda kv: -kv[1])
     return f"{name}: " + ", ".join(f"{k} {v:.2f}" for k, v in parts)
 
 

@@ -2,6 +2,8 @@
 
     python -m bench.swift                        # 1 GiB, 3 repetitions
     python -m bench.swift --size 256MiB --runs 1 --json
+    python -m bench.swift --runs 3 --json a.json # the table, and every run saved in a.json
+    python -m bench.swift --table a.json b.json  # the runs of earlier ones, put together
 
 Starts a filefleet cluster (`filefleet up`: 3 nodes, R=2, SQLite, embedded Redis) and a
 private Swift all-in-one (``bench/saio.py``: 3 object nodes, 2 replicas, tempauth; needs
@@ -20,8 +22,10 @@ order alternating (filefleet first, then Swift first, ...), with curl (``bench/t
 - server CPU (user + system from /proc) of every process of each system, per GiB: from
   the upload until both copies exist and the processes are quiet; and for the download.
 
-Prints one table with the medians, the ratios filefleet / Swift and issue 20's targets
-(``--json``: every run as well), the CPU per process, the machine and its load average.
+Prints one table with the medians, the ratios filefleet / Swift (of the medians, and the
+range of the ratios within each repetition) and issue 20's targets (``--json``: every
+run as well), the CPU per kind of process, how many cores other work kept busy while each
+system was measured, and the machine and its load average.
 """
 
 from __future__ import annotations
@@ -31,7 +35,7 @@ import json
 import os
 import platform
 import resource
-import subprocess
+import shutil
 import sys
 import tempfile
 import time
@@ -52,9 +56,11 @@ from bench.cluster import (
     wait_replicated,
     wait_until_quiet,
 )
-from bench.saio import Saio, SwiftAccount, exit_on_sigterm, saio
-from bench.side_by_side import Measure, by_process, median, summary, table
+from bench.saio import Saio, SaioError, SwiftAccount, check_installed, exit_on_sigterm, saio
+from bench.saio_config import REPLICAS
+from bench.side_by_side import Measure, by_process, summary, table
 from bench.transfer import Transfer, curl, make_file
+from filefleet.core.errors import InvalidInput
 from filefleet.core.units import parse_size
 
 MiB = 1024 * 1024
@@ -114,7 +120,7 @@ class Swift:
 
     def wait_copies(self, handle: str, size: int, timeout: float = 60) -> float:
         deadline = time.monotonic() + timeout
-        while self.swift.copies(CONTAINER, handle, size) < 2:
+        while self.swift.copies(CONTAINER, handle, size) < REPLICAS:
             if time.monotonic() > deadline:
                 raise RuntimeError(f"Swift: {handle} is not on two nodes after {timeout:.0f}s")
             time.sleep(0.01)
@@ -190,9 +196,10 @@ def measure(system: System, path: Path, size: int, name: str) -> Measure:
 
 
 def machine() -> dict[str, Any]:
-    lscpu = subprocess.run(["lscpu"], capture_output=True, text=True, check=False).stdout
+    """The processor's model (as ``lscpu`` names it), the cores, the load average now."""
+    cpuinfo = Path("/proc/cpuinfo").read_text().splitlines()
     model = next(
-        (ln.split(":", 1)[1].strip() for ln in lscpu.splitlines() if ln.startswith("Model name")),
+        (ln.split(":", 1)[1].strip() for ln in cpuinfo if ln.startswith("model name")),
         platform.processor(),
     )
     return {"cpu": model, "cores": os.cpu_count(), "load_average": os.getloadavg()}
@@ -217,6 +224,61 @@ def run(size: int, runs: int, root: Path) -> dict[str, list[Measure]]:
     return results
 
 
+def load_runs(paths: list[Path]) -> tuple[dict[str, list[Measure]], list[dict[str, Any]]]:
+    """The runs of earlier ``--json`` files, put together; the machine as each file saw it.
+    ValueError names a file that is not one (or holds uploads of another size)."""
+    results: dict[str, list[Measure]] = {"filefleet": [], "swift": []}
+    machines, sizes = [], set()
+    for path in paths:
+        try:
+            data = json.loads(path.read_text())
+            for name, runs in results.items():
+                runs.extend(Measure(**run) for run in data[name]["runs"])
+            machines.append(data["machine"])
+            sizes.add(data["size"])
+        except (OSError, ValueError, KeyError, TypeError) as exc:
+            raise ValueError(f"{path}: not the --json of bench.swift ({exc!r})") from exc
+    if len(sizes) > 1:
+        raise ValueError(f"the files hold uploads of different sizes: {sorted(sizes)}")
+    return results, machines
+
+
+def measure_all(size: int, runs: int, where: Path | None) -> dict[str, Any]:
+    """Measure both systems; the runs (as ``summary`` gives them) and the machine."""
+    exit_on_sigterm()
+    before = machine()
+    check_installed()
+    if shutil.which("curl") is None:
+        raise SaioError("not installed: curl; install with: apt-get install -y curl")
+    with tempfile.TemporaryDirectory(prefix="filefleet-swift-", dir=where) as tmp:
+        results = run(size, runs, Path(tmp))
+    m = {**before, "load_average_after": os.getloadavg()}
+    return {"size": size, "machine": m, **summary(results["filefleet"], results["swift"])}
+
+
+def report(results: dict[str, list[Measure]], machines: list[dict[str, Any]], title: str) -> str:
+    ours, theirs = results["filefleet"], results["swift"]
+    lines = [
+        f"{title}, median of {len(ours)}, curl, alternating",
+        table(ours, theirs),
+        "core-s per GiB uploaded to R=2, by kind of process (nodes, servers summed):",
+        "  " + by_process("filefleet", [r.upload_by_process for r in ours]),
+        "  " + by_process("Swift", [r.upload_by_process for r in theirs]),
+        "core-s per GiB downloaded, by kind of process:",
+        "  " + by_process("filefleet", [r.download_by_process for r in ours]),
+        "  " + by_process("Swift", [r.download_by_process for r in theirs]),
+    ]
+    for name, runs in results.items():
+        busy = ", ".join("–" if r.others is None else f"{r.others:.2f}" for r in runs)
+        lines.append(f"cores busy with other work while {name} was measured, each run: {busy}")
+    for m in machines:
+        load = ", ".join(f"{x:.2f}" for x in m["load_average"])
+        after = ", ".join(f"{x:.2f}" for x in m["load_average_after"])
+        cpu = f"{m['cpu']}, {m['cores']} cores"
+        lines.append(f"machine: {cpu}; load average {load} before, {after} after")
+    return "\n".join(lines)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--size", default="1GiB", help="bytes per upload (fresh every run)")
@@ -229,37 +291,40 @@ def main() -> None:
         help="every run as JSON: on stdout instead of the table, or into FILE beside it",
     )
     parser.add_argument("--dir", type=Path, default=None, help="where the temporary data go")
+    parser.add_argument(
+        "--table",
+        nargs="+",
+        type=Path,
+        metavar="FILE",
+        help="measure nothing: the table of the runs in earlier --json files, put together",
+    )
     args = parser.parse_args()
+    if args.table:
+        try:
+            results, machines = load_runs(args.table)
+        except ValueError as exc:
+            parser.error(str(exc))
+        print(report(results, machines, "saved runs"))
+        return
     if args.runs < 1:
         parser.error("--runs must be at least 1")
-    size = parse_size(args.size)
-    exit_on_sigterm()
-    before = machine()
-    with tempfile.TemporaryDirectory(prefix="filefleet-swift-", dir=args.dir) as tmp:
-        results = run(size, args.runs, Path(tmp))
-    ours, theirs = results["filefleet"], results["swift"]
-    m = {**before, "load_average_after": os.getloadavg()}
-    data = {"size": size, "machine": m, **summary(ours, theirs)}
+    try:
+        size = parse_size(args.size)
+    except InvalidInput as exc:
+        parser.error(f"--size: {exc}")
+    if size < 1:
+        parser.error("--size must be at least 1 byte")
+    try:
+        data = measure_all(size, args.runs, args.dir)
+    except SaioError as exc:
+        sys.exit(f"bench.swift: {exc}")
     if args.json == "-":
         print(json.dumps(data, indent=2))
         return
     if args.json:
         Path(args.json).write_text(json.dumps(data, indent=2) + "\n")
-    mine, other = median(ours), median(theirs)
-    print(f"{args.size} of fresh bytes per upload, median of {args.runs}, curl, alternating")
-    print(table(ours, theirs))
-    print("core-s per GiB uploaded to R=2, by process:")
-    print("  " + by_process("filefleet", mine.upload_by_process))
-    print("  " + by_process("Swift", other.upload_by_process))
-    print("core-s per GiB downloaded, by process:")
-    print("  " + by_process("filefleet", mine.download_by_process))
-    print("  " + by_process("Swift", other.download_by_process))
-    for name, runs in results.items():
-        busy = ", ".join(f"{r.others:.2f}" for r in runs)
-        print(f"cores busy with other work while {name} was measured, each run: {busy}")
-    load = ", ".join(f"{x:.2f}" for x in m["load_average"])
-    after = ", ".join(f"{x:.2f}" for x in m["load_average_after"])
-    print(f"machine: {m['cpu']}, {m['cores']} cores; load average {load} before, {after} after")
+    results = {name: [Measure(**r) for r in data[name]["runs"]] for name in ("filefleet", "swift")}
+    print(report(results, [data["machine"]], f"{args.size} of fresh bytes per upload"))
 
 
 if __name__ == "__main__":

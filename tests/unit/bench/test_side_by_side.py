@@ -9,6 +9,7 @@ from bench.side_by_side import (
     ROWS,
     Measure,
     by_process,
+    by_role,
     format_range,
     format_ratio,
     median,
@@ -73,9 +74,18 @@ def test_ratios_within_each_repetition_show_the_spread() -> None:
     assert format_range([math.nan]) == "–"
 
 
-def test_by_process_lists_the_largest_first() -> None:
-    line = by_process("Swift", {"proxy": 1.5, "object-1": 2.25, "memcached": 0})
-    assert line == "Swift: object-1 2.25, proxy 1.50, memcached 0.00"
+def test_processes_of_a_kind_are_summed_before_the_median() -> None:
+    assert by_role({"node-1": 1.0, "node-12": 0.5, "frontend": 2.0}) == {
+        "node": 1.5,
+        "frontend": 2.0,
+    }
+    runs = [  # the copies land on other servers each run: their sum is what repeats
+        {"proxy": 1.5, "object-1": 2.0, "object-2": 2.0, "object-3": 0.1, "memcached": 0},
+        {"proxy": 1.5, "object-1": 0.1, "object-2": 2.0, "object-3": 2.0, "memcached": 0},
+        {"proxy": 1.0, "object-1": 2.0, "object-2": 0.1, "object-3": 2.25, "memcached": 0},
+    ]
+    line = by_process("Swift", runs)
+    assert line == "Swift: object 4.10, proxy 1.50, memcached 0.00"
 
 
 def test_summary_is_json_with_every_run() -> None:
