@@ -11,8 +11,6 @@ backend, and ``tests/contract/test_store.py`` checks them on each:
   rules (``controller/file_states.py``, ``appending.py``, ``downloads.py``,
   ``collecting_mark.py``) decide; the store only reads and writes.
 - Locations are single rows: concurrent ``add_location`` calls never lose each other.
-- ``take_password_try`` never lets more than its limit of wrong tries through in a
-  window, however many run at once.
 
 Unknown ids raise ``NotFound``; a database that cannot be reached raises ``Unavailable``.
 """
@@ -39,9 +37,12 @@ from filefleet.core.models import (
     NodeStatus,
     PingRequest,
 )
-from filefleet.core.passwords import TryTaken
+from filefleet.core.passwords import TryCount
 
 ChunkOrders = dict[int, tuple[str, int]]  # a file's chunk list: order -> (chunk id, size)
+
+
+NO_TRIES = TryCount(0, None)
 
 
 @dataclass(frozen=True)
@@ -55,6 +56,8 @@ class FileRow:
     expires_at: datetime
     max_downloads: int | None
     downloads: int
+    password_hash: str | None = None
+    password_tries: TryCount = NO_TRIES  # wrong tries of a password link
 
 
 @dataclass(frozen=True)
@@ -91,6 +94,10 @@ class FileChange(abc.ABC):
     async def append(self, new: list[ChunkRef], given: list[ChunkRef]) -> None:
         """Insert ``new`` into the chunk list, and every location ``given`` names (a set:
         one already listed is not added twice)."""
+
+    @abc.abstractmethod
+    async def count_password_tries(self, count: TryCount) -> None:
+        """Store a password link's wrong tries (``controller/passwords.py``)."""
 
     @abc.abstractmethod
     async def set_fields(self, fields: FileFields) -> None:
@@ -153,19 +160,6 @@ class MetadataStore(abc.ABC):
         """One active file made of the finished files ``bundle.files`` (each with its
         owner's token), which become ``deleting``; all or nothing. Returns (record,
         created): the same bundle again is (record, False)."""
-
-    @abc.abstractmethod
-    async def take_password_try(
-        self, file_id: str, limit: int, window: float
-    ) -> tuple[str | None, TryTaken]:
-        """The file's password hash (None: it has none) and one try reserved on it, as
-        ``core.passwords.take_try`` rules (at most ``limit`` wrong tries in ``window``
-        seconds), counted with the row locked so the limit holds across controllers. A
-        refused try counts nothing. NotFound if unknown."""
-
-    @abc.abstractmethod
-    async def give_back_password_try(self, file_id: str, since: datetime) -> None:
-        """A try reserved in the window opened at ``since`` was right: it stops counting."""
 
     # --- nodes ---
 

@@ -17,6 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from filefleet.core.errors import Conflict, InvalidInput, NotFound
 from filefleet.core.models import ChunkRef
+from filefleet.core.passwords import TryCount
 from filefleet.store import queries
 from filefleet.store.base import ChunkChange, ChunkOrders, FileChange, FileFields, FileRow
 from filefleet.store.schema import chunk_locations, chunks, file_chunks, files
@@ -29,6 +30,8 @@ async def lock_file(conn: AsyncConnection, file_id: str) -> FileRow:
     return FileRow(
         id=row.id, state=row.state, size=row.size, sha256=row.sha256,
         expires_at=row.expires_at, max_downloads=row.max_downloads, downloads=row.downloads,
+        password_hash=row.password_hash,
+        password_tries=TryCount(row.password_tries, row.password_tries_since),
     )  # fmt: skip
 
 
@@ -100,6 +103,13 @@ class SqlFileChange(FileChange):
         values = {k: v for k, v in asdict(fields).items() if v is not None}
         values["updated_at"] = self.now
         await self.conn.execute(update(files).where(files.c.id == self.row.id).values(**values))
+
+    async def count_password_tries(self, count: TryCount) -> None:
+        await self.conn.execute(
+            update(files)
+            .where(files.c.id == self.row.id)
+            .values(password_tries=count.tries, password_tries_since=count.since)
+        )
 
     async def count_download(self) -> None:
         # updated_at: the GC collects an exhausted file only a grace after its last

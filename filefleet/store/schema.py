@@ -17,7 +17,8 @@
   each member's bytes are a run of its chunks.
 - ``files.password_hash`` protects a link (null: none); ``password_tries`` and
   ``password_tries_since`` count its wrong passwords, changed only with the row locked
-  (``store/passwords.py``), so the limit holds across controllers.
+  (``controller/passwords.py`` through ``change_file``), so the limit holds across
+  controllers.
 - ``counters`` holds fleet-wide totals that outlive the rows they count: ``reclaimed_bytes``
   (replica bytes the GC deleted from nodes), added to in the transaction that drops the
   location.

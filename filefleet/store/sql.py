@@ -45,8 +45,7 @@ from filefleet.core.models import (
     PingRequest,
     utcnow,
 )
-from filefleet.core.passwords import TryTaken
-from filefleet.store import bundles, changes, node_rows, passwords, queries
+from filefleet.store import bundles, changes, node_rows, queries
 from filefleet.store.base import ChunkChange, FileChange, MetadataStore
 from filefleet.store.engine import WRITE, create_engine, migrate
 from filefleet.store.schema import (
@@ -233,16 +232,6 @@ class SqlStore(MetadataStore):
             if created:
                 await bundles.insert_bundle(conn, bundle, now)
         return await self.get_file(bundle.id), created
-
-    async def take_password_try(
-        self, file_id: str, limit: int, window: float
-    ) -> tuple[str | None, TryTaken]:
-        async with self._write() as conn:
-            return await passwords.take_try(conn, file_id, self.clock(), limit, window)
-
-    async def give_back_password_try(self, file_id: str, since: datetime) -> None:
-        async with self._write() as conn:
-            await passwords.give_back(conn, file_id, since)
 
     # --- nodes ---
 

@@ -24,6 +24,7 @@ from sqlalchemy.ext.asyncio import create_async_engine
 from filefleet.controller.collecting_mark import mark_collecting
 from filefleet.controller.downloads import take_download
 from filefleet.controller.file_states import update_file
+from filefleet.controller.passwords import PasswordCheck
 from filefleet.core.errors import Conflict, Forbidden, Gone, InvalidInput, NotFound
 from filefleet.core.file_query import FileQuery
 from filefleet.core.models import (
@@ -868,7 +869,7 @@ async def test_a_password_hash_is_kept_and_the_file_says_it_is_protected(
     protected = await active_file(store, clock, 2, [2], password_hash=PASSWORD_HASH)
     assert not plain.protected and "protected" not in plain.model_dump()
     assert protected.protected and protected.model_dump()["protected"] is True
-    stored, taken = await store.take_password_try(protected.id, 10, 60)
+    stored, taken = await PasswordCheck(store).reserve(protected.id)
     assert stored == PASSWORD_HASH and taken.allowed
     # Creating it again with another password is another record: a conflict.
     with pytest.raises(Conflict):
@@ -883,44 +884,44 @@ async def test_a_plain_password_is_refused_as_a_hash(clock: Clock) -> None:
 async def test_a_file_without_password_counts_no_try(store: SqlStore, clock: Clock) -> None:
     info = await active_file(store, clock, 1, [1])
     for _ in range(20):
-        stored, taken = await store.take_password_try(info.id, 10, 60)
+        stored, taken = await PasswordCheck(store).reserve(info.id)
         assert stored is None and taken.allowed
     with pytest.raises(NotFound):
-        await store.take_password_try("no-such-file-0000", 10, 60)
+        await PasswordCheck(store).reserve("no-such-file-0000")
 
 
 async def test_wrong_tries_are_limited_per_window_under_concurrency(
     store: SqlStore, clock: Clock
 ) -> None:
     info = await active_file(store, clock, 1, [1], password_hash=PASSWORD_HASH)
-    results = await asyncio.gather(*(store.take_password_try(info.id, 10, 60) for _ in range(25)))
+    results = await asyncio.gather(*(PasswordCheck(store).reserve(info.id) for _ in range(25)))
     allowed = [taken for _, taken in results if taken.allowed]
     refused = [taken for _, taken in results if not taken.allowed]
     assert len(allowed) == 10 and len(refused) == 15
     assert all(t.retry_after == 60 for t in refused)
     clock.advance(45)
-    _, taken = await store.take_password_try(info.id, 10, 60)
+    _, taken = await PasswordCheck(store).reserve(info.id)
     assert not taken.allowed and taken.retry_after == 15
     clock.advance(15)  # the window is over: counting starts again
-    _, taken = await store.take_password_try(info.id, 10, 60)
+    _, taken = await PasswordCheck(store).reserve(info.id)
     assert taken.allowed and taken.count.tries == 1 and taken.count.since == clock()
 
 
 async def test_a_right_try_is_given_back(store: SqlStore, clock: Clock) -> None:
     info = await active_file(store, clock, 1, [1], password_hash=PASSWORD_HASH)
     for _ in range(30):  # right tries (each given back) never reach the limit
-        _, taken = await store.take_password_try(info.id, 10, 60)
+        _, taken = await PasswordCheck(store).reserve(info.id)
         assert taken.allowed
         assert taken.count.since is not None
-        await store.give_back_password_try(info.id, taken.count.since)
-    _, taken = await store.take_password_try(info.id, 10, 60)
+        await PasswordCheck(store).give_back(info.id, taken.count.since)
+    _, taken = await PasswordCheck(store).reserve(info.id)
     assert taken.count.tries == 1
     # Giving back a try of a window that is over changes the new window's count in nothing.
     clock.advance(61)
-    _, fresh = await store.take_password_try(info.id, 10, 60)
+    _, fresh = await PasswordCheck(store).reserve(info.id)
     assert taken.count.since is not None
-    await store.give_back_password_try(info.id, taken.count.since)
-    _, after = await store.take_password_try(info.id, 10, 60)
+    await PasswordCheck(store).give_back(info.id, taken.count.since)
+    _, after = await PasswordCheck(store).reserve(info.id)
     assert fresh.count.tries == 1 and after.count.tries == 2
 
 

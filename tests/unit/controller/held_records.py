@@ -13,6 +13,7 @@ from typing import Any, cast
 
 from filefleet.core.errors import NotFound
 from filefleet.core.models import ChunkRef, FileUpdate
+from filefleet.core.passwords import TryCount
 from filefleet.store.base import (
     ChunkChange,
     ChunkOrders,
@@ -74,6 +75,9 @@ class _FileChange(FileChange):
         written = {k: v for k, v in asdict(fields).items() if v is not None}
         self.records.writes.append(written)
         self.records.row = replace(self.records.row, **written)
+
+    async def count_password_tries(self, count: TryCount) -> None:
+        self.records.row = replace(self.records.row, password_tries=count)
 
     async def count_download(self) -> None:
         self.records.row = replace(self.records.row, downloads=self.records.row.downloads + 1)
