@@ -25,7 +25,6 @@ import asyncio
 import contextlib
 import errno
 import fcntl
-import hashlib
 import itertools
 import logging
 import mmap
@@ -49,13 +48,12 @@ from filefleet.core.errors import (
 )
 from filefleet.fastpath.durable import write_durably
 from filefleet.fastpath.hashing import sha256_hex_async
-from filefleet.fastpath.reading import read_into
+from filefleet.fastpath.reading import hash_file, read_into
 from filefleet.node import quarantine
 
 log = logging.getLogger(__name__)
 
 _LOCK_STRIPES = 64
-_READ_BLOCK = 1024 * 1024
 
 
 IdPage = tuple[list[str], str | None]  # chunk ids, and the ``after`` of the next page
@@ -404,14 +402,8 @@ class ChunkStore:
 
 
 def _hash_file(chunk_id: str, path: Path) -> ScrubResult:
-    digest = hashlib.sha256()
-    size = 0
-    with open(path, "rb", buffering=0) as handle:
-        inode = os.fstat(handle.fileno()).st_ino
-        while block := handle.read(_READ_BLOCK):
-            digest.update(block)
-            size += len(block)
-    return ScrubResult(chunk_id, size, digest.hexdigest() == chunk_id, inode)
+    actual, size, inode = hash_file(path)  # O_DIRECT, past the page cache
+    return ScrubResult(chunk_id, size, actual == chunk_id, inode)
 
 
 def _unlink_quietly(path: Path) -> None:

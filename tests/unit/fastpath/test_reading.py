@@ -1,4 +1,5 @@
 import fcntl
+import hashlib
 import mmap
 import os
 from pathlib import Path
@@ -56,3 +57,32 @@ def test_file_systems_refusing_o_direct_get_plain_reads(
     assert reading.read_into(tmp_path / "chunk", buffer) == len(data)
     assert buffer[: len(data)] == data
     assert reading._direct_supported is False
+
+
+@pytest.mark.parametrize("size", [0, 1, 4097, reading.HASH_BLOCK, 3 * reading.HASH_BLOCK + 513])
+def test_hash_file_gives_the_sha256_size_and_inode(tmp_path: Path, size: int) -> None:
+    data = os.urandom(size)
+    durable.write_durably(tmp_path / "chunk", data)
+    digest, got_size, inode = reading.hash_file(tmp_path / "chunk")
+    assert (digest, got_size) == (hashlib.sha256(data).hexdigest(), size)
+    assert inode == os.stat(tmp_path / "chunk").st_ino
+
+
+def test_hash_file_reads_plainly_where_o_direct_is_refused(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    data = os.urandom(reading.HASH_BLOCK + 10)
+    (tmp_path / "chunk").write_bytes(data)
+    real_open = os.open
+
+    def open_(path: str, flags: int, *args: int) -> int:
+        if flags & os.O_DIRECT:
+            raise OSError(22, "Invalid argument")
+        return real_open(path, flags, *args)
+
+    monkeypatch.setattr(reading, "_direct_supported", True)
+    monkeypatch.setattr(os, "open", open_)
+    assert reading.hash_file(tmp_path / "chunk")[0] == hashlib.sha256(data).hexdigest()
+    assert reading._direct_supported is False
+    with pytest.raises(FileNotFoundError):
+        reading.hash_file(tmp_path / "absent")
