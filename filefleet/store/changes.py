@@ -35,6 +35,33 @@ async def lock_file(conn: AsyncConnection, file_id: str) -> FileRow:
     )  # fmt: skip
 
 
+async def add_locations(conn: AsyncConnection, upsert: Any, pairs: set[tuple[str, str]]) -> int:
+    """Insert the (chunk, node) locations not listed yet and count them in their chunks'
+    ``location_count``: one INSERT for them all and one UPDATE per distinct increment
+    (usually one in all), whatever the number of pairs. The chunk rows must exist and be
+    locked by the caller. How many locations were new.
+
+    A statement per pair (an INSERT and an UPDATE each) cost the controller ~1 ms of CPU
+    per location on SQLite; the replicator records ~500 per GiB uploaded at R=2."""
+    if not pairs:
+        return 0
+    rows = [{"chunk_id": c, "node_id": n} for c, n in sorted(pairs)]
+    stmt = upsert(chunk_locations).values(rows).on_conflict_do_nothing()
+    # Only the rows this statement inserted come back: a location already listed is not
+    # a new replica.
+    added = list(await conn.scalars(stmt.returning(chunk_locations.c.chunk_id)))
+    by_delta: dict[int, list[str]] = {}
+    for chunk_id in sorted(set(added)):
+        by_delta.setdefault(added.count(chunk_id), []).append(chunk_id)
+    for delta, chunk_ids in by_delta.items():
+        await conn.execute(
+            update(chunks)
+            .where(chunks.c.id.in_(chunk_ids))
+            .values(location_count=chunks.c.location_count + delta)
+        )
+    return len(added)
+
+
 class SqlFileChange(FileChange):
     def __init__(self, conn: AsyncConnection, upsert: Any, row: FileRow, now: datetime) -> None:
         self.conn = conn
@@ -80,24 +107,8 @@ class SqlFileChange(FileChange):
                 for c in new
             ]
             await conn.execute(insert(file_chunks), rows)
-        pairs = sorted({(c.id, node) for c in given for node in c.locations})
-        if not pairs:
-            return
-        rows = [{"chunk_id": c, "node_id": n} for c, n in pairs]
-        stmt = self.upsert(chunk_locations).values(rows).on_conflict_do_nothing()
-        added = list(await conn.scalars(stmt.returning(chunk_locations.c.chunk_id)))
-        # Count only the rows this statement inserted (a location already listed is not a
-        # new replica); the chunk rows are locked (reference_chunks). One UPDATE per
-        # distinct increment, usually one in all.
-        by_delta: dict[int, list[str]] = {}
-        for chunk_id in sorted(set(added)):
-            by_delta.setdefault(added.count(chunk_id), []).append(chunk_id)
-        for delta, chunk_ids in by_delta.items():
-            await conn.execute(
-                update(chunks)
-                .where(chunks.c.id.in_(chunk_ids))
-                .values(location_count=chunks.c.location_count + delta)
-            )
+        pairs = {(c.id, node) for c in given for node in c.locations}
+        await add_locations(conn, self.upsert, pairs)  # chunk rows locked: reference_chunks
 
     async def set_fields(self, fields: FileFields) -> None:
         values = {k: v for k, v in asdict(fields).items() if v is not None}

@@ -293,20 +293,13 @@ class SqlStore(MetadataStore):
         return added
 
     async def add_locations(self, pairs: list[tuple[str, str]]) -> tuple[int, list[str]]:
-        wanted = sorted(set(pairs))  # chunk rows touched in id order: no deadlock
-        added = 0
+        ids = sorted({chunk for chunk, _ in pairs})
         async with self._write() as conn:
-            ids = sorted({chunk for chunk, _ in wanted})
-            found = set(
-                (await conn.execute(select(chunks.c.id).where(chunks.c.id.in_(ids)))).scalars()
-            )
-            for chunk_id, node_id in wanted:
-                if chunk_id not in found:
-                    continue
-                stmt = self._upsert(chunk_locations).values(chunk_id=chunk_id, node_id=node_id)
-                if (await conn.execute(stmt.on_conflict_do_nothing())).rowcount == 1:
-                    added += 1
-                    await self._count_locations(conn, chunk_id, 1)
+            # The chunk rows locked in id order, as every writer takes them: no deadlock.
+            lock = select(chunks.c.id).where(chunks.c.id.in_(ids)).order_by(chunks.c.id)
+            found = set((await conn.execute(lock.with_for_update())).scalars())
+            kept = {(chunk, node) for chunk, node in pairs if chunk in found}
+            added = await changes.add_locations(conn, self._upsert, kept)
         return added, [c for c in ids if c not in found]
 
     async def remove_location(

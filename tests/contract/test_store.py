@@ -451,6 +451,10 @@ async def test_many_locations_in_one_transaction(store: SqlStore, clock: Clock) 
     # location_count follows: at R, neither is below it any more
     await update_file(store, record.id, FileUpdate(state="active", size=20, sha256="cd" * 32))
     assert await store.chunks_below(2, 10, 10) == []
+    # two new locations of one chunk in one call count twice
+    more = [(chunk_id(1), node_id(3)), (chunk_id(1), node_id(4)), (chunk_id(2), node_id(3))]
+    assert await store.add_locations(more) == (3, [])
+    assert [c.id for c in await store.chunks_below(4, 10, 10)] == [chunk_id(2)]
 
 
 async def test_chunks_on_a_node_in_id_order_within_a_range(store: SqlStore, clock: Clock) -> None:
