@@ -15,11 +15,14 @@ import hashlib
 import mmap
 import os
 import threading
+from collections.abc import Callable
 from pathlib import Path
+from typing import TypeVar
 
 _direct_supported = hasattr(os, "O_DIRECT")
 HASH_BLOCK = 1024 * 1024  # a re-hash reads this much at a time: hashed while in the cache
 _local = threading.local()  # each worker thread's own HASH_BLOCK buffer, kept
+T = TypeVar("T")
 
 
 def read_into(path: Path, buffer: mmap.mmap) -> int | None:
@@ -27,22 +30,27 @@ def read_into(path: Path, buffer: mmap.mmap) -> int | None:
     long, as ``aligned_buffers`` makes them); its size, or None when it does not fit (the
     caller reads it another way).
     FileNotFoundError when it is not there."""
+    return _with_file(path, lambda fd: _read_all(fd, buffer))
+
+
+def _with_file(path: Path, work: Callable[[int], T]) -> T:
+    """``work`` on the file opened with ``O_DIRECT``, or plainly where the file system
+    refuses it (at open, or at the first read: then it is never tried again)."""
     global _direct_supported
     if _direct_supported:
         try:
             fd = os.open(path, os.O_RDONLY | os.O_DIRECT)
             try:
-                return _read_all(fd, buffer)
+                return work(fd)
             finally:
                 os.close(fd)
         except OSError as exc:
             if exc.errno != errno.EINVAL:
                 raise
-            # This file system refuses O_DIRECT (at open, or at the first read): stop trying.
             _direct_supported = False
     fd = os.open(path, os.O_RDONLY)
     try:
-        return _read_all(fd, buffer)
+        return work(fd)
     finally:
         os.close(fd)
 
@@ -71,23 +79,7 @@ def hash_file(path: Path) -> tuple[str, int, int]:
     (the cache's copy, its readahead and 262,000 page faults per GiB, and a cache filled
     with chunks nobody reads next); an idle node at the default 8 MiB/s used 0.015 of a
     core, now 0.007."""
-    global _direct_supported
-    if _direct_supported:
-        try:
-            fd = os.open(path, os.O_RDONLY | os.O_DIRECT)
-            try:
-                return _hash_all(fd)
-            finally:
-                os.close(fd)
-        except OSError as exc:
-            if exc.errno != errno.EINVAL:
-                raise
-            _direct_supported = False
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        return _hash_all(fd)
-    finally:
-        os.close(fd)
+    return _with_file(path, _hash_all)
 
 
 def _hash_all(fd: int) -> tuple[str, int, int]:

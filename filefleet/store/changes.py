@@ -8,6 +8,7 @@ of one upsert's VALUES), as every writer takes them, so two changes never deadlo
 
 from __future__ import annotations
 
+from collections import Counter
 from dataclasses import asdict
 from datetime import datetime
 from typing import Any
@@ -51,8 +52,8 @@ async def add_locations(conn: AsyncConnection, upsert: Any, pairs: set[tuple[str
     # a new replica.
     added = list(await conn.scalars(stmt.returning(chunk_locations.c.chunk_id)))
     by_delta: dict[int, list[str]] = {}
-    for chunk_id in sorted(set(added)):
-        by_delta.setdefault(added.count(chunk_id), []).append(chunk_id)
+    for chunk_id, delta in sorted(Counter(added).items()):
+        by_delta.setdefault(delta, []).append(chunk_id)
     for delta, chunk_ids in by_delta.items():
         await conn.execute(
             update(chunks)
