@@ -226,26 +226,32 @@ async def _pieces(total: int) -> AsyncIterator[bytes]:
 
 async def fresh_chunks(total: int) -> None:
     """The plain path: the same copy and hashes, into a new buffer for every chunk."""
-    whole = hashlib.sha256()
+    from filefleet.fastpath.hashing import InOrderDigest
+
+    whole = InOrderDigest()
     buffer, filled, own = bytearray(CHUNK), 0, hashlib.sha256()
     async for piece in _pieces(total):
         view = memoryview(buffer)[filled : filled + len(piece)]
         view[:] = piece
         own.update(view)
-        whole.update(view)
         filled += len(piece)
         if filled == CHUNK:
             own.hexdigest()
+            whole.add(memoryview(buffer), lambda: None)
             buffer, filled, own = bytearray(CHUNK), 0, hashlib.sha256()
+    await whole.hexdigest()
 
 
 async def pooled(total: int) -> None:
     from filefleet.fastpath.buffers import BufferPool
+    from filefleet.fastpath.hashing import InOrderDigest
     from filefleet.fastpath.pooled_chunks import pooled_chunks
 
     pool = BufferPool(CHUNK, 5)
-    async for chunk in pooled_chunks(_pieces(total), pool, hashlib.sha256()):
+    whole = InOrderDigest()
+    async for chunk in pooled_chunks(_pieces(total), pool, whole):
         chunk.release()
+    await whole.hexdigest()
 
 
 def bench_buffers(rounds: int) -> None:

@@ -69,9 +69,10 @@ STEPS: list[tuple[str, tuple[str, ...]]] = [
         "SHA-256",
         (
             "_hash_arrived",
+            "_hash_queued",
             "hashlib",
             "hexdigest",
-            *lines_with("fastpath/pooled_chunks.py", "own.update(", "whole.update("),
+            *lines_with("fastpath/pooled_chunks.py", "own.update("),
             *lines_with("http/bodies.py", "digest.update(view"),
             *lines_with("fastpath/reading.py", "digest.update("),
         ),

@@ -8,6 +8,7 @@ import asyncio
 import contextlib
 import hashlib
 import threading
+from collections.abc import Callable
 
 from filefleet.core.hashing import sha256_hex
 
@@ -90,3 +91,67 @@ class ArrivingDigest:
             self._digest.update(self._buffer[start:end])
             with self._lock:
                 self._hashed = end
+
+
+class InOrderDigest:
+    """The SHA-256 of a stream given as whole buffers in order, hashed by a worker thread
+    while the event loop goes on: an upload's whole-file hash, one chunk after another,
+    on a second core.
+
+    ``add(view, done)`` queues a buffer; ``done`` is called on the event loop once the
+    thread has hashed it (the buffer may be reused from then on, not before). One thread at
+    a time works on a digest, taking the queued buffers in order without a trip through the
+    event loop between them; it returns when the queue is empty and the next ``add`` starts
+    it again."""
+
+    def __init__(self) -> None:
+        self._digest = hashlib.sha256()
+        self._lock = threading.Lock()  # guards the two fields below
+        self._queued: list[tuple[memoryview, Callable[[], None]]] = []
+        self._running = False  # a thread is taking from the queue
+        self._worker: asyncio.Future[None] | None = None  # the latest thread started
+        self._loop: asyncio.AbstractEventLoop | None = None
+
+    def add(self, view: memoryview, done: Callable[[], None]) -> None:
+        """Queue ``view`` for hashing after every buffer queued before it."""
+        with self._lock:
+            self._queued.append((view, done))
+            if not self._running:
+                self._running = True
+                self._loop = asyncio.get_running_loop()
+                self._worker = self._loop.run_in_executor(None, self._hash_queued)
+
+    async def hexdigest(self) -> str:
+        """The digest of every buffer queued so far, once the thread has hashed them."""
+        await self.settle()
+        if self._worker is not None and self._worker.exception() is not None:
+            raise self._worker.exception()  # type: ignore[misc]
+        return self._digest.hexdigest()
+
+    async def settle(self) -> None:
+        """Wait until the thread has hashed every queued buffer (or failed) and every
+        ``done`` it owes has run."""
+        while (worker := self._worker) is not None and not worker.done():
+            # A thread's ``done`` calls reach the loop before its future completes.
+            with contextlib.suppress(Exception):
+                await asyncio.shield(worker)
+
+    def _hash_queued(self) -> None:
+        """In the thread: hash the queued buffers in order until none is left."""
+        assert self._loop is not None
+        loop = self._loop
+        while True:
+            with self._lock:
+                if not self._queued:
+                    self._running = False
+                    return
+                view, done = self._queued.pop(0)
+            try:
+                self._digest.update(view)
+            except BaseException:
+                with self._lock:
+                    # Stop for good: hashing on would digest a stream with a gap.
+                    self._queued.clear()
+                raise
+            finally:
+                loop.call_soon_threadsafe(done)

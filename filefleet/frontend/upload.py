@@ -41,6 +41,7 @@ from filefleet.core.errors import ChunkCollecting, Conflict, PayloadTooLarge
 from filefleet.core.models import ChunkRef, FileCreate, FileUpdate, UploadResult, utcnow
 from filefleet.core.placement import Placement
 from filefleet.fastpath.buffers import BufferPool, Buffers
+from filefleet.fastpath.hashing import InOrderDigest
 from filefleet.fastpath.pooled_chunks import PooledChunk, pooled_chunks
 from filefleet.frontend.appender import LINGER, ChunkAppender
 from filefleet.frontend.events import ReplicateEvents
@@ -258,7 +259,7 @@ class Uploader:
         run = _Run()
         # One buffer is filled from the body while up to `inflight` are hashed and stored.
         pool = BufferPool(self.chunk_size, self.inflight + 1, stock=self.buffers)
-        file_hash = hashlib.sha256()  # fed as the body arrives, with each chunk's own
+        file_hash = InOrderDigest()  # fed chunk after chunk, in a thread
         size = 0
         try:
             async for chunk in pooled_chunks(pieces, pool, file_hash):
@@ -272,12 +273,14 @@ class Uploader:
                 run.start(self.steps.store_chunk(upload, placement, order, chunk.sha256, chunk))
             upload.appender.last_ones()  # the body has ended: no append to linger for
             await asyncio.gather(*run.tasks)
+            sha256 = await file_hash.hexdigest()
         except BaseException:
             await run.cancel()
             raise
         finally:
+            await file_hash.settle()  # the thread lets go of the last buffers
             pool.close()  # the released buffers go back for the next upload or download
-        return size, file_hash.hexdigest()
+        return size, sha256
 
 
 @dataclass

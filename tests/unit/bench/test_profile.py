@@ -10,7 +10,6 @@ from bench.profile import lines_with, step_of
     ("module", "text"),
     [
         ("fastpath/pooled_chunks.py", "own.update("),
-        ("fastpath/pooled_chunks.py", "whole.update("),
         ("fastpath/pooled_chunks.py", "piece_in_buffer[:] ="),
         ("http/bodies.py", "digest.update(view"),
         ("http/bodies.py", "view[filled:end] = piece"),

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import os
 import time
 
 import pytest
 
-from filefleet.fastpath.hashing import ArrivingDigest
+from filefleet.fastpath.hashing import ArrivingDigest, InOrderDigest
 
 
 @pytest.mark.parametrize("pieces", [[1], [7, 3, 100], [4096] * 9, [300_000, 1, 2_000_000, 5]])
@@ -57,3 +58,47 @@ async def test_less_than_a_block_waits_for_the_end() -> None:
     assert digest.hashed == 0  # not worth a thread yet
     assert await digest.hexdigest(len(buffer)) == hashlib.sha256(buffer).hexdigest()
     assert digest.hashed == len(buffer)
+
+
+# -- InOrderDigest: whole buffers in order, hashed by a worker thread ------------------------
+
+
+async def test_in_order_digest_is_the_sha256_of_the_buffers_in_the_order_given() -> None:
+    buffers = [os.urandom(n) for n in (1, 300_000, 4096, 2_000_000, 7)]
+    done: list[int] = []
+    digest = InOrderDigest()
+    for index, data in enumerate(buffers):
+        digest.add(memoryview(data), lambda i=index: done.append(i))  # type: ignore[misc]
+    assert await digest.hexdigest() == hashlib.sha256(b"".join(buffers)).hexdigest()
+    await asyncio.sleep(0)  # the last call_soon_threadsafe has run by the next loop turn
+    assert done == [0, 1, 2, 3, 4]  # each told, in order, after the thread hashed it
+
+
+async def test_in_order_digest_of_nothing_is_the_empty_digest() -> None:
+    assert await InOrderDigest().hexdigest() == hashlib.sha256(b"").hexdigest()
+
+
+async def test_a_buffer_is_reported_done_only_after_it_was_hashed() -> None:
+    """What a pooled chunk's release relies on: once ``done`` ran, the buffer may be
+    overwritten without changing the digest."""
+    buffer = bytearray(os.urandom(1024 * 1024))
+    expected = hashlib.sha256(bytes(buffer)).hexdigest()
+    released = asyncio.Event()
+
+    def done() -> None:
+        buffer[:] = bytes(len(buffer))  # reused at once, as the pool would
+        released.set()
+
+    digest = InOrderDigest()
+    digest.add(memoryview(buffer), done)
+    await asyncio.wait_for(released.wait(), 10)
+    assert await digest.hexdigest() == expected
+
+
+async def test_adds_after_a_pause_start_the_thread_again() -> None:
+    digest = InOrderDigest()
+    first, second = os.urandom(100_000), os.urandom(100_000)
+    digest.add(memoryview(first), lambda: None)
+    await digest.settle()
+    digest.add(memoryview(second), lambda: None)
+    assert await digest.hexdigest() == hashlib.sha256(first + second).hexdigest()

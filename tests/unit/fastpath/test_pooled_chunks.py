@@ -11,6 +11,7 @@ from hypothesis import strategies as st
 
 from filefleet.core.chunking import chunk_count, split_bytes
 from filefleet.fastpath.buffers import BufferPool, byte_buffers
+from filefleet.fastpath.hashing import InOrderDigest
 from filefleet.fastpath.pooled_chunks import pooled_chunks
 
 
@@ -21,13 +22,13 @@ async def _pieces(pieces: list[bytes]) -> AsyncIterator[bytes]:
 
 async def _cut(pieces: list[bytes], chunk_size: int) -> list[bytes]:
     pool = BufferPool(chunk_size, 2)
-    whole = hashlib.sha256()
+    whole = InOrderDigest()
     out = []
     async for chunk in pooled_chunks(_pieces(pieces), pool, whole):
         out.append(bytes(chunk.view))
         assert chunk.sha256 == hashlib.sha256(chunk.view).hexdigest()  # hashed as it landed
         chunk.release()
-    assert whole.hexdigest() == hashlib.sha256(b"".join(pieces)).hexdigest()
+    assert await whole.hexdigest() == hashlib.sha256(b"".join(pieces)).hexdigest()
     return out
 
 
@@ -51,7 +52,7 @@ async def test_pool_bounds_chunks_in_flight() -> None:
     """With every buffer held, the cutter waits: memory cannot grow with the body."""
     pool = BufferPool(4, 2)
     held = []
-    gen = pooled_chunks(_pieces([b"x" * 40]), pool, hashlib.sha256())
+    gen = pooled_chunks(_pieces([b"x" * 40]), pool, InOrderDigest())
     held.append(await anext(gen))
     held.append(await asyncio.wait_for(anext(gen), 1))
     with pytest.raises(TimeoutError):
@@ -86,3 +87,22 @@ async def test_pool_takes_from_the_stock_and_gives_back_what_was_released() -> N
     second = BufferPool(8, 2, stock=stock)
     assert await second.acquire() is a
     assert await second.acquire() is not b
+
+
+async def test_a_buffer_goes_back_once_sent_and_hashed_into_the_whole_file() -> None:
+    """The sender's release alone does not free the buffer while the whole-file hash may
+    still read it; both together do."""
+    pool = BufferPool(4, 1)
+    whole = InOrderDigest()
+    gen = pooled_chunks(_pieces([b"abcdefgh"]), pool, whole)
+    first = await anext(gen)
+    await whole.settle()  # hashed: one holder left, the sender
+    assert first.holders == 1
+    with pytest.raises(TimeoutError):  # the only buffer is still the sender's
+        await asyncio.wait_for(anext(gen), 0.05)
+    first.release()
+    gen = pooled_chunks(_pieces([b"ijkl"]), pool, whole)  # the pool has its buffer back
+    second = await asyncio.wait_for(anext(gen), 1)
+    assert second.buffer is first.buffer
+    second.release()
+    assert await whole.hexdigest() == hashlib.sha256(b"abcdijkl").hexdigest()
