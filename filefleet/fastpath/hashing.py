@@ -106,15 +106,19 @@ class InOrderDigest:
 
     def __init__(self) -> None:
         self._digest = hashlib.sha256()
-        self._lock = threading.Lock()  # guards the two fields below
+        self._lock = threading.Lock()  # guards the three fields below
         self._queued: list[tuple[memoryview, Callable[[], None]]] = []
         self._running = False  # a thread is taking from the queue
+        self._failed = False  # a buffer could not be hashed: no digest, ever
         self._worker: asyncio.Future[None] | None = None  # the latest thread started
         self._loop: asyncio.AbstractEventLoop | None = None
 
     def add(self, view: memoryview, done: Callable[[], None]) -> None:
         """Queue ``view`` for hashing after every buffer queued before it."""
         with self._lock:
+            if self._failed:  # nothing more is hashed; the buffer is free at once
+                asyncio.get_running_loop().call_soon(done)
+                return
             self._queued.append((view, done))
             if not self._running:
                 self._running = True
@@ -124,8 +128,9 @@ class InOrderDigest:
     async def hexdigest(self) -> str:
         """The digest of every buffer queued so far, once the thread has hashed them."""
         await self.settle()
-        if self._worker is not None and self._worker.exception() is not None:
-            raise self._worker.exception()  # type: ignore[misc]
+        failure = self._worker.exception() if self._worker is not None else None
+        if failure is not None:
+            raise failure
         return self._digest.hexdigest()
 
     async def settle(self) -> None:
@@ -151,7 +156,10 @@ class InOrderDigest:
             except BaseException:
                 with self._lock:
                     # Stop for good: hashing on would digest a stream with a gap.
-                    self._queued.clear()
+                    self._failed = True
+                    left, self._queued = self._queued, []
+                for _, left_done in left:
+                    loop.call_soon_threadsafe(left_done)
                 raise
             finally:
                 loop.call_soon_threadsafe(done)

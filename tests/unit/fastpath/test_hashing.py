@@ -102,3 +102,21 @@ async def test_adds_after_a_pause_start_the_thread_again() -> None:
     await digest.settle()
     digest.add(memoryview(second), lambda: None)
     assert await digest.hexdigest() == hashlib.sha256(first + second).hexdigest()
+
+
+async def test_a_buffer_that_cannot_be_hashed_fails_the_digest_for_good() -> None:
+    """A gap in the stream must not give a digest: the failure is raised and later buffers
+    are not hashed, but every ``done`` still runs: the pool gets its buffers back, so the
+    upload does not wait for a buffer that never comes."""
+    broken = memoryview(b"abc")
+    broken.release()  # hashlib refuses a released view
+    done: list[str] = []
+    digest = InOrderDigest()
+    digest.add(broken, lambda: done.append("broken"))
+    with pytest.raises(ValueError):
+        await digest.hexdigest()
+    digest.add(memoryview(b"more"), lambda: done.append("more"))
+    with pytest.raises(ValueError):
+        await digest.hexdigest()
+    await asyncio.sleep(0)  # "more" is handed back on the next turn of the loop
+    assert done == ["broken", "more"]
