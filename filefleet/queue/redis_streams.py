@@ -107,6 +107,8 @@ class RedisStreamsQueue(EventQueue):
     async def consume(
         self, group: str, consumer: str, count: int = 10, block: float = 1.0
     ) -> list[Delivery]:
+        if not 0 < block < READ_TIMEOUT:  # a longer block would end as a read timeout
+            raise ValueError(f"block must be between 0 and {READ_TIMEOUT} seconds, not {block}")
         async with self._translated():
             try:
                 return await self._consume(group, consumer, count, block)

@@ -19,7 +19,7 @@ from filefleet.queue.dead_letters import DeadLetterPolicy
 from filefleet.queue.events import Delivery, ReplicateEvent
 from filefleet.queue.factory import open_queue, split_name
 from filefleet.queue.rabbitmq import RabbitQueue
-from filefleet.queue.redis_streams import RedisStreamsQueue
+from filefleet.queue.redis_streams import READ_TIMEOUT, RedisStreamsQueue
 from tests.conftest import require_service
 from tests.harness.processes import free_port, wait_for
 
@@ -203,3 +203,15 @@ def test_factory_picks_the_backend_and_name() -> None:
     assert isinstance(open_queue("redis://h:1/0?name=x"), RedisStreamsQueue)
     rabbit = open_queue("amqp://u:p@h/?name=y")
     assert isinstance(rabbit, RabbitQueue) and rabbit.name == "y"
+
+
+async def test_a_redis_block_longer_than_the_read_timeout_is_refused() -> None:
+    # Nothing listens on port 1: the block is refused before any connection is tried, where
+    # it would otherwise wait out the read timeout and fail as an unreachable queue.
+    queue = RedisStreamsQueue("redis://127.0.0.1:1/0", "never-used")
+    try:
+        for block in (0.0, READ_TIMEOUT, 200.0):
+            with pytest.raises(ValueError, match=f"not {block}"):
+                await queue.consume("replicators", "c1", block=block)
+    finally:
+        await queue.close()

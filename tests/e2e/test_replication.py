@@ -15,12 +15,11 @@ import time
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 
 from filefleet.queue.dead_letters import DeadLetterPolicy
-from filefleet.queue.events import ReplicateEvent
+from filefleet.queue.events import Delivery, ReplicateEvent
 from filefleet.queue.factory import open_queue
 from tests.conftest import require_service
 from tests.harness.cluster import Cluster
@@ -350,18 +349,19 @@ def test_status_of_an_unreachable_cluster_is_a_clear_error(procs: ProcessGroup) 
 
 
 def dead_letter(queue_url: str, chunk: str) -> None:
+    """Dead-letter one event for ``chunk`` through the queue's own ``retry``.
+
+    The event is not published first: the cluster's replicator would take it from the
+    stream (and drop it there) before this helper could, and then keep retrying it. A
+    delivery on its last allowed attempt is what the replicator hands to ``retry`` when a
+    copy fails for good, so the dead letter is written exactly as in production.
+    """
+
     async def fail_one() -> None:
         queue = open_queue(queue_url, DeadLetterPolicy(attempts=1, min_age=0))
         try:
-            await queue.publish([ReplicateEvent(chunk=chunk)])
-            # Another group than the replicators', so only this test sees the event.
-            mine: list[Any] = []
-            deadline = time.monotonic() + 10
-            while not mine and time.monotonic() < deadline:  # bounded: a loaded Redis may lag
-                deliveries = await queue.consume("status-test", "t", block=200)
-                mine = [d for d in deliveries if d.event.chunk == chunk]
-            assert len(mine) == 1, mine
-            assert await queue.retry(mine[0], 0, "test: made to fail")
+            last_try = Delivery(ReplicateEvent(chunk=chunk), tag="0-1", first_seen=time.time())
+            assert await queue.retry(last_try, 0, "test: made to fail")
         finally:
             await queue.close()
 
