@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from tests.harness.cluster import SECRET, Cluster
-from tests.harness.processes import FILEFLEET, free_port, wait_for
+from tests.harness.processes import FILEFLEET, ProcessGroup, free_port, wait_for
 
 
 def run(*args: str, **env: str) -> subprocess.CompletedProcess[str]:
@@ -82,7 +82,13 @@ def test_share_get_delete_and_their_exit_codes(cluster: Cluster, tmp_path: Path)
     assert gone.returncode == 1 and gone.stderr.startswith("filefleet: error: ")
 
 
-def test_status_exit_codes(cluster: Cluster, tmp_path: Path) -> None:
+def test_status_exit_codes(procs: ProcessGroup, tmp_path: Path) -> None:
+    cluster = Cluster(
+        procs,
+        tmp_path,
+        node_args=["--ping-interval", "200ms", "--scrub-rate", "0"],
+        controller_args=["--node-ttl", "2s"],  # the killed node is dead within seconds
+    ).start(nodes=3)
     env = {"FILEFLEET_CONTROLLER": cluster.controller_url, "FILEFLEET_SECRET": SECRET}
     healthy = run("status", "--json", **env)
     assert healthy.returncode == 0, healthy.stdout + healthy.stderr

@@ -239,11 +239,17 @@ class Cluster(ClusterView):
         return self.service_url(self.frontend_port)
 
     def start(self, nodes: int = 3, controllers: int = 1) -> Cluster:
+        """Controllers first (everything else registers with them), then the nodes and the
+        frontend together: each process spends most of its start importing, so starting
+        them at once rather than one after another saves about a second per cluster."""
         self.start_controllers(controllers)
-        for _ in range(nodes):
-            self.add_node()
+        started = [self.add_node(wait=False) for _ in range(nodes)]
+        frontend = self.start_frontend(wait=False)
+        for node in started:
+            assert node.process is not None
+            node.process.wait_healthy()
         self.wait_active(nodes)
-        self.start_frontend()
+        frontend.wait_healthy()
         return self
 
     def start_controllers(self, count: int = 1) -> list[Process]:
@@ -273,14 +279,14 @@ class Cluster(ClusterView):
             self.controller = proc
         return proc.wait_healthy() if wait else proc
 
-    def add_node(self) -> Node:
+    def add_node(self, *, wait: bool = True) -> Node:
         index = len(self.nodes) + 1
         node = Node(index, self.root / f"node-{index}", free_port(), scheme=self.scheme)
         self.nodes.append(node)
-        self.start_node(node)
+        self.start_node(node, wait=wait)
         return node
 
-    def start_node(self, node: Node) -> Process:
+    def start_node(self, node: Node, *, wait: bool = True) -> Process:
         args = [
             "node",
             "--data",
@@ -292,7 +298,7 @@ class Cluster(ClusterView):
             *self.node_args,
         ]
         node.process = self.procs.spawn(f"node-{node.index}", args, url=node.url)
-        return node.process.wait_healthy()
+        return node.process.wait_healthy() if wait else node.process
 
     def start_gc(self, *args: str) -> Process:
         """The garbage collector (``filefleet gc``) with ``args`` (e.g. fast knobs)."""
@@ -305,10 +311,10 @@ class Cluster(ClusterView):
         """The GC's ``/stats``: ``passes``, ``totals`` and ``last_pass`` counters."""
         return self.stats_of(self.service_url(self.gc_port))
 
-    def start_frontend(self) -> Process:
+    def start_frontend(self, *, wait: bool = True) -> Process:
         self.frontend_port = self.frontend_port or free_port()
         args = ["frontend", "--port", str(self.frontend_port), "--controller", self.controller_urls]
         if self.queue:
             args += ["--queue", self.queue]
         self.frontend = self.procs.spawn("frontend", [*args, *self.frontend_args], url=self.url)
-        return self.frontend.wait_healthy()
+        return self.frontend.wait_healthy() if wait else self.frontend

@@ -107,12 +107,14 @@ class Process:
         if self.alive():
             os.kill(self.pid, sig)
 
-    def stop(self, timeout: float = 10.0) -> int | None:
-        """SIGTERM, then SIGKILL if it has not exited within ``timeout``."""
+    def stop(self, timeout: float = 10.0, *, signalled: bool = False) -> int | None:
+        """SIGTERM (unless already ``signalled``), then SIGKILL if it has not exited
+        within ``timeout``."""
         if self.popen is None:
             return None
         if self.popen.poll() is None:
-            self.popen.send_signal(signal.SIGTERM)
+            if not signalled:
+                self.popen.send_signal(signal.SIGTERM)
             try:
                 self.popen.wait(timeout)
             except subprocess.TimeoutExpired:
@@ -163,8 +165,13 @@ class ProcessGroup:
         return proc.start()
 
     def stop_all(self) -> None:
-        for proc in reversed(self.processes):
-            proc.stop()
+        """SIGTERM to all (the last started first), then wait for each: they shut down
+        side by side, not one after another."""
+        running = [proc for proc in reversed(self.processes) if proc.alive()]
+        for proc in running:
+            proc.signal(signal.SIGTERM)
+        for proc in running:
+            proc.stop(signalled=True)
 
     def log_tails(self, lines: int = 30) -> str:
         return "\n".join(p.log_tail(lines) for p in self.processes)
