@@ -107,6 +107,10 @@ class Process:
         if self.alive():
             os.kill(self.pid, sig)
 
+    def begin_stop(self) -> None:
+        """Ask it to shut down (SIGTERM) without waiting; ``stop(signalled=True)`` waits."""
+        self.signal(signal.SIGTERM)
+
     def stop(self, timeout: float = 10.0, *, signalled: bool = False) -> int | None:
         """SIGTERM (unless already ``signalled``), then SIGKILL if it has not exited
         within ``timeout``."""
@@ -165,11 +169,11 @@ class ProcessGroup:
         return proc.start()
 
     def stop_all(self) -> None:
-        """SIGTERM to all (the last started first), then wait for each: they shut down
-        side by side, not one after another."""
+        """Each asked to shut down (the last started first), then waited for: they shut
+        down side by side, not one after another."""
         running = [proc for proc in reversed(self.processes) if proc.alive()]
         for proc in running:
-            proc.signal(signal.SIGTERM)
+            proc.begin_stop()
         for proc in running:
             proc.stop(signalled=True)
 

@@ -89,12 +89,16 @@ class ServerProcess(Process):
         wait_for(check, timeout=timeout, interval=0.1, what=f"{self.name} ready\n")
         return self
 
-    def stop(self, timeout: float = 15.0) -> int | None:
+    def begin_stop(self) -> None:
+        self.signal(self.stop_signal)
+
+    def stop(self, timeout: float = 15.0, *, signalled: bool = False) -> int | None:
         """The server's own shutdown signal; SIGKILL to the group after ``timeout``."""
         if self.popen is None:
             return None
         if self.popen.poll() is None:
-            self.popen.send_signal(self.stop_signal)
+            if not signalled:
+                self.popen.send_signal(self.stop_signal)
             with contextlib.suppress(subprocess.TimeoutExpired):
                 self.popen.wait(timeout)
         self.crash()
