@@ -39,7 +39,7 @@ faults: dev
 	$(BIN)/pytest tests/faults -q -s -p no:cacheprovider $(PYTEST_ARGS)
 
 test: lint types
-	$(BIN)/pytest -q $(PYTEST_ARGS)
+	$(BIN)/pytest -q --durations=15 $(PYTEST_ARGS)
 
 bench: $(VENV)/.installed
 	$(BIN)/python -m bench.throughput
