@@ -91,6 +91,7 @@ async def update_file(store: MetadataStore, file_id: str, update: FileUpdate) ->
                 await change.set_fields(expires)  # a touch, at least
             elif (done := finish(row, update, existing)) is not None:
                 await change.set_fields(replace(done, expires_at=expires.expires_at))
+            summary = await change.summary()
     if marked:
         raise collecting_mark.append_refused(marked)
-    return await store.get_summary(file_id)
+    return summary

@@ -107,6 +107,11 @@ class FileChange(abc.ABC):
     async def count_download(self) -> None:
         """One more download."""
 
+    @abc.abstractmethod
+    async def summary(self) -> FileSummary:
+        """The record as this change leaves it, with its chunk count: read inside the
+        change, so an append's answer costs no second transaction."""
+
 
 class ChunkChange(abc.ABC):
     """One chunk's record, locked: whether the GC marked it, ``now`` by the store's clock."""

@@ -17,7 +17,7 @@ from sqlalchemy import insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from filefleet.core.errors import Conflict, InvalidInput, NotFound
-from filefleet.core.models import ChunkRef
+from filefleet.core.models import ChunkRef, FileSummary
 from filefleet.core.passwords import TryCount
 from filefleet.store import queries
 from filefleet.store.base import ChunkChange, ChunkOrders, FileChange, FileFields, FileRow
@@ -122,6 +122,11 @@ class SqlFileChange(FileChange):
             .where(files.c.id == self.row.id)
             .values(password_tries=count.tries, password_tries_since=count.since)
         )
+
+    async def summary(self) -> FileSummary:
+        found = await queries.load_summary(self.conn, self.row.id)
+        assert found is not None  # the row is locked by this transaction
+        return found
 
     async def count_download(self) -> None:
         # updated_at: the GC collects an exhausted file only a grace after its last

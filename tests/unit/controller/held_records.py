@@ -82,6 +82,9 @@ class _FileChange(FileChange):
     async def count_download(self) -> None:
         self.records.row = replace(self.records.row, downloads=self.records.row.downloads + 1)
 
+    async def summary(self) -> Any:
+        return self.records.row
+
 
 class _ChunkChange(ChunkChange):
     def __init__(self, records: Records, chunk_id: str) -> None:
