@@ -33,7 +33,7 @@ from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from bench.cluster import cpu_seconds, free_port
+from bench.cluster import cpu_seconds, free_port, wait_healthy
 from filefleet.core import ids
 from filefleet.core.models import ChunkRef, FileCreate, PingRequest
 from filefleet.http.client import HttpClient
@@ -148,20 +148,6 @@ async def run(url: str, pid: int, secret: str, requests: int, batch: int) -> Non
         await http.close()
 
 
-def wait_listening(url: str, proc: subprocess.Popen[bytes], log: Path) -> None:
-    import urllib.request
-
-    deadline = time.monotonic() + 30
-    while True:
-        try:
-            with urllib.request.urlopen(f"{url}/healthz", timeout=1):
-                return
-        except OSError:
-            if proc.poll() is not None or time.monotonic() > deadline:
-                raise SystemExit(f"the controller did not start; see {log}") from None
-            time.sleep(0.1)
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--requests", type=int, default=300, help="of each kind")
@@ -181,7 +167,10 @@ def main() -> None:
             )  # fmt: skip
         url = f"http://127.0.0.1:{port}"
         try:
-            wait_listening(url, proc, log)
+            try:
+                wait_healthy(url, proc=proc)
+            except RuntimeError as exc:
+                raise SystemExit(f"{exc}; see {log}") from None
             print(f"controller on {db.split('://')[0]}, {args.requests} requests of each kind")
             asyncio.run(run(url, proc.pid, secret, args.requests, args.batch))
         finally:

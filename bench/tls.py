@@ -19,16 +19,15 @@ import argparse
 import asyncio
 import contextlib
 import os
-import socket
 import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
 from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+from bench.cluster import free_port, wait_healthy
 from filefleet.core.hashing import sha256_hex
 from filefleet.core.models import NodeRef
 from filefleet.core.units import parse_size
@@ -59,12 +58,6 @@ def make_ca(root: Path) -> tuple[Path, Path, Path]:
     signing = ["-CA", "ca.pem", "-CAkey", "ca.key", "-CAcreateserial", "-days", "30"]
     openssl("x509", "-req", "-in", "node.csr", *signing, "-out", "node.pem", "-extfile", "node.ext")
     return root / "ca.pem", root / "node.pem", root / "node.key"
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 @dataclass
@@ -113,13 +106,7 @@ def wait_listening(node: Node, ca: Path | None) -> None:
     import ssl
 
     context = ssl.create_default_context(cafile=str(ca)) if ca else None
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        with contextlib.suppress(OSError):
-            urllib.request.urlopen(f"{node.url}/healthz", timeout=1, context=context)
-            return
-        time.sleep(0.1)
-    raise RuntimeError(f"{node.url} did not start")
+    wait_healthy(node.url, context=context)
 
 
 @dataclass

@@ -112,13 +112,13 @@ class Process:
         self.signal(signal.SIGTERM)
 
     def stop(self, timeout: float = 10.0, *, signalled: bool = False) -> int | None:
-        """SIGTERM (unless already ``signalled``), then SIGKILL if it has not exited
+        """``begin_stop`` (unless already ``signalled``), then SIGKILL if it has not exited
         within ``timeout``."""
         if self.popen is None:
             return None
         if self.popen.poll() is None:
             if not signalled:
-                self.popen.send_signal(signal.SIGTERM)
+                self.begin_stop()
             try:
                 self.popen.wait(timeout)
             except subprocess.TimeoutExpired:

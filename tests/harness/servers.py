@@ -98,7 +98,7 @@ class ServerProcess(Process):
             return None
         if self.popen.poll() is None:
             if not signalled:
-                self.popen.send_signal(self.stop_signal)
+                self.begin_stop()
             with contextlib.suppress(subprocess.TimeoutExpired):
                 self.popen.wait(timeout)
         self.crash()
