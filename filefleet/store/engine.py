@@ -10,6 +10,8 @@ for reads.
 
 from __future__ import annotations
 
+import sqlite3
+import time
 from pathlib import Path
 from typing import Any
 
@@ -119,10 +121,8 @@ def _sqlite_transactions(engine: AsyncEngine) -> None:
     def on_connect(dbapi_connection: Any, _record: Any) -> None:
         dbapi_connection.isolation_level = None  # we send BEGIN ourselves (below)
         cursor = dbapi_connection.cursor()
-        # busy_timeout first: switching to WAL needs a lock that another controller starting
-        # on the same file may hold for a moment, and must wait for it, not fail.
         cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
-        cursor.execute("PRAGMA journal_mode=WAL")
+        enter_wal(cursor, SQLITE_BUSY_TIMEOUT_MS / 1000)
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.execute("PRAGMA synchronous=NORMAL")
         cursor.close()
@@ -131,6 +131,25 @@ def _sqlite_transactions(engine: AsyncEngine) -> None:
     def on_begin(connection: Connection) -> None:
         immediate = connection.get_execution_options().get(WRITE, False)
         connection.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+
+
+def enter_wal(cursor: Any, timeout: float) -> None:
+    """``PRAGMA journal_mode=WAL``, waiting up to ``timeout`` seconds for the lock it needs.
+
+    SQLite does not call the busy handler for this pragma: while another connection holds
+    a write lock (a second controller starting on the same new file, creating the schema),
+    it fails at once with "database is locked" whatever ``busy_timeout`` says. So it is
+    tried again, every 10 ms, until the lock is free or the timeout has passed.
+    """
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            cursor.execute("PRAGMA journal_mode=WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() > deadline:
+                raise
+        time.sleep(0.01)
 
 
 def alembic_config() -> Config:
