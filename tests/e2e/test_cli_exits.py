@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.harness.cluster import SECRET, Cluster
+from tests.harness.cluster import FAST_NODE, SECRET, Cluster
 from tests.harness.processes import FILEFLEET, ProcessGroup, free_port, wait_for
 
 
@@ -86,7 +86,7 @@ def test_status_exit_codes(procs: ProcessGroup, tmp_path: Path) -> None:
     cluster = Cluster(
         procs,
         tmp_path,
-        node_args=["--ping-interval", "200ms", "--scrub-rate", "0"],
+        node_args=FAST_NODE,
         controller_args=["--node-ttl", "2s"],  # the killed node is dead within seconds
     ).start(nodes=3)
     env = {"FILEFLEET_CONTROLLER": cluster.controller_url, "FILEFLEET_SECRET": SECRET}

@@ -29,7 +29,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.harness.cluster import SECRET, Cluster, http
+from tests.harness.cluster import FAST_NODE, SECRET, Cluster, http
 from tests.harness.postgres import fresh_database
 from tests.harness.processes import ProcessGroup, wait_for
 
@@ -53,7 +53,7 @@ def cluster(procs: ProcessGroup, tmp_path: Path, pg_url: str) -> Cluster:
         procs,
         tmp_path,
         db=pg_url,
-        node_args=["--ping-interval", "200ms", "--scrub-rate", "0"],
+        node_args=FAST_NODE,
         frontend_args=["--chunk-size", str(CHUNK)],
         controller_args=["--node-ttl", "2s"],
     )

@@ -23,7 +23,7 @@ import pytest
 
 from tests.conftest import require_service
 from tests.harness import replicators
-from tests.harness.cluster import SECRET, Cluster, Node
+from tests.harness.cluster import FAST_NODE, SECRET, Cluster, Node
 from tests.harness.processes import ProcessGroup, free_port, wait_for
 
 KiB = 1024
@@ -62,7 +62,7 @@ def make_cluster(procs: ProcessGroup, root: Path, *, node_ttl: str = "2s") -> Cl
     return Cluster(
         procs,
         root,
-        node_args=["--ping-interval", "200ms", "--scrub-rate", "0"],
+        node_args=FAST_NODE,
         frontend_args=["--chunk-size", str(CHUNK)],
         controller_args=["--node-ttl", node_ttl, "--replicas", "2"],
     )

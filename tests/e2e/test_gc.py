@@ -24,7 +24,7 @@ from filefleet.gc.worker import GarbageCollector
 from filefleet.http.client import HttpClient
 from filefleet.http.controller_api import ControllerClient
 from filefleet.http.node_api import NodeClient
-from tests.harness.cluster import SECRET, Cluster, Node, http
+from tests.harness.cluster import FAST_NODE, SECRET, Cluster, Node, http
 from tests.harness.processes import ProcessGroup, wait_for
 from tests.harness.replicators import start_replicator, wait_replicated
 
@@ -38,7 +38,7 @@ def fast_cluster(procs: ProcessGroup, tmp_path: Path) -> Cluster:
         procs,
         tmp_path,
         controller_args=["--node-ttl", "1s"],
-        node_args=["--ping-interval", "200ms", "--scrub-rate", "0"],
+        node_args=FAST_NODE,
         frontend_args=["--chunk-size", str(CHUNK)],
     ).start(nodes=3)
 

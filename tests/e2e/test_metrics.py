@@ -21,7 +21,7 @@ from typing import Any
 import pytest
 
 from tests.conftest import require_service
-from tests.harness.cluster import SECRET, Cluster, http
+from tests.harness.cluster import FAST_NODE, SECRET, Cluster, http
 from tests.harness.metrics import Samples, documented_types, exposed_types, scrape
 from tests.harness.processes import ProcessGroup, wait_for
 from tests.harness.replicators import (
@@ -41,7 +41,7 @@ def cluster(procs: ProcessGroup, tmp_path: Path) -> Cluster:
     return Cluster(
         procs,
         tmp_path,
-        node_args=["--ping-interval", "200ms", "--scrub-rate", "0"],
+        node_args=FAST_NODE,
         frontend_args=["--chunk-size", str(CHUNK), "--log-json"],
         controller_args=["--node-ttl", "2s", "--replicas", "2"],
     ).start(nodes=3)

@@ -21,7 +21,7 @@ import pytest
 
 from tests.conftest import require_service
 from tests.harness import replicators
-from tests.harness.cluster import SECRET, Cluster, Node
+from tests.harness.cluster import FAST_NODE, SECRET, Cluster, Node
 from tests.harness.processes import FILEFLEET, ProcessGroup, wait_for
 from tests.harness.replicators import chunk_locations, wait_replicated
 
@@ -37,7 +37,7 @@ def cluster(procs: ProcessGroup, tmp_path: Path) -> Iterator[Cluster]:
     started = Cluster(
         procs,
         tmp_path,
-        node_args=["--ping-interval", "200ms", "--scrub-rate", "0"],
+        node_args=FAST_NODE,
         frontend_args=["--chunk-size", str(CHUNK)],
         controller_args=["--node-ttl", "2s", "--replicas", "2", "--queue", queue],
         queue=queue,

@@ -22,7 +22,7 @@ from filefleet.queue.dead_letters import DeadLetterPolicy
 from filefleet.queue.events import Delivery, ReplicateEvent
 from filefleet.queue.factory import open_queue
 from tests.conftest import require_service
-from tests.harness.cluster import Cluster
+from tests.harness.cluster import FAST_NODE, Cluster
 from tests.harness.processes import ProcessGroup, free_port, wait_for
 from tests.harness.replicators import (
     QUEUE_SERVERS,
@@ -35,7 +35,6 @@ from tests.harness.replicators import (
 
 KiB = 1024
 CHUNK = 256 * KiB
-FAST_NODE = ["--ping-interval", "200ms", "--scrub-rate", "0"]
 NEVER = "1h"  # a knob value that keeps a loop out of the way of a test
 
 MakeCluster = Callable[..., Cluster]

@@ -30,13 +30,12 @@ import pytest
 from filefleet.core.errors import Unavailable
 from filefleet.core.models import PingRequest
 from filefleet.store.sql import SqlStore, open_store
-from tests.harness.cluster import Cluster
+from tests.harness.cluster import FAST_NODE, Cluster
 from tests.harness.private_postgres import DATABASE, PrivatePostgres, private_postgres
 from tests.harness.processes import ProcessGroup
 from tests.harness.replicators import start_replicator
 from tests.harness.upload_load import (
     CHUNK,
-    FAST_NODE,
     FaultWindow,
     UploadLoad,
     fault_report,

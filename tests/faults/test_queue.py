@@ -30,13 +30,12 @@ import pytest
 
 from filefleet.frontend.events import PUBLISH_TIMEOUT, publish_replicate
 from filefleet.queue.factory import open_queue
-from tests.harness.cluster import Cluster
+from tests.harness.cluster import FAST_NODE, Cluster
 from tests.harness.private_queue import QueueServer, private_rabbitmq, private_redis
 from tests.harness.processes import ProcessGroup, wait_for
 from tests.harness.replicators import Replicator, start_replicator, wait_replicated
 from tests.harness.upload_load import (
     CHUNK,
-    FAST_NODE,
     MiB,
     UploadLoad,
     fault_report,

@@ -27,6 +27,9 @@ from tests.harness.certs import TestCA
 from tests.harness.processes import FILEFLEET, Process, ProcessGroup, free_port, wait_for
 
 SECRET = "test-cluster-secret"
+# Node knobs for a fleet that notices changes quickly: pings every 200 ms, and no scrubbing
+# (no disk reads competing with what a test measures, no chunk quarantined behind its back).
+FAST_NODE = ["--ping-interval", "200ms", "--scrub-rate", "0"]
 
 
 @dataclass

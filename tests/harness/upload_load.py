@@ -34,8 +34,6 @@ UPLOAD_TIMEOUT = 90.0  # seconds a client waits for one answer
 # The frontend's --chunk-size under load: small, so each upload makes dozens of
 # controller calls and publishes dozens of events.
 CHUNK = 256 * 1024
-# Nodes ping often (a fleet that heals quickly) and do not scrub (no disk reads competing).
-FAST_NODE = ["--ping-interval", "200ms", "--scrub-rate", "0"]
 
 
 @dataclass(frozen=True)
