@@ -47,13 +47,13 @@ async def build_app(settings: FrontendSettings) -> web.Application:
     writer = ChunkWriter(nodes, directory)
     # One stock of chunk buffers for uploads, downloads and chunk API bodies: as many as one
     # of them holds at once stay allocated between requests, so one job after another
-    # reuses the same memory (an upload or a download holds `inflight` + 1; a chunk API
-    # client such as `filefleet share` sends CHUNK_API_INFLIGHT chunks at a time).
-    keep = max(settings.inflight + 1, CHUNK_API_INFLIGHT)
+    # reuses the same memory (an upload holds `inflight` + 1, a download `read_ahead` + 1;
+    # a chunk API client such as `filefleet share` sends CHUNK_API_INFLIGHT chunks at a time).
+    keep = max(settings.inflight + 1, settings.read_ahead + 1, CHUNK_API_INFLIGHT)
     buffers = byte_buffers(settings.chunk_size, keep=keep)
     replicas = ReplicaReader(nodes, controller, directory.suspects)
     downloader = Downloader(
-        controller, replicas, directory, inflight=settings.inflight, buffers=buffers
+        controller, replicas, directory, read_ahead=settings.read_ahead, buffers=buffers
     )
     queue = open_queue(settings.queue) if settings.queue else None
     if queue is None:

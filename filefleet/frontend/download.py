@@ -3,7 +3,7 @@
 Each chunk comes from the first of its replicas on active nodes that gives verified bytes
 (``http/replicas.py``: a corrupt or missing replica is skipped and reported, a slow one is
 hedged with a read of the next), so a corrupt byte is never served. While one chunk is
-sent, the next ``inflight - 1`` are fetched, each into a reused buffer (no 4 MiB
+sent, the next ``read_ahead - 1`` are fetched, each into a reused buffer (no 4 MiB
 allocation and its page faults per chunk); a buffer goes back for reuse once the caller
 says its bytes have left (``released``). If every replica of a chunk is gone, the caller
 gets Unavailable: before the first byte that is a 503, after it the connection is aborted
@@ -48,16 +48,16 @@ class Downloader:
         replicas: ReplicaReader,
         directory: NodeDirectory,
         *,
-        inflight: int,
+        read_ahead: int,
         buffers: Buffers[bytearray],
     ) -> None:
         self.controller = controller
         self.replicas = replicas
         self.directory = directory
-        self.inflight = inflight
+        self.read_ahead = read_ahead
         self.counters = DownloadCounters()
         # The frontend's chunk buffers, shared with uploads: a download holds at most
-        # `inflight` + 1 at a time (more are made while several run at once).
+        # `read_ahead` + 1 at a time (more are made while several run at once).
         self.buffers = buffers
 
     async def live_file(self, file_id: str) -> FileInfo:
@@ -106,13 +106,13 @@ class Downloader:
 
         def fetch_ahead() -> None:
             nonlocal fetched
-            while fetched < len(parts) and len(pending) < self.inflight:
+            while fetched < len(parts) and len(pending) < self.read_ahead:
                 pending.append(asyncio.create_task(self.fetch(parts[fetched][0], verify)))
                 fetched += 1
 
         try:
             for _chunk, lo, hi in parts:
-                # At most `inflight` chunks in memory: the one being sent and those behind it.
+                # At most `read_ahead` chunks in memory: the one being sent and those behind it.
                 fetch_ahead()
                 buffer, data = await pending.popleft()
                 self.counters.chunks_served += 1

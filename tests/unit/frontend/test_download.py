@@ -1,8 +1,10 @@
 """The downloader's reused chunk buffers: a buffer whose bytes may still be queued for
-sending is never filled again, and every chunk comes out as its own bytes."""
+sending is never filled again, every chunk comes out as its own bytes, and a download
+holds at most ``read_ahead`` chunks."""
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import os
 from datetime import UTC, datetime
@@ -27,10 +29,12 @@ class FakeNodes:
     def __init__(self, chunks: dict[str, bytes]) -> None:
         self.chunks = chunks
         self.filled: list[int] = []  # id() of each buffer read into
+        self.reads = 0  # get_chunk calls so far
 
     async def get_chunk(
         self, url: str, chunk_id: str, *, verify: bool = True, into: bytearray | None = None
     ) -> bytearray | memoryview:
+        self.reads += 1
         data = self.chunks[chunk_id]
         if into is None or len(into) < len(data):
             return bytearray(data)
@@ -61,12 +65,12 @@ def file_of(blobs: list[bytes]) -> tuple[FileInfo, dict[str, bytes]]:
     return info, {r.id: b for r, b in zip(refs, blobs, strict=True)}
 
 
-def downloader(nodes: FakeNodes) -> Downloader:
+def downloader(nodes: FakeNodes, read_ahead: int = 2) -> Downloader:
     controller = cast(ControllerClient, None)
     reader = ReplicaReader(cast(NodeClient, nodes), controller, SuspectNodes())
     return Downloader(
         controller, reader, cast(NodeDirectory, FakeDirectory()),
-        inflight=2, buffers=byte_buffers(SIZE, keep=3),
+        read_ahead=read_ahead, buffers=byte_buffers(SIZE, keep=read_ahead + 1),
     )  # fmt: skip
 
 
@@ -76,7 +80,7 @@ async def test_buffers_are_reused_once_released_and_chunks_stay_their_own() -> N
     nodes = FakeNodes(chunks)
     got = [bytes(data) async for data in downloader(nodes).stream(info, None)]
     assert got == blobs
-    assert len(set(nodes.filled)) <= 3  # inflight + 1 buffers for 12 chunks
+    assert len(set(nodes.filled)) <= 3  # read_ahead + 1 buffers for 12 chunks
 
 
 async def test_a_buffer_still_queued_for_sending_is_never_filled_again() -> None:
@@ -96,3 +100,19 @@ async def test_a_chunk_larger_than_the_buffers_is_read_into_its_own() -> None:
     nodes = FakeNodes(chunks)
     assert [bytes(d) async for d in downloader(nodes).stream(info, None)] == blobs
     assert len(nodes.filled) == 1
+
+
+async def test_a_download_reads_ahead_but_never_holds_more_than_read_ahead_chunks() -> None:
+    blobs = [os.urandom(SIZE) for _ in range(10)]
+    info, chunks = file_of(blobs)
+    nodes = FakeNodes(chunks)
+    held: list[int] = []  # at each chunk sent: chunks read so far and not yet sent, plus it
+    got: list[bytes] = []
+    async for data in downloader(nodes, read_ahead=3).stream(info, None):
+        for _ in range(3):  # a slow receiver: every fetch started meanwhile gets to run
+            await asyncio.sleep(0)
+        held.append(nodes.reads - len(got))
+        got.append(bytes(data))
+    assert got == blobs
+    assert max(held) == 3, held  # the one being sent and two fetched ahead
+    assert held[:8] == [3] * 8, held  # ...all the way, until the file's end is in sight
