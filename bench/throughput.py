@@ -2,6 +2,7 @@
 
     python -m bench.throughput                      # 1 GiB, then 8 clients x 64 MiB
     python -m bench.throughput --rss 256MiB,1GiB,4GiB   # frontend peak RSS vs file size
+    python -m bench.throughput --read-ahead 4           # a frontend knob set for the run
 
 Every run uploads fresh random bytes (a file the fleet already holds deduplicates: its
 re-upload is measured on a line of its own). An upload is timed until its link is
@@ -153,7 +154,13 @@ def main() -> None:
     parser.add_argument("--client-size", default="64MiB")
     parser.add_argument("--runs", type=int, default=1)
     parser.add_argument("--rss", default="", help="comma-separated sizes: frontend RSS per size")
+    parser.add_argument("--inflight", help="the frontend's --inflight (default: its own)")
+    parser.add_argument("--read-ahead", help="the frontend's --read-ahead (default: its own)")
     args = parser.parse_args()
+    knobs = [*NO_REPAIR_PASS]
+    for flag, value in (("--inflight", args.inflight), ("--read-ahead", args.read_ahead)):
+        if value is not None:
+            knobs += [flag, value]
     with tempfile.TemporaryDirectory(prefix="filefleet-bench-") as tmp:
         root = Path(tmp)
         if args.rss:
@@ -161,7 +168,7 @@ def main() -> None:
                 size = parse_size(text)
                 path = root / f"rss-{text}.bin"
                 make_file(path, size)
-                with local_cluster(root / f"rss-{text}", *NO_REPAIR_PASS) as cluster:
+                with local_cluster(root / f"rss-{text}", *knobs) as cluster:
                     run = asyncio.run(single(cluster, path, size))
                     print(
                         f"{text}: up {run.link:.0f} MiB/s, down {run.download:.0f} MiB/s; "
@@ -174,7 +181,7 @@ def main() -> None:
         small = [root / f"client-{i}.bin" for i in range(args.clients)]
         for p in small:
             make_file(p, client_size)
-        with local_cluster(root / "cluster", *NO_REPAIR_PASS) as cluster:
+        with local_cluster(root / "cluster", *knobs) as cluster:
             runs = []
             for index in range(args.runs):
                 fresh = root / f"fresh-{index}.bin"  # new bytes every run: no dedup
