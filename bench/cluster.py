@@ -32,8 +32,13 @@ class BenchCluster:
             if name.startswith(prefix)
         }
 
+    def reset_peak_rss(self, name: str) -> None:
+        """Start VmHWM over from the process's present memory (``clear_refs``, "5")."""
+        pid = self.manifest["services"][name]["pid"]
+        Path(f"/proc/{pid}/clear_refs").write_text("5")
+
     def peak_rss_mib(self, name: str) -> float:
-        """VmHWM: the process's peak resident memory since it started."""
+        """VmHWM: the process's peak resident memory since it started (or was reset)."""
         pid = self.manifest["services"][name]["pid"]
         for line in Path(f"/proc/{pid}/status").read_text().splitlines():
             if line.startswith("VmHWM:"):

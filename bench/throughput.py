@@ -3,6 +3,7 @@
     python -m bench.throughput                      # 1 GiB, then 8 clients x 64 MiB
     python -m bench.throughput --rss 256MiB,1GiB,4GiB   # frontend peak RSS vs file size
     python -m bench.throughput --read-ahead 4           # a frontend knob set for the run
+    python -m bench.throughput --clients 32 --read-ahead-pool 0
 
 Every run uploads fresh random bytes (a file the fleet already holds deduplicates: its
 re-upload is measured on a line of its own). An upload is timed until its link is
@@ -10,7 +11,9 @@ returned and until both copies of every chunk exist (R=2: the replicator copies 
 upload runs); the download reads the whole body (every chunk verified by the frontend
 before it is sent) once the cluster is quiet again, so each phase is measured alone.
 Prints MiB/s, the core-seconds per GiB each service spent (from /proc, user + system:
-upload to both copies, and download) and the peak RSS (VmHWM) of the frontend and nodes.
+upload to both copies, and download) and the peak RSS (VmHWM) of the frontend and nodes:
+with one client at a time, and the frontend's with all clients uploading, then all
+downloading.
 """
 
 from __future__ import annotations
@@ -117,19 +120,33 @@ async def reupload(cluster: BenchCluster, path: Path, size: int) -> float:
     return size / MiB / up
 
 
-async def concurrent(cluster: BenchCluster, paths: list[Path], size: int) -> tuple[float, float]:
+@dataclass
+class Concurrent:
+    """Many clients at once: MiB/s in all, and the frontend's peak memory in each phase."""
+
+    upload: float
+    download: float
+    upload_rss: float  # MiB, VmHWM over the uploads
+    download_rss: float  # MiB, VmHWM over the downloads alone
+
+
+async def concurrent(cluster: BenchCluster, paths: list[Path], size: int) -> Concurrent:
     timeout = aiohttp.ClientTimeout(total=3600)
     async with aiohttp.ClientSession(timeout=timeout) as session:
+        cluster.reset_peak_rss("frontend")
         start = time.perf_counter()
         results = await asyncio.gather(*(upload(session, cluster.url, p) for p in paths))
         up = time.perf_counter() - start
+        upload_rss = cluster.peak_rss_mib("frontend")
         await asyncio.to_thread(wait_replicated, cluster)
+        cluster.reset_peak_rss("frontend")
         start = time.perf_counter()
         got = await asyncio.gather(*(download(session, cluster.url, r[0]) for r in results))
         down = time.perf_counter() - start
+        download_rss = cluster.peak_rss_mib("frontend")
     assert all(n == size for n, _ in got)
     total = size * len(paths) / MiB
-    return total / up, total / down
+    return Concurrent(total / up, total / down, upload_rss, download_rss)
 
 
 def cpu_line(per_gib: list[dict[str, float]]) -> str:
@@ -156,9 +173,11 @@ def main() -> None:
     parser.add_argument("--rss", default="", help="comma-separated sizes: frontend RSS per size")
     parser.add_argument("--inflight", help="the frontend's --inflight (default: its own)")
     parser.add_argument("--read-ahead", help="the frontend's --read-ahead (default: its own)")
+    parser.add_argument("--read-ahead-pool", help="the frontend's --read-ahead-pool")
     args = parser.parse_args()
     knobs = [*NO_REPAIR_PASS]
-    for flag, value in (("--inflight", args.inflight), ("--read-ahead", args.read_ahead)):
+    for flag in ("--inflight", "--read-ahead", "--read-ahead-pool"):
+        value = getattr(args, flag[2:].replace("-", "_"))
         if value is not None:
             knobs += [flag, value]
     with tempfile.TemporaryDirectory(prefix="filefleet-bench-") as tmp:
@@ -201,12 +220,14 @@ def main() -> None:
             upload_cpu = cpu_line([r.upload_cpu for r in runs])
             print(f"  core-s per GiB, upload to both copies: {upload_cpu}")
             print(f"  core-s per GiB, download: {cpu_line([r.download_cpu for r in runs])}")
-            up, down = asyncio.run(concurrent(cluster, small, client_size))
+            peaks = report_rss(cluster)  # since the start: one client, then the other
+            many = asyncio.run(concurrent(cluster, small, client_size))
             print(
-                f"{args.clients} clients x {args.client_size}: upload {up:.0f} MiB/s, "
-                f"download {down:.0f} MiB/s"
+                f"{args.clients} clients x {args.client_size}: upload {many.upload:.0f} MiB/s, "
+                f"download {many.download:.0f} MiB/s; frontend peak RSS {many.upload_rss:.0f} "
+                f"MiB uploading, {many.download_rss:.0f} MiB downloading"
             )
-            print(f"peak RSS: {report_rss(cluster)}")
+            print(f"peak RSS, one client at a time: {peaks}")
 
 
 if __name__ == "__main__":

@@ -209,7 +209,12 @@ async def stats(request: web.Request) -> web.Response:
                 **asdict(ctx.uploader.steps.writer.counters),
                 **asdict(ctx.uploader.steps.counters),
             },
-            "download": asdict(ctx.downloader.counters),
+            "download": {
+                **asdict(ctx.downloader.counters),
+                # Now: downloads streaming, and the read-ahead chunks lent to them.
+                "running": ctx.downloader.pool.downloads,
+                "read_ahead_lent": ctx.downloader.pool.lent,
+            },
             "replicas": asdict(ctx.downloader.replicas.counters),
             "suspects": ctx.downloader.directory.suspects.current(),
         }

@@ -15,7 +15,7 @@ from filefleet.fastpath.buffers import byte_buffers
 from filefleet.frontend import api, bundles_api, delete, qr, resumable_api, unlock
 from filefleet.frontend.bundles import BundleMaker
 from filefleet.frontend.context import FRONTEND, FrontendContext
-from filefleet.frontend.download import Downloader
+from filefleet.frontend.download import Downloader, ReadAheadPool
 from filefleet.frontend.html_errors import html_errors
 from filefleet.frontend.nodes import NodeDirectory
 from filefleet.frontend.resumable import ResumableUploads
@@ -47,13 +47,18 @@ async def build_app(settings: FrontendSettings) -> web.Application:
     writer = ChunkWriter(nodes, directory)
     # One stock of chunk buffers for uploads, downloads and chunk API bodies: as many as one
     # of them holds at once stay allocated between requests, so one job after another
-    # reuses the same memory (an upload holds `inflight` + 1, a download `read_ahead` + 1;
+    # reuses the same memory (an upload holds `inflight` + 1, a download `read_ahead`;
     # a chunk API client such as `filefleet share` sends CHUNK_API_INFLIGHT chunks at a time).
-    keep = max(settings.inflight + 1, settings.read_ahead + 1, CHUNK_API_INFLIGHT)
+    keep = max(settings.inflight + 1, settings.read_ahead, CHUNK_API_INFLIGHT)
     buffers = byte_buffers(settings.chunk_size, keep=keep)
     replicas = ReplicaReader(nodes, controller, directory.suspects)
     downloader = Downloader(
-        controller, replicas, directory, read_ahead=settings.read_ahead, buffers=buffers
+        controller,
+        replicas,
+        directory,
+        read_ahead=settings.read_ahead,
+        pool=ReadAheadPool(settings.read_ahead_pool),
+        buffers=buffers,
     )
     queue = open_queue(settings.queue) if settings.queue else None
     if queue is None:

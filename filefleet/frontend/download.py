@@ -3,11 +3,19 @@
 Each chunk comes from the first of its replicas on active nodes that gives verified bytes
 (``http/replicas.py``: a corrupt or missing replica is skipped and reported, a slow one is
 hedged with a read of the next), so a corrupt byte is never served. While one chunk is
-sent, the next ``read_ahead - 1`` are fetched, each into a reused buffer (no 4 MiB
-allocation and its page faults per chunk); a buffer goes back for reuse once the caller
-says its bytes have left (``released``). If every replica of a chunk is gone, the caller
-gets Unavailable: before the first byte that is a 503, after it the connection is aborted
-(never a silently truncated file).
+sent, the next ones are fetched, each into a reused buffer (no 4 MiB allocation and its
+page faults per chunk); a buffer goes back for reuse once the caller says its bytes have
+left (``released``). If every replica of a chunk is gone, the caller gets Unavailable:
+before the first byte that is a 503, after it the connection is aborted (never a silently
+truncated file).
+
+How far a download reads ahead: it holds at most ``read_ahead`` chunks (the one being
+sent and those fetched meanwhile). The first ``OWN_CHUNKS`` are its own; the rest it
+borrows from the frontend's ``ReadAheadPool``, shared by every download. One download
+alone reads as far ahead as ``read_ahead`` allows (one download waits on each chunk's
+read, send and hash; more in flight hide that), many at once split the pool (they keep
+the cores busy without reading far ahead), and N downloads hold N x ``OWN_CHUNKS``
+chunks plus the pool, not N x ``read_ahead``.
 """
 
 from __future__ import annotations
@@ -41,6 +49,76 @@ class DownloadCounters:
     passwords_refused: int = 0  # protected links' tries refused: none, wrong or too many
 
 
+# Chunks every download may hold whatever the others do: the one being sent and the next,
+# fetched meanwhile, so a download never waits for a whole fetch between two chunks.
+OWN_CHUNKS = 2
+
+
+class ReadAheadPool:
+    """The chunks downloads may hold beyond their own ``OWN_CHUNKS``, shared by all the
+    downloads of one frontend (``--read-ahead-pool``).
+
+    Fair: a download borrows at most its share, the pool's size over the downloads
+    running (rounded up), so one that began alone gives back what it borrowed beyond its
+    share as others begin (as its chunks are sent: a fetch in flight is never dropped)."""
+
+    def __init__(self, size: int) -> None:
+        self.size = size
+        self.lent = 0
+        self.downloads = 0
+
+    def share(self) -> int:
+        return -(-self.size // max(1, self.downloads))
+
+    def lease(self, read_ahead: int) -> ReadAheadLease:
+        self.downloads += 1
+        return ReadAheadLease(self, read_ahead)
+
+    def borrow(self, borrowed: int) -> bool:
+        """One more chunk for a download that has ``borrowed`` already, if the pool has
+        one and the download is below its share."""
+        if self.lent >= self.size or borrowed >= self.share():
+            return False
+        self.lent += 1
+        return True
+
+    def give_back(self, count: int) -> None:
+        self.lent -= count
+
+
+class ReadAheadLease:
+    """One download's part: its own chunks, and what it borrowed from the pool."""
+
+    def __init__(self, pool: ReadAheadPool, read_ahead: int) -> None:
+        self.pool = pool
+        self.limit = read_ahead
+        self.own = min(OWN_CHUNKS, read_ahead)
+        self.borrowed = 0
+
+    def may_hold(self, held: int) -> bool:
+        """Whether a download holding ``held`` chunks may fetch one more."""
+        if held >= self.limit:
+            return False
+        if held < self.own + self.borrowed:
+            return True
+        if self.pool.borrow(self.borrowed):
+            self.borrowed += 1
+            return True
+        return False
+
+    def settle(self, held: int) -> None:
+        """Give back what the download borrowed and no longer holds."""
+        unneeded = self.borrowed - max(0, held - self.own)
+        if unneeded > 0:
+            self.pool.give_back(unneeded)
+            self.borrowed -= unneeded
+
+    def close(self) -> None:
+        self.pool.give_back(self.borrowed)
+        self.borrowed = 0
+        self.pool.downloads -= 1
+
+
 class Downloader:
     def __init__(
         self,
@@ -49,15 +127,17 @@ class Downloader:
         directory: NodeDirectory,
         *,
         read_ahead: int,
+        pool: ReadAheadPool,
         buffers: Buffers[bytearray],
     ) -> None:
         self.controller = controller
         self.replicas = replicas
         self.directory = directory
         self.read_ahead = read_ahead
+        self.pool = pool
         self.counters = DownloadCounters()
         # The frontend's chunk buffers, shared with uploads: a download holds at most
-        # `read_ahead` + 1 at a time (more are made while several run at once).
+        # `read_ahead` at a time (more are made while several run at once).
         self.buffers = buffers
 
     async def live_file(self, file_id: str) -> FileInfo:
@@ -103,16 +183,19 @@ class Downloader:
         parts = chunks_in_range(info.chunks, wanted)
         pending: deque[asyncio.Task[Fetched]] = deque()
         fetched = 0
+        lease = self.pool.lease(self.read_ahead)
 
         def fetch_ahead() -> None:
             nonlocal fetched
-            while fetched < len(parts) and len(pending) < self.read_ahead:
+            lease.settle(len(pending))
+            while fetched < len(parts) and lease.may_hold(len(pending)):
                 pending.append(asyncio.create_task(self.fetch(parts[fetched][0], verify)))
                 fetched += 1
 
         try:
             for _chunk, lo, hi in parts:
-                # At most `read_ahead` chunks in memory: the one being sent and those behind it.
+                # The chunk sent last is released: what this download holds is `pending`,
+                # and of it the one sent next.
                 fetch_ahead()
                 buffer, data = await pending.popleft()
                 self.counters.chunks_served += 1
@@ -121,6 +204,7 @@ class Downloader:
                     self.buffers.give(buffer)
             self.counters.downloads += 1
         finally:
+            lease.close()
             for task in pending:  # their buffers are not reused: the GC frees them
                 task.cancel()
 

@@ -6,6 +6,7 @@ import hashlib
 import http.client as http_client
 import os
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -169,6 +170,25 @@ def test_bad_input_is_a_clear_4xx(cluster: Cluster) -> None:
     assert "before 'file'" in answer.json()["error"]
     files = cluster.api("GET", "/files?state=active").json()["files"]
     assert files == []
+
+
+def test_many_downloads_at_once_share_the_read_ahead_pool(
+    procs: ProcessGroup, tmp_path: Path
+) -> None:
+    """Eight downloads at once through a frontend whose read-ahead pool (3 chunks) is
+    smaller than what they would each read ahead alone (6): every one gets every byte."""
+    knobs = ["--chunk-size", "64KiB", "--read-ahead", "6", "--read-ahead-pool", "3"]
+    cluster = Cluster(procs, tmp_path, frontend_args=knobs).start(nodes=3)
+    data = os.urandom(40 * 64 * 1024 + 123)
+    file_id = cluster.upload(data, name="shared.bin")["id"]
+    assert len(cluster.file_info(file_id)["chunks"]) == 41
+    with ThreadPoolExecutor(8) as pool:
+        answers = list(pool.map(lambda _: cluster.download(file_id), range(8)))
+    assert [a.status for a in answers] == [200] * 8
+    assert all(a.body == data for a in answers)
+    served = cluster.frontend_stats()["download"]
+    assert served["chunks_served"] >= 8 * 41, served
+    assert (served["running"], served["read_ahead_lent"]) == (0, 0), served  # all given back
 
 
 def test_no_active_node_is_503_and_stores_nothing(procs: ProcessGroup, tmp_path: Path) -> None:

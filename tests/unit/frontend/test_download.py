@@ -1,19 +1,21 @@
 """The downloader's reused chunk buffers: a buffer whose bytes may still be queued for
 sending is never filled again, every chunk comes out as its own bytes, and a download
-holds at most ``read_ahead`` chunks."""
+holds at most ``read_ahead`` chunks, beyond its first two only what the frontend's shared
+read-ahead pool lends it."""
 
 from __future__ import annotations
 
 import asyncio
 import hashlib
 import os
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime
-from typing import cast
+from typing import Any, cast
 
 from filefleet.core.models import ChunkRef, FileInfo, NodeInfo
 from filefleet.core.suspects import SuspectNodes
 from filefleet.fastpath.buffers import byte_buffers
-from filefleet.frontend.download import Downloader
+from filefleet.frontend.download import OWN_CHUNKS, Downloader, ReadAheadPool
 from filefleet.frontend.nodes import NodeDirectory
 from filefleet.http.controller_api import ControllerClient
 from filefleet.http.node_api import NodeClient
@@ -65,12 +67,15 @@ def file_of(blobs: list[bytes]) -> tuple[FileInfo, dict[str, bytes]]:
     return info, {r.id: b for r, b in zip(refs, blobs, strict=True)}
 
 
-def downloader(nodes: FakeNodes, read_ahead: int = 2) -> Downloader:
+def downloader(
+    nodes: FakeNodes, read_ahead: int = 2, pool: ReadAheadPool | None = None
+) -> Downloader:
     controller = cast(ControllerClient, None)
     reader = ReplicaReader(cast(NodeClient, nodes), controller, SuspectNodes())
     return Downloader(
         controller, reader, cast(NodeDirectory, FakeDirectory()),
-        read_ahead=read_ahead, buffers=byte_buffers(SIZE, keep=read_ahead + 1),
+        read_ahead=read_ahead, pool=pool or ReadAheadPool(16),
+        buffers=byte_buffers(SIZE, keep=read_ahead + 1),
     )  # fmt: skip
 
 
@@ -116,3 +121,88 @@ async def test_a_download_reads_ahead_but_never_holds_more_than_read_ahead_chunk
     assert got == blobs
     assert max(held) == 3, held  # the one being sent and two fetched ahead
     assert held[:8] == [3] * 8, held  # ...all the way, until the file's end is in sight
+
+
+async def slowly(
+    nodes: FakeNodes, stream: AsyncIterator[memoryview | bytes | bytearray], held: list[int]
+) -> list[bytes]:
+    """Read a download as a slow receiver would, noting at each chunk how many chunks
+    were read from the nodes and not yet sent (the one being sent included)."""
+    got: list[bytes] = []
+    async for data in stream:
+        for _ in range(3):
+            await asyncio.sleep(0)
+        held.append(nodes.reads - len(got))
+        got.append(bytes(data))
+    return got
+
+
+async def test_downloads_at_once_share_the_pool_fairly_and_give_it_all_back() -> None:
+    blobs = [os.urandom(SIZE) for _ in range(12)]
+    info, chunks = file_of(blobs)
+    pool = ReadAheadPool(4)
+    lent: list[int] = []
+
+    class Watched(FakeNodes):
+        async def get_chunk(self, *args: Any, **kwargs: Any) -> bytearray | memoryview:
+            lent.append(pool.lent)
+            return await super().get_chunk(*args, **kwargs)
+
+    one, two = Watched(chunks), Watched(chunks)
+    held_one: list[int] = []
+    held_two: list[int] = []
+    got = await asyncio.gather(
+        slowly(one, downloader(one, read_ahead=6, pool=pool).stream(info, None), held_one),
+        slowly(two, downloader(two, read_ahead=6, pool=pool).stream(info, None), held_two),
+    )
+    assert list(got) == [blobs, blobs]
+    # The first began alone and borrowed all four; once both ran, each held its own two
+    # and half the pool (the first shrinking to it as its chunks were sent), never the
+    # six --read-ahead allows one download alone.
+    assert held_one[0] == OWN_CHUNKS + 4, held_one
+    assert max(held_one[2:] + held_two) == OWN_CHUNKS + 2, (held_one, held_two)
+    assert max(lent) == 4, lent  # the pool was used, and never overdrawn
+    assert (pool.lent, pool.downloads) == (0, 0)
+
+
+async def test_one_download_alone_borrows_up_to_read_ahead_an_empty_pool_lends_nothing() -> None:
+    blobs = [os.urandom(SIZE) for _ in range(10)]
+    info, chunks = file_of(blobs)
+    for size, most in ((16, 6), (0, OWN_CHUNKS)):
+        nodes = FakeNodes(chunks)
+        held: list[int] = []
+        pool = ReadAheadPool(size)
+        stream = downloader(nodes, read_ahead=6, pool=pool).stream(info, None)
+        got = await slowly(nodes, stream, held)
+        assert got == blobs
+        assert max(held) == most, (size, held)
+        assert (pool.lent, pool.downloads) == (0, 0)
+
+
+async def test_a_download_given_up_halfway_gives_back_what_it_borrowed() -> None:
+    blobs = [os.urandom(SIZE) for _ in range(10)]
+    info, chunks = file_of(blobs)
+    pool = ReadAheadPool(8)
+    stream = downloader(FakeNodes(chunks), read_ahead=6, pool=pool).stream(info, None)
+    async for _ in stream:
+        break  # the receiver went away
+    assert pool.lent == 4
+    await stream.aclose()
+    assert (pool.lent, pool.downloads) == (0, 0)
+
+
+def test_a_download_that_began_alone_shrinks_to_its_share_as_others_begin() -> None:
+    pool = ReadAheadPool(6)
+    first = pool.lease(8)
+    assert all(first.may_hold(held) for held in range(8))  # own 2 + all 6 of the pool
+    assert (first.borrowed, pool.lent) == (6, 6)
+    second, third = pool.lease(8), pool.lease(8)  # share now 2 each
+    assert second.may_hold(2) is False  # the pool is lent out: own chunks only
+    first.settle(6)  # two sent: 6 held, 4 borrowed
+    assert first.may_hold(6) is False  # above its share: does not borrow again
+    assert second.may_hold(2) and second.may_hold(3) and not second.may_hold(4)
+    first.settle(2)
+    assert third.may_hold(2) and third.may_hold(3) and not third.may_hold(4)
+    for lease in (first, second, third):
+        lease.close()
+    assert (pool.lent, pool.downloads) == (0, 0)
