@@ -21,6 +21,7 @@ expire. Expiry, download limit and delete link belong to the bundle from then on
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import zlib
 from collections.abc import AsyncIterator
@@ -160,8 +161,11 @@ class BundleMaker:
         sums = Checksums()
         for info in infos:
             sums.begin()
-            async for data in self.downloader.stream(info, None, verify=True):
-                await asyncio.to_thread(sums.update, data)
+            # Closed at once if this stops early: its read-ahead goes back to the pool.
+            chunks = self.downloader.stream(info, None, verify=True)
+            async with contextlib.aclosing(chunks):
+                async for data in chunks:
+                    await asyncio.to_thread(sums.update, data)
         return sums.whole.hexdigest(), list(sums.crcs)
 
 

@@ -390,8 +390,11 @@ class ResumableUploads:
         size = info.size or 0
         if first * self.chunk_size < size:
             rest = ByteRange(first * self.chunk_size, size - 1)
-            async for data in self.downloader.stream(info, rest, verify=verify):
-                await asyncio.to_thread(digest.update, data)
+            # Closed at once if this stops early: its read-ahead goes back to the pool.
+            chunks = self.downloader.stream(info, rest, verify=verify)
+            async with contextlib.aclosing(chunks):
+                async for data in chunks:
+                    await asyncio.to_thread(digest.update, data)
         return digest.hexdigest()
 
     def _forget(self, upload_id: str) -> None:
