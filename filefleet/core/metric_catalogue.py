@@ -55,6 +55,11 @@ CATALOGUE: tuple[Family, ...] = (
     Family("frontend", "filefleet_stored_chunks_total", "counter",
            "Chunks the frontend stored on a node (each its first replica).",
            "chunks_stored"),
+    Family("frontend", "filefleet_downloads_streaming", "gauge",
+           "Downloads sending bytes now.", "downloads_streaming"),
+    Family("frontend", "filefleet_read_ahead_lent_chunks", "gauge",
+           "Chunks of --read-ahead-pool that downloads hold now (each download also holds "
+           "two of its own).", "read_ahead_lent"),
     # -- controller --------------------------------------------------------------------
     Family("controller", "filefleet_chunks_below_replication", "gauge",
            "Live chunks with fewer than R replicas on nodes pinged within --node-ttl.",

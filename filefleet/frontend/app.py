@@ -102,6 +102,8 @@ async def build_app(settings: FrontendSettings) -> web.Application:
             "upload_bytes": received,
             "download_bytes": downloader.counters.bytes_sent,
             "chunks_stored": writer.counters.chunks_stored,
+            "downloads_streaming": downloader.pool.downloads,
+            "read_ahead_lent": downloader.pool.lent,
         }
 
     app[METRICS].read_at_scrape(counters)

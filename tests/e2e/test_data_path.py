@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from tests.harness.cluster import Cluster, http
+from tests.harness.metrics import scrape
 from tests.harness.processes import ProcessGroup, wait_for
 
 MiB = 1024 * 1024
@@ -189,6 +190,9 @@ def test_many_downloads_at_once_share_the_read_ahead_pool(
     served = cluster.frontend_stats()["download"]
     assert served["chunks_served"] >= 8 * 41, served
     assert (served["running"], served["read_ahead_lent"]) == (0, 0), served  # all given back
+    gauges = scrape(cluster.url)
+    for name in ("filefleet_downloads_streaming", "filefleet_read_ahead_lent_chunks"):
+        assert gauges.get((name, frozenset())) == 0, name
 
 
 def test_no_active_node_is_503_and_stores_nothing(procs: ProcessGroup, tmp_path: Path) -> None:
