@@ -206,9 +206,9 @@ class FrontendSettings(ControllerClientSettings):
     chunk_size: Size = Field(DEFAULT_CHUNK_SIZE, description="Chunk size; only tests change it.")
     inflight: int = Field(4, ge=1, le=64, description="Chunks of one upload stored at once.")
     # Downloads read further ahead than uploads store: 6 chunks ahead served 1 GiB ~10 %
-    # faster than 4 on a 2-core machine (and as fast as 8, for less memory); what 8 buys an
-    # upload is within the runs' noise (docs/benchmarks.md, "How far a download reads
-    # ahead").
+    # faster than 4 on a 2-core machine (and as fast as 8, for less memory); 8 chunks in
+    # flight made one upload from a Python client faster, several at once slower and one
+    # from curl no faster (docs/benchmarks.md, "How far a download reads ahead").
     read_ahead: int = Field(
         6,
         ge=1,
