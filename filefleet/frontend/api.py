@@ -212,7 +212,7 @@ async def stats(request: web.Request) -> web.Response:
             "download": {
                 **asdict(ctx.downloader.counters),
                 # Now: downloads streaming, and the read-ahead chunks lent to them.
-                "running": ctx.downloader.pool.downloads,
+                "streaming": ctx.downloader.pool.downloads,
                 "read_ahead_lent": ctx.downloader.pool.lent,
             },
             "replicas": asdict(ctx.downloader.replicas.counters),

@@ -189,7 +189,7 @@ def test_many_downloads_at_once_share_the_read_ahead_pool(
     assert all(a.body == data for a in answers)
     served = cluster.frontend_stats()["download"]
     assert served["chunks_served"] >= 8 * 41, served
-    assert (served["running"], served["read_ahead_lent"]) == (0, 0), served  # all given back
+    assert (served["streaming"], served["read_ahead_lent"]) == (0, 0), served  # all given back
     gauges = scrape(cluster.url)
     for name in ("filefleet_downloads_streaming", "filefleet_read_ahead_lent_chunks"):
         assert gauges.get((name, frozenset())) == 0, name
