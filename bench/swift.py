@@ -20,7 +20,9 @@ order alternating (filefleet first, then Swift first, ...), with curl (``bench/t
   checks each chunk's SHA-256 before it sends it; Swift's object server computes the
   MD5 as it reads and quarantines an object that does not match);
 - server CPU (user + system from /proc) of every process of each system, per GiB: from
-  the upload until both copies exist and the processes are quiet; and for the download.
+  the upload until both copies exist and the processes are quiet (back within 5 % of a
+  core of what they use at rest, measured for each system before the first transfer);
+  and for the download.
 
 Prints one table with the medians, the ratios filefleet / Swift (of the medians, and the
 range of the ratios within each repetition) and issue 20's targets (``--json``: every
@@ -53,7 +55,6 @@ from bench.cluster import (
     machine_busy_seconds,
     process_tree,
     wait_all_replicated,
-    wait_replicated,
     wait_until_quiet,
 )
 from bench.saio import Saio, SaioError, SwiftAccount, check_installed, exit_on_sigterm, saio
@@ -67,6 +68,12 @@ MiB = 1024 * 1024
 GiB = 1024 * MiB
 CONTAINER = "bench"
 SETTLE = 300.0  # seconds a system may take to finish and go quiet after a transfer
+# A system is quiet when its processes use no more than this above what they use at rest
+# (measured before the first transfer): Swift's eleven processes wake on timers and use
+# ~0.1 of a core doing nothing, so "under 5 % of a core" could take minutes to happen,
+# and every second of that waiting was counted in Swift's upload CPU.
+QUIET_ABOVE_REST = 0.05
+REST_SAMPLE = 5.0  # seconds over which each system's CPU at rest is measured
 
 
 class Filefleet:
@@ -74,6 +81,7 @@ class Filefleet:
 
     def __init__(self, cluster: BenchCluster) -> None:
         self.cluster = cluster
+        self.rest = 0.0  # cores at rest (``at_rest``)
 
     def processes(self) -> dict[str, list[int]]:
         """Each service and its children by name; whatever else `filefleet up` runs as
@@ -95,7 +103,10 @@ class Filefleet:
         return wait_all_replicated(self.cluster)
 
     def settle(self) -> None:
-        wait_replicated(self.cluster, timeout=SETTLE)
+        deadline = time.monotonic() + SETTLE
+        wait_all_replicated(self.cluster)
+        pids = [pid for pids in self.processes().values() for pid in pids]
+        wait_until_quiet(pids, deadline=deadline, busy=self.rest + QUIET_ABOVE_REST)
 
     def download(self, handle: str) -> Transfer:
         return curl(f"{self.cluster.url}/download/{handle}")
@@ -107,6 +118,7 @@ class Swift:
     def __init__(self, swift: Saio, account: SwiftAccount) -> None:
         self.swift = swift
         self.account = account
+        self.rest = 0.0  # cores at rest (``at_rest``)
 
     def processes(self) -> dict[str, list[int]]:
         return {n: process_tree(p.pid) for n, p in self.swift.processes.items()}
@@ -128,7 +140,8 @@ class Swift:
 
     def settle(self) -> None:
         pids = [pid for pids in self.processes().values() for pid in pids]
-        wait_until_quiet(pids, deadline=time.monotonic() + SETTLE)
+        busy = self.rest + QUIET_ABOVE_REST
+        wait_until_quiet(pids, deadline=time.monotonic() + SETTLE, busy=busy)
 
     def download(self, handle: str) -> Transfer:
         url = f"{self.account.storage_url}/{CONTAINER}/{urllib.parse.quote(handle)}"
@@ -136,6 +149,14 @@ class Swift:
 
 
 System = Filefleet | Swift
+
+
+def at_rest(system: System) -> float:
+    """Cores the system's processes use doing nothing (no transfer since they started)."""
+    pids = [pid for pids in system.processes().values() for pid in pids]
+    before = cpu_seconds(pids)
+    time.sleep(REST_SAMPLE)
+    return (cpu_seconds(pids) - before) / REST_SAMPLE
 
 
 def _cpu(groups: dict[str, list[int]]) -> dict[str, float]:
@@ -212,6 +233,9 @@ def run(size: int, runs: int, root: Path) -> dict[str, list[Measure]]:
         account = s.authenticate()
         s.create_container(account, CONTAINER)
         systems: list[System] = [Filefleet(cluster), Swift(s, account)]
+        for system in systems:
+            system.rest = at_rest(system)
+            print(f"{system.name} at rest: {system.rest:.3f} cores", file=sys.stderr)
         for index in range(runs):
             path = root / f"fresh-{index}.bin"  # new bytes every repetition: no dedup
             make_file(path, size)
