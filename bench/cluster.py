@@ -117,16 +117,17 @@ def controller_get(cluster: BenchCluster, path: str) -> Any:
         return json.loads(resp.read())
 
 
-def wait_replicated(cluster: BenchCluster, timeout: float = 600) -> float:
+def wait_replicated(cluster: BenchCluster, timeout: float = 600, busy: float = 0.05) -> float:
     """Seconds until no chunk of a live file is below R (replication settled) and the
-    services have gone quiet (the replicator may still be acknowledging events whose chunks
-    are already at R: that work must not be measured as part of what comes next)."""
+    services have gone quiet, under ``busy`` cores (the replicator may still be
+    acknowledging events whose chunks are already at R: that work must not be measured
+    as part of what comes next)."""
     start = time.monotonic()
     while controller_get(cluster, "/chunks/under-replicated?limit=1")["chunks"]:
         if time.monotonic() - start > timeout:
             raise RuntimeError("replication did not settle")
         time.sleep(0.1)
-    wait_quiet(cluster, deadline=start + timeout)
+    wait_quiet(cluster, deadline=start + timeout, busy=busy)
     return time.monotonic() - start
 
 

@@ -55,6 +55,7 @@ from bench.cluster import (
     machine_busy_seconds,
     process_tree,
     wait_all_replicated,
+    wait_replicated,
     wait_until_quiet,
 )
 from bench.saio import Saio, SaioError, SwiftAccount, check_installed, exit_on_sigterm, saio
@@ -103,10 +104,7 @@ class Filefleet:
         return wait_all_replicated(self.cluster)
 
     def settle(self) -> None:
-        deadline = time.monotonic() + SETTLE
-        wait_all_replicated(self.cluster)
-        pids = [pid for pids in self.processes().values() for pid in pids]
-        wait_until_quiet(pids, deadline=deadline, busy=self.rest + QUIET_ABOVE_REST)
+        wait_replicated(self.cluster, timeout=SETTLE, busy=self.rest + QUIET_ABOVE_REST)
 
     def download(self, handle: str) -> Transfer:
         return curl(f"{self.cluster.url}/download/{handle}")
@@ -139,9 +137,8 @@ class Swift:
         return time.perf_counter()
 
     def settle(self) -> None:
-        pids = [pid for pids in self.processes().values() for pid in pids]
         busy = self.rest + QUIET_ABOVE_REST
-        wait_until_quiet(pids, deadline=time.monotonic() + SETTLE, busy=busy)
+        wait_until_quiet(_pids(self), deadline=time.monotonic() + SETTLE, busy=busy)
 
     def download(self, handle: str) -> Transfer:
         url = f"{self.account.storage_url}/{CONTAINER}/{urllib.parse.quote(handle)}"
@@ -151,9 +148,13 @@ class Swift:
 System = Filefleet | Swift
 
 
+def _pids(system: System) -> list[int]:
+    return [pid for pids in system.processes().values() for pid in pids]
+
+
 def at_rest(system: System) -> float:
     """Cores the system's processes use doing nothing (no transfer since they started)."""
-    pids = [pid for pids in system.processes().values() for pid in pids]
+    pids = _pids(system)
     before = cpu_seconds(pids)
     time.sleep(REST_SAMPLE)
     return (cpu_seconds(pids) - before) / REST_SAMPLE
