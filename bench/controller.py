@@ -33,11 +33,12 @@ from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from bench.cluster import cpu_seconds, free_port, wait_healthy
+from bench.cluster import cpu_seconds, wait_healthy
 from filefleet.core import ids
 from filefleet.core.models import ChunkRef, FileCreate, PingRequest
 from filefleet.http.client import HttpClient
 from filefleet.http.controller_api import ControllerClient
+from filefleet.runtime.ports import free_port
 
 CHUNK = 4 * 1024 * 1024
 

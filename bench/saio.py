@@ -35,7 +35,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from bench.cluster import free_port, process_tree
+from bench.cluster import process_tree
 from bench.saio_config import (
     KEY,
     RINGS,
@@ -51,6 +51,7 @@ from bench.saio_config import (
     server_conf,
     swift_conf_text,
 )
+from filefleet.runtime.ports import free_port
 
 NEEDED = (
     "swift-ring-builder",

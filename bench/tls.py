@@ -27,13 +27,14 @@ from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from bench.cluster import free_port, wait_healthy
+from bench.cluster import wait_healthy
 from filefleet.core.hashing import sha256_hex
 from filefleet.core.models import NodeRef
 from filefleet.core.units import parse_size
 from filefleet.fastpath.eventloop import install_uvloop
 from filefleet.http.client import HttpClient
 from filefleet.http.node_api import NodeClient
+from filefleet.runtime.ports import free_port
 
 MiB = 1024 * 1024
 CHUNK = 4 * MiB

@@ -5,9 +5,10 @@ Before anything else it takes the data dir (``children.hold_data_dir``): a secon
 on the same dir is refused without touching a file, naming the first one's pid. Start
 order (each waits until the previous answers ``/healthz``): embedded Redis (when no
 ``--queue``), controller, nodes, background workers, frontend. Internal services get free
-loopback ports chosen at start, so two clusters never collide; only the frontend binds
-``--port``. The secret reaches children through ``FILEFLEET_SECRET`` (argv is visible to
-every user in ``ps``); the ``FILEFLEET_*`` variables of ``up``'s own settings are not
+loopback ports chosen at start, so two clusters never collide (``ports.free_port``: below
+the kernel's range for outgoing connections, so a restart finds its port free); only the
+frontend binds ``--port``. The secret reaches children through ``FILEFLEET_SECRET`` (argv
+is visible to every user in ``ps``); the ``FILEFLEET_*`` variables of ``up``'s own settings are not
 passed on (``up`` hands each child what applies to it as flags: ``FILEFLEET_HOST`` or
 ``FILEFLEET_PUBLIC_URL`` meant for the frontend must not reach the nodes). Every hop is
 loopback, so the services talk plain HTTP and the ``FILEFLEET_TLS_*`` variables are not
@@ -37,8 +38,9 @@ from pathlib import Path
 from typing import IO, Any
 
 from filefleet.core import ids
-from filefleet.core.errors import PortInUse, Unavailable
+from filefleet.core.errors import Unavailable
 from filefleet.runtime.children import Backoff, ending_with, hold_data_dir
+from filefleet.runtime.ports import check_port_free, free_port
 from filefleet.runtime.settings import UP_KNOBS, UpBase, UpSettings
 
 log = logging.getLogger(__name__)
@@ -68,24 +70,6 @@ class Child:
         return (
             self.args if self.name == "redis" else [sys.executable, "-m", "filefleet", *self.args]
         )
-
-
-def free_port(host: str = "127.0.0.1") -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind((host, 0))
-        return int(sock.getsockname()[1])
-
-
-def check_port_free(host: str, port: int) -> None:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        try:
-            sock.bind((host, port))
-        except OSError as exc:
-            raise PortInUse(
-                f"port {port} on {host} is already in use ({exc.strerror}); "
-                "choose another with --port"
-            ) from exc
 
 
 def _knobs(settings: UpBase, service: str) -> list[str]:

@@ -20,8 +20,9 @@ from filefleet.queue.events import Delivery, ReplicateEvent
 from filefleet.queue.factory import open_queue, split_name
 from filefleet.queue.rabbitmq import RabbitQueue
 from filefleet.queue.redis_streams import READ_TIMEOUT, RedisStreamsQueue
+from filefleet.runtime.ports import free_port
 from tests.conftest import require_service
-from tests.harness.processes import free_port, wait_for
+from tests.harness.processes import wait_for
 
 REDIS_URL = "redis://127.0.0.1:6379/0"
 AMQP_URL = "amqp://guest:guest@127.0.0.1:5672/"

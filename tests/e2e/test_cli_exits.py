@@ -13,8 +13,9 @@ from pathlib import Path
 
 import pytest
 
+from filefleet.runtime.ports import free_port
 from tests.harness.cluster import FAST_NODE, SECRET, Cluster
-from tests.harness.processes import FILEFLEET, ProcessGroup, free_port, wait_for
+from tests.harness.processes import FILEFLEET, ProcessGroup, wait_for
 
 
 def run(*args: str, **env: str) -> subprocess.CompletedProcess[str]:

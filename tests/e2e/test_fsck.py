@@ -21,10 +21,11 @@ from typing import Any
 
 import pytest
 
+from filefleet.runtime.ports import free_port
 from tests.conftest import require_service
 from tests.harness import replicators
 from tests.harness.cluster import FAST_NODE, SECRET, Cluster, Node
-from tests.harness.processes import ProcessGroup, free_port, wait_for
+from tests.harness.processes import ProcessGroup, wait_for
 
 KiB = 1024
 CHUNK = 256 * KiB

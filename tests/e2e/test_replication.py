@@ -21,9 +21,10 @@ import pytest
 from filefleet.queue.dead_letters import DeadLetterPolicy
 from filefleet.queue.events import Delivery, ReplicateEvent
 from filefleet.queue.factory import open_queue
+from filefleet.runtime.ports import free_port
 from tests.conftest import require_service
 from tests.harness.cluster import FAST_NODE, Cluster
-from tests.harness.processes import ProcessGroup, free_port, wait_for
+from tests.harness.processes import ProcessGroup, wait_for
 from tests.harness.replicators import (
     QUEUE_SERVERS,
     chunk_locations,

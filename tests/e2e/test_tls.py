@@ -24,10 +24,11 @@ from pathlib import Path
 
 import pytest
 
+from filefleet.runtime.ports import free_port
 from tests.harness import replicators
 from tests.harness.certs import TestCA
 from tests.harness.cluster import SECRET, Cluster, http
-from tests.harness.processes import FILEFLEET, ProcessGroup, free_port, wait_for
+from tests.harness.processes import FILEFLEET, ProcessGroup, wait_for
 from tests.harness.replicators import chunk_locations, wait_replicated
 
 CHUNK = 256 * 1024

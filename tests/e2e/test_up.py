@@ -12,8 +12,9 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from filefleet.runtime.ports import free_port
 from tests.harness.cluster import http
-from tests.harness.processes import FILEFLEET, Process, ProcessGroup, free_port, wait_for
+from tests.harness.processes import FILEFLEET, Process, ProcessGroup, wait_for
 
 
 def _pid_alive(pid: int) -> bool:

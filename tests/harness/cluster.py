@@ -23,8 +23,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from filefleet.runtime.ports import free_port
 from tests.harness.certs import TestCA
-from tests.harness.processes import FILEFLEET, Process, ProcessGroup, free_port, wait_for
+from tests.harness.processes import FILEFLEET, Process, ProcessGroup, wait_for
 
 SECRET = "test-cluster-secret"
 # Node knobs for a fleet that notices changes quickly: pings every 200 ms, and no scrubbing

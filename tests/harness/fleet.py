@@ -24,9 +24,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from filefleet.runtime.ports import free_port
 from tests.harness.cluster import SECRET, ClusterView, NodeDisk, http
 from tests.harness.hosts import Host, Network
-from tests.harness.processes import Process, ProcessGroup, free_port, wait_for
+from tests.harness.processes import Process, ProcessGroup, wait_for
 
 # Fast but not flapping on a loaded 2-core machine: pings every 500 ms, inactive after 3 s.
 NODE_TTL = "3s"

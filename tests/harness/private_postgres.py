@@ -23,7 +23,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from tests.harness.processes import ProcessGroup, free_port, wait_for
+from filefleet.runtime.ports import free_port
+from tests.harness.processes import ProcessGroup, wait_for
 from tests.harness.servers import ServerProcess, require_binary, run_as, server_dir, spawn_server
 
 DATABASE = "filefleet"

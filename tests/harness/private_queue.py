@@ -25,8 +25,9 @@ import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
+from filefleet.runtime.ports import free_port
 from tests.conftest import require_service
-from tests.harness.processes import ProcessGroup, free_port
+from tests.harness.processes import ProcessGroup
 from tests.harness.servers import ServerProcess, require_binary, server_dir, spawn_server
 
 REDIS_SERVER = "/usr/bin/redis-server"

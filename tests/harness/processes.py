@@ -7,9 +7,7 @@ remembered by its pid, and stopped by that pid (SIGTERM, then SIGKILL after a de
 from __future__ import annotations
 
 import os
-import random
 import signal
-import socket
 import ssl
 import subprocess
 import sys
@@ -24,43 +22,6 @@ from typing import TypeVar
 T = TypeVar("T")
 
 FILEFLEET = [sys.executable, "-m", "filefleet"]
-
-
-def _ephemeral_ports() -> range:
-    """The ports the kernel picks the local end of outgoing connections from."""
-    try:
-        low, high = map(int, Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split())
-    except (OSError, ValueError):
-        low, high = 32768, 60999
-    return range(low, high + 1)
-
-
-_EPHEMERAL = _ephemeral_ports()
-_HANDED_OUT: set[int] = set()
-
-
-def free_port() -> int:
-    """A port nothing listens on, below the kernel's range for outgoing connections.
-
-    A port the kernel handed out for a bind to port 0 comes from that range, so between
-    the check here and the service's own bind any outgoing connection (a test's database
-    client, say) could take it as its local port: the service then fails with "address
-    already in use". Below the range only another listener can; each port is handed out
-    once per test run."""
-    candidates = range(max(1024, _EPHEMERAL.start - 12000), _EPHEMERAL.start)
-    for _ in range(200):
-        port = random.choice(candidates) if len(candidates) > 1000 else 0
-        if port in _HANDED_OUT:
-            continue
-        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-            try:
-                sock.bind(("127.0.0.1", port))
-            except OSError:
-                continue
-            port = int(sock.getsockname()[1])
-        _HANDED_OUT.add(port)
-        return port
-    raise RuntimeError("no free port found below the ephemeral range")
 
 
 def wait_for(

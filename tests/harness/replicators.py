@@ -12,9 +12,10 @@ from dataclasses import dataclass
 from typing import Any
 
 from filefleet.queue.factory import open_queue
+from filefleet.runtime.ports import free_port
 from tests.conftest import require_service
 from tests.harness.cluster import Cluster
-from tests.harness.processes import Process, free_port, wait_for
+from tests.harness.processes import Process, wait_for
 
 QUEUE_SERVERS = {
     "redis": ("Redis", "127.0.0.1", 6379, "redis://127.0.0.1:6379/0"),

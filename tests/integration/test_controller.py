@@ -11,7 +11,8 @@ from typing import Any
 
 import pytest
 
-from tests.harness.processes import Process, ProcessGroup, free_port, wait_for
+from filefleet.runtime.ports import free_port
+from tests.harness.processes import Process, ProcessGroup, wait_for
 
 SECRET = "s3cret"
 FILE_ID = "integration-file-0001"

@@ -15,7 +15,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.harness.processes import Process, ProcessGroup, free_port, wait_for
+from filefleet.runtime.ports import free_port
+from tests.harness.processes import Process, ProcessGroup, wait_for
 
 SECRET = "s"
 

@@ -15,7 +15,7 @@ from filefleet.core.errors import NotFound, Unavailable
 from filefleet.http.client import HttpClient
 from filefleet.http.deadlines import Deadlines
 from filefleet.http.retry import RetryPolicy
-from tests.harness.processes import free_port
+from filefleet.runtime.ports import free_port
 
 
 class Counting:

@@ -10,7 +10,7 @@ from filefleet.http.controller_api import ControllerClient
 from filefleet.http.retry import NO_RETRY
 from filefleet.node.chunkstore import ChunkStore
 from filefleet.node.ping import FULL_PING_EVERY, Pinger, filesystem_id
-from tests.harness.processes import free_port
+from filefleet.runtime.ports import free_port
 from tests.unit.node.chunks import fill
 from tests.unit.node.conftest import FakeController
 
