@@ -2,7 +2,11 @@
 
 Each chunk comes from the first of its replicas on active nodes that gives verified bytes
 (``http/replicas.py``: a corrupt or missing replica is skipped and reported, a slow one is
-hedged with a read of the next), so a corrupt byte is never served. While one chunk is
+hedged with a read of the next), so a corrupt byte is never served. Which replica is
+tried first is drawn at random for every read, as the replicator picks its copy sources:
+the controller lists a chunk's locations by node id, and taken in that order the node
+with the lowest id served two thirds of every read in a fleet of three (R=2), the highest
+none. While one chunk is
 sent, the next ones are fetched, each into a reused buffer (no 4 MiB allocation and its
 page faults per chunk); a buffer goes back for reuse once the caller says its bytes have
 left (``released``). If every replica of a chunk is gone, the caller gets Unavailable:
@@ -22,6 +26,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import random
 from collections import deque
 from collections.abc import AsyncGenerator, Callable, Sequence
 from dataclasses import dataclass
@@ -235,7 +240,10 @@ class Downloader:
 
 
 def _ordered_replicas(locations: Sequence[str], active: dict[str, NodeInfo]) -> list[NodeInfo]:
-    return [active[node_id] for node_id in locations if node_id in active]
+    """The replicas on active nodes, in a random order: reads spread over every holder."""
+    replicas = [active[node_id] for node_id in locations if node_id in active]
+    random.shuffle(replicas)
+    return replicas
 
 
 def chunks_in_range(

@@ -32,11 +32,13 @@ class FakeNodes:
         self.chunks = chunks
         self.filled: list[int] = []  # id() of each buffer read into
         self.reads = 0  # get_chunk calls so far
+        self.served: list[str] = []  # the node URL of each read
 
     async def get_chunk(
         self, url: str, chunk_id: str, *, verify: bool = True, into: bytearray | None = None
     ) -> bytearray | memoryview:
         self.reads += 1
+        self.served.append(url)
         data = self.chunks[chunk_id]
         if into is None or len(into) < len(data):
             return bytearray(data)
@@ -46,16 +48,31 @@ class FakeNodes:
 
 
 class FakeDirectory:
+    def __init__(self, node_ids: tuple[str, ...] = (NODE,)) -> None:
+        self.node_ids = node_ids
+
     async def active(self, *, fresh: bool = False) -> dict[str, NodeInfo]:
         now = datetime.now(UTC)
         return {
-            NODE: NodeInfo(id=NODE, url="http://n", last_ping=now, capacity=1, free=1, chunks=0)
+            node_id: NodeInfo(
+                id=node_id, url=f"http://{node_id[0]}", last_ping=now, capacity=1, free=1, chunks=0
+            )
+            for node_id in self.node_ids
         }
 
 
-def file_of(blobs: list[bytes]) -> tuple[FileInfo, dict[str, bytes]]:
+def file_of(
+    blobs: list[bytes], holders: list[list[str]] | None = None
+) -> tuple[FileInfo, dict[str, bytes]]:
+    """A file of these chunks, each on ``NODE`` or on the nodes ``holders`` gives in turn."""
+    holders = holders or [[NODE]]
     refs = [
-        ChunkRef(id=hashlib.sha256(b).hexdigest(), order=i, size=len(b), locations=[NODE])
+        ChunkRef(
+            id=hashlib.sha256(b).hexdigest(),
+            order=i,
+            size=len(b),
+            locations=holders[i % len(holders)],
+        )
         for i, b in enumerate(blobs)
     ]
     now = datetime.now(UTC)
@@ -68,12 +85,15 @@ def file_of(blobs: list[bytes]) -> tuple[FileInfo, dict[str, bytes]]:
 
 
 def downloader(
-    nodes: FakeNodes, read_ahead: int = 2, pool: ReadAheadPool | None = None
+    nodes: FakeNodes,
+    read_ahead: int = 2,
+    pool: ReadAheadPool | None = None,
+    directory: FakeDirectory | None = None,
 ) -> Downloader:
     controller = cast(ControllerClient, None)
     reader = ReplicaReader(cast(NodeClient, nodes), controller, SuspectNodes())
     return Downloader(
-        controller, reader, cast(NodeDirectory, FakeDirectory()),
+        controller, reader, cast(NodeDirectory, directory or FakeDirectory()),
         read_ahead=read_ahead, pool=pool or ReadAheadPool(16),
         buffers=byte_buffers(SIZE, keep=read_ahead + 1),
     )  # fmt: skip
@@ -86,6 +106,22 @@ async def test_buffers_are_reused_once_released_and_chunks_stay_their_own() -> N
     got = [bytes(data) async for data in downloader(nodes).stream(info, None)]
     assert got == blobs
     assert len(set(nodes.filled)) <= 3  # read_ahead + 1 buffers for 12 chunks
+
+
+async def test_reads_spread_over_every_holder_not_the_first_listed() -> None:
+    """The controller lists locations by node id; read in that order, node "a" would serve
+    two thirds of the chunks and node "c" none."""
+    a, b, c = "a" * 32, "b" * 32, "c" * 32
+    blobs = [os.urandom(64) for _ in range(90)]
+    info, chunks = file_of(blobs, holders=[[a, b], [a, c], [b, c]])
+    nodes = FakeNodes(chunks)
+    directory = FakeDirectory((a, b, c))
+    got = [bytes(d) async for d in downloader(nodes, directory=directory).stream(info, None)]
+    assert got == blobs
+    served = {url: nodes.served.count(url) for url in ("http://a", "http://b", "http://c")}
+    # Each node holds 60 of the 90 chunks and is drawn for half of them: 30 expected; 5 or
+    # fewer has a chance of about one in 10^11.
+    assert all(count > 5 for count in served.values()), served
 
 
 async def test_a_buffer_still_queued_for_sending_is_never_filled_again() -> None:
