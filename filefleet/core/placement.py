@@ -1,4 +1,4 @@
-"""Choosing the node a new chunk goes to.
+"""Choosing the node a new chunk goes to, and the replica a read tries first.
 
 Rule: weighted round-robin by free space. Each chunk goes to the node whose share of
 this upload, relative to its free space, would stay smallest: the node minimising
@@ -7,6 +7,14 @@ a node with twice the free space gets about twice the chunks; a file is always s
 the nodes rather than piled on the emptiest one (which small differences in reported free
 space would otherwise cause). Ties break on node id, so the choice is deterministic (pinned
 by golden tests).
+
+Reading (``read_order``): a chunk's replicas are tried in an order of its own, drawn from
+the chunk id and each node id (rendezvous hashing: each pair scores a hash, highest
+first), so the reads of a file spread evenly over every node holding its chunks, and the
+same chunk is always read from the same node first. The controller lists locations by
+node id; read in that order, the node with the lowest id served two thirds of every read
+in a fleet of three at R=2 and the highest none. Downloads and the replicator's copy
+sources use it; nodes under suspicion still go last (``core/suspects.py``).
 
 A node being drained is never a candidate (``placement_candidates``). Two rules come
 before the choice: a node whose free space (as it reported it, less what this
@@ -17,9 +25,12 @@ call, ``core/suspects.py``) is chosen only when no other node can take the chunk
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Protocol, TypeVar
+
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -90,3 +101,13 @@ def rank_targets(
     held = set(holders)
     fits = (n for n in nodes if n.id not in held and n.free >= size)
     return sorted(fits, key=lambda n: (-n.free, n.id))
+
+
+def read_order(chunk_id: str, replicas: Iterable[T], node_id: Callable[[T], str]) -> list[T]:
+    """``replicas`` in the order a read of the chunk tries them: by a score hashed from
+    the chunk id and each replica's node id, highest first (whatever order they came in)."""
+
+    def score(replica: T) -> bytes:
+        return hashlib.sha256(f"{chunk_id}/{node_id(replica)}".encode()).digest()
+
+    return sorted(replicas, key=score, reverse=True)

@@ -3,10 +3,8 @@
 Each chunk comes from the first of its replicas on active nodes that gives verified bytes
 (``http/replicas.py``: a corrupt or missing replica is skipped and reported, a slow one is
 hedged with a read of the next), so a corrupt byte is never served. Which replica is
-tried first is drawn at random for every read, as the replicator picks its copy sources:
-the controller lists a chunk's locations by node id, and taken in that order the node
-with the lowest id served two thirds of every read in a fleet of three (R=2), the highest
-none. While one chunk is
+tried first is the chunk's own (``core/placement.py`` ``read_order``), so a file's reads
+spread over every node holding its chunks. While one chunk is
 sent, the next ones are fetched, each into a reused buffer (no 4 MiB allocation and its
 page faults per chunk); a buffer goes back for reuse once the caller says its bytes have
 left (``released``). If every replica of a chunk is gone, the caller gets Unavailable:
@@ -26,13 +24,13 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import random
 from collections import deque
 from collections.abc import AsyncGenerator, Callable, Sequence
 from dataclasses import dataclass
 
 from filefleet.core.errors import Gone, NotFound, Unavailable
 from filefleet.core.models import ChunkRef, FileInfo, NodeInfo, utcnow
+from filefleet.core.placement import read_order
 from filefleet.fastpath.buffers import Buffers
 from filefleet.frontend.nodes import NodeDirectory
 from filefleet.frontend.ranges import ByteRange
@@ -227,10 +225,10 @@ class Downloader:
         self, chunk: ChunkRef, buffer: bytearray, verify: bool
     ) -> bytearray | memoryview:
         active = await self.directory.active()
-        replicas = _ordered_replicas(chunk.locations, active)
+        replicas = _ordered_replicas(chunk, active)
         if not replicas:
             # The cache may be stale (a node just came back): ask the controller once more.
-            replicas = _ordered_replicas(chunk.locations, await self.directory.active(fresh=True))
+            replicas = _ordered_replicas(chunk, await self.directory.active(fresh=True))
         try:
             return await self.replicas.read(chunk.id, replicas, buffer, verify=verify)
         except Unavailable:
@@ -239,11 +237,14 @@ class Downloader:
             ) from None
 
 
-def _ordered_replicas(locations: Sequence[str], active: dict[str, NodeInfo]) -> list[NodeInfo]:
-    """The replicas on active nodes, in a random order: reads spread over every holder."""
-    replicas = [active[node_id] for node_id in locations if node_id in active]
-    random.shuffle(replicas)
-    return replicas
+def _ordered_replicas(chunk: ChunkRef, active: dict[str, NodeInfo]) -> list[NodeInfo]:
+    """The chunk's replicas on active nodes, in the order its reads try them."""
+    replicas = [active[node_id] for node_id in chunk.locations if node_id in active]
+    return read_order(chunk.id, replicas, _node_id)
+
+
+def _node_id(node: NodeInfo) -> str:
+    return node.id
 
 
 def chunks_in_range(

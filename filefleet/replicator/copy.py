@@ -30,7 +30,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import random
 import time
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
@@ -38,7 +37,7 @@ from dataclasses import dataclass, field
 
 from filefleet.core.errors import FilefleetError
 from filefleet.core.models import ChunkCopied, ChunkInfo, NodeInfo, NodeRef
-from filefleet.core.placement import NodeCandidate, rank_targets
+from filefleet.core.placement import NodeCandidate, rank_targets, read_order
 from filefleet.core.suspects import SuspectNodes
 from filefleet.http.controller_api import ControllerClient
 from filefleet.http.node_api import NodeClient
@@ -200,8 +199,7 @@ class ChunkCopier:
         made = _Made(need=need)
         active = await self.active.get()
         holders = set(info.locations)
-        live = [n for n in active if n.id in holders]
-        random.shuffle(live)  # spread the reads over the holders
+        live = read_order(info.id, [n for n in active if n.id in holders], _id)
         sources = [NodeRef(id=n.id, url=n.url) for n in self.suspects.last(live, _id)]
         ranked = rank_targets(self.active.candidates(), holders, size=info.size)
         targets = self.suspects.last(ranked, _id)

@@ -11,7 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.harness.cluster import Cluster, http
+from filefleet.core.placement import read_order
+from tests.harness.cluster import Cluster, Node, http
 from tests.harness.metrics import scrape
 from tests.harness.processes import ProcessGroup, wait_for
 
@@ -132,7 +133,7 @@ def test_corrupt_replica_is_skipped(cluster: Cluster) -> None:
     info = cluster.file_info(file_id)
     chunk = info["chunks"][0]
     first = next(n for n in cluster.nodes if n.node_id == chunk["locations"][0])
-    # Give the chunk a second replica by hand, listed after the first one.
+    # Give the chunk a second replica by hand.
     second = next(n for n in cluster.nodes if n is not first)
     body = first.chunk_path(chunk["id"]).read_bytes()
     headers = {"Authorization": "Bearer test-cluster-secret"}
@@ -140,8 +141,8 @@ def test_corrupt_replica_is_skipped(cluster: Cluster) -> None:
     assert stored.status in (200, 201)
     added = cluster.api("POST", f"/chunk/{chunk['id']}/locations", {"node": second.node_id})
     assert added.status in (200, 201, 204), added.body
-    # Rot the first replica on disk: same length, one flipped byte.
-    path = first.chunk_path(chunk["id"])
+    # Rot the replica a read tries first on disk: same length, one flipped byte.
+    path = read_order(chunk["id"], [first, second], _node_id)[0].chunk_path(chunk["id"])
     rotten = bytearray(body)
     rotten[12345] ^= 0xFF
     path.write_bytes(bytes(rotten))
@@ -224,7 +225,7 @@ def test_missing_replica_is_skipped_and_its_location_dropped(cluster: Cluster) -
         201,
     )
     cluster.api("POST", f"/chunk/{chunk['id']}/locations", {"node": second.node_id})
-    lost = min((first, second), key=lambda n: n.node_id)  # the replica tried first
+    lost = read_order(chunk["id"], [first, second], _node_id)[0]  # the replica tried first
     lost.chunk_path(chunk["id"]).unlink()
 
     assert cluster.download(file_id).body == data
@@ -253,3 +254,7 @@ def test_a_chunk_lost_after_the_first_byte_cuts_the_connection(cluster: Cluster)
         conn.close()
     assert 0 < len(cut.value.partial) < len(data)
     assert bytes(cut.value.partial) == data[: len(cut.value.partial)]
+
+
+def _node_id(node: Node) -> str:
+    return node.node_id

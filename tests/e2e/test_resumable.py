@@ -18,6 +18,7 @@ import pytest
 import typer
 
 from filefleet.core.chunking import CHUNK_API_INFLIGHT
+from filefleet.core.placement import read_order
 from tests.harness.cluster import Cluster, HttpAnswer, http
 from tests.harness.processes import ProcessGroup, wait_for
 
@@ -157,7 +158,8 @@ def test_complete_without_a_hash_reads_back_verified_past_a_rotten_replica(
     assert put.status == 201, put.body
     rotten = bytearray(shared)
     rotten[777] ^= 0xFF
-    holder.chunk_path(chunk["id"]).write_bytes(bytes(rotten))  # same length, one bit flipped
+    tried_first = read_order(chunk["id"], [holder, other], lambda node: node.node_id)[0]
+    tried_first.chunk_path(chunk["id"]).write_bytes(bytes(rotten))  # one bit flipped
 
     done = api(cluster, "POST", f"{path}/complete", {"delete_token": upload["delete_token"]})
     assert done.status == 201, done.body

@@ -1,4 +1,7 @@
-from filefleet.core.placement import NodeCandidate, Placement, rank_targets
+import hashlib
+import itertools
+
+from filefleet.core.placement import NodeCandidate, Placement, rank_targets, read_order
 
 A = NodeCandidate("a" * 32, "http://a", 1000)
 B = NodeCandidate("b" * 32, "http://b", 1000)
@@ -84,3 +87,30 @@ def test_a_draining_node_is_never_a_candidate_for_new_chunks() -> None:
     nodes = [info("a", False), info("b", True), info("c", False)]
     assert [n.id[0] for n in placement_candidates(nodes)] == ["a", "c"]
     assert placement_candidates([info("b", True)]) == []
+
+
+def _chunk(i: int) -> str:
+    return hashlib.sha256(i.to_bytes(4, "big")).hexdigest()
+
+
+def test_reads_of_a_file_spread_evenly_over_every_holder() -> None:
+    """Each of three nodes holds two thirds of 300 chunks (R=2): each is tried first for
+    about a third of them, not the lowest id for two thirds and the highest for none."""
+    pairs = [(A, B), (A, C), (B, C)]
+    first = [read_order(_chunk(i), pairs[i % 3], _id)[0].id[0] for i in range(300)]
+    counts = {letter: first.count(letter) for letter in "abc"}
+    assert all(80 <= n <= 120 for n in counts.values()), counts  # fixed ids: always the same
+    golden = [read_order(_chunk(i), [A, B, C], _id)[0].id[0] for i in range(8)]
+    assert golden == ["c", "b", "b", "b", "b", "c", "c", "c"]  # golden: a change of rule shows here
+
+
+def test_read_order_is_the_chunks_own_whatever_order_the_replicas_come_in() -> None:
+    for i in range(20):
+        orders = {tuple(n.id for n in read_order(_chunk(i), given, _id))
+                  for given in itertools.permutations([A, B, C])}  # fmt: skip
+        assert len(orders) == 1
+    assert read_order(_chunk(0), [], _id) == []
+
+
+def _id(node: NodeCandidate) -> str:
+    return node.id

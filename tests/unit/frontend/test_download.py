@@ -13,6 +13,7 @@ from datetime import UTC, datetime
 from typing import Any, cast
 
 from filefleet.core.models import ChunkRef, FileInfo, NodeInfo
+from filefleet.core.placement import read_order
 from filefleet.core.suspects import SuspectNodes
 from filefleet.fastpath.buffers import byte_buffers
 from filefleet.frontend.download import OWN_CHUNKS, Downloader, ReadAheadPool
@@ -108,20 +109,21 @@ async def test_buffers_are_reused_once_released_and_chunks_stay_their_own() -> N
     assert len(set(nodes.filled)) <= 3  # read_ahead + 1 buffers for 12 chunks
 
 
-async def test_reads_spread_over_every_holder_not_the_first_listed() -> None:
+async def test_each_chunk_is_read_first_from_its_own_replica_and_reads_spread() -> None:
     """The controller lists locations by node id; read in that order, node "a" would serve
     two thirds of the chunks and node "c" none."""
     a, b, c = "a" * 32, "b" * 32, "c" * 32
-    blobs = [os.urandom(64) for _ in range(90)]
-    info, chunks = file_of(blobs, holders=[[a, b], [a, c], [b, c]])
+    blobs = [i.to_bytes(4, "big") * 16 for i in range(90)]
+    pairs = [[a, b], [a, c], [b, c]]
+    info, chunks = file_of(blobs, holders=pairs)
     nodes = FakeNodes(chunks)
     directory = FakeDirectory((a, b, c))
     got = [bytes(d) async for d in downloader(nodes, directory=directory).stream(info, None)]
     assert got == blobs
+    expected = [f"http://{read_order(r.id, r.locations, str)[0][0]}" for r in info.chunks]
+    assert nodes.served == expected
     served = {url: nodes.served.count(url) for url in ("http://a", "http://b", "http://c")}
-    # Each node holds 60 of the 90 chunks and is drawn for half of them: 30 expected; 5 or
-    # fewer has a chance of about one in 10^11.
-    assert all(count > 5 for count in served.values()), served
+    assert all(20 <= count <= 40 for count in served.values()), served
 
 
 async def test_a_buffer_still_queued_for_sending_is_never_filled_again() -> None:
