@@ -8,6 +8,13 @@ the nodes rather than piled on the emptiest one (which small differences in repo
 space would otherwise cause). Ties break on node id, so the choice is deterministic (pinned
 by golden tests).
 
+Where an upload starts: its first chunk goes to the node its chunk id draws, weighted by
+free space (weighted rendezvous hashing: each node scores ``free / -ln(draw)``, the draw a
+hash of the chunk id and the node id, highest wins; a node wins with a chance in
+proportion to its free space). Every upload starting at the node with the most free space
+(or, free space equal, the lowest id) put the first copy of every one-chunk file, the
+commonest kind, on one node; drawn, they spread over the fleet as its free space does.
+
 Reading (``read_order``): a chunk's replicas are tried in an order of its own, drawn from
 the chunk id and each node id (rendezvous hashing: each pair scores a hash, highest
 first), so the reads of a file spread evenly over every node holding its chunks, and the
@@ -26,6 +33,7 @@ call, ``core/suspects.py``) is chosen only when no other node can take the chunk
 from __future__ import annotations
 
 import hashlib
+import math
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol, TypeVar
@@ -69,9 +77,12 @@ class Placement:
     def _load_after(self, node: NodeCandidate, size: int) -> float:
         return (self.assigned.get(node.id, 0) + size) / max(node.free, 1)
 
-    def choose(self, size: int, exclude: Iterable[str] = ()) -> NodeCandidate | None:
+    def choose(
+        self, size: int, exclude: Iterable[str] = (), chunk_id: str | None = None
+    ) -> NodeCandidate | None:
         """The node for the next chunk of ``size`` bytes, or None if every node is excluded
-        or has no room."""
+        or has no room. The upload's first chunk, given its ``chunk_id``, goes to the node
+        that id draws; every later one takes its turn."""
         excluded = set(exclude)
         candidates = [
             n for n in self.nodes if n.id not in excluded and self.effective_free(n) >= size
@@ -80,7 +91,10 @@ class Placement:
         candidates = trusted or candidates
         if not candidates:
             return None
-        best = min(candidates, key=lambda n: (self._load_after(n, size), n.id))
+        if chunk_id is not None and not any(self.assigned.values()):
+            best = max(candidates, key=lambda n: _weighted_score(chunk_id, n.id, n.free))
+        else:
+            best = min(candidates, key=lambda n: (self._load_after(n, size), n.id))
         self.assigned[best.id] = self.assigned.get(best.id, 0) + size
         return best
 
@@ -104,10 +118,17 @@ def rank_targets(
 
 
 def read_order(chunk_id: str, replicas: Iterable[T], node_id: Callable[[T], str]) -> list[T]:
-    """``replicas`` in the order a read of the chunk tries them: by a score hashed from
-    the chunk id and each replica's node id, highest first (whatever order they came in)."""
+    """``replicas`` in the order a read of the chunk tries them: by the draw of the chunk
+    id and each replica's node id, highest first (whatever order they came in)."""
+    return sorted(replicas, key=lambda replica: _draw(chunk_id, node_id(replica)), reverse=True)
 
-    def score(replica: T) -> bytes:
-        return hashlib.sha256(f"{chunk_id}/{node_id(replica)}".encode()).digest()
 
-    return sorted(replicas, key=score, reverse=True)
+def _draw(chunk_id: str, node_id: str) -> float:
+    """A number in (0, 1), the same for the same chunk and node, evenly spread over pairs."""
+    digest = hashlib.sha256(f"{chunk_id}/{node_id}".encode()).digest()
+    return (int.from_bytes(digest[:8], "big") + 1) / (2**64 + 2)
+
+
+def _weighted_score(chunk_id: str, node_id: str, weight: int) -> float:
+    """Weighted rendezvous: the highest of these wins with a chance of weight / all weights."""
+    return max(weight, 1) / -math.log(_draw(chunk_id, node_id))

@@ -42,7 +42,7 @@ class ChunkWriter:
         tried: list[str] = []
         failures: list[FilefleetError] = []
         suspects = self.directory.suspects
-        while (node := placement.choose(len(data), exclude=tried)) is not None:
+        while (node := placement.choose(len(data), tried, chunk_id)) is not None:
             try:
                 await self.nodes.put_chunk(node.url, chunk_id, data)
                 suspects.ok(node.id)

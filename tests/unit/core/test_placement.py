@@ -114,3 +114,37 @@ def test_read_order_is_the_chunks_own_whatever_order_the_replicas_come_in() -> N
 
 def _id(node: NodeCandidate) -> str:
     return node.id
+
+
+def test_one_chunk_uploads_start_where_their_chunk_id_draws_spread_by_free_space() -> None:
+    """Each upload is a placement of its own: without the draw every one-chunk file went to
+    the node with the most free space (equal: the lowest id)."""
+    firsts = [Placement([A, B, C]).choose(100, chunk_id=_chunk(i)) for i in range(300)]
+    counts = {letter: sum(1 for n in firsts if n and n.id[0] == letter) for letter in "abc"}
+    assert all(80 <= n <= 120 for n in counts.values()), counts
+    big = NodeCandidate("e" * 32, "u", 2000)  # twice A's and B's free space
+    firsts = [Placement([A, big, B]).choose(100, chunk_id=_chunk(i)) for i in range(400)]
+    share = sum(1 for n in firsts if n == big) / len(firsts)
+    assert 0.42 <= share <= 0.58, share  # 2000 / 4000 of the weight
+    again = [Placement([B, big, A]).choose(100, chunk_id=_chunk(i)) for i in range(400)]
+    assert again == firsts  # the chunk's own: whatever order the nodes are listed in
+
+
+def test_after_the_first_chunk_the_upload_takes_turns() -> None:
+    placement = Placement([A, B, C])
+    first = placement.choose(100, chunk_id=_chunk(1))
+    rest = [placement.choose(100, chunk_id=_chunk(i)) for i in range(2, 7)]
+    picks = [n.id[0] for n in [first, *rest] if n]
+    assert sorted(picks[:3]) == sorted(picks[3:]) == ["a", "b", "c"], picks
+
+
+def test_a_drawn_node_that_fails_or_is_suspected_is_passed_over() -> None:
+    drawn = Placement([A, B, C]).choose(100, chunk_id=_chunk(5))
+    assert drawn is not None
+    placement = Placement([A, B, C])
+    assert placement.choose(100, chunk_id=_chunk(5)) == drawn
+    placement.release(drawn.id, 100)  # its store failed
+    other = placement.choose(100, exclude=[drawn.id], chunk_id=_chunk(5))
+    assert other is not None and other != drawn
+    wary = Placement([A, B, C], avoid=lambda node: node == drawn.id)
+    assert wary.choose(100, chunk_id=_chunk(5)) not in (drawn, None)
