@@ -12,7 +12,8 @@ controller clears the mark, appends nothing and answers 409 (``ChunkCollecting``
 every chunk task of the batch stores its chunk again and appends again (DESIGN §8).
 
 An upload whose body has ended says so (``last_ones``): its last chunks' appends then go
-out without lingering, so the answer is not held up at the end.
+out without lingering, so the answer is not held up at the end. A file of one chunk has
+nothing to batch: its append also finishes the upload (``append_finishing``).
 
 ``append`` returns once its chunk is recorded, and that is all it tells: what follows
 (the chunk's replicate event) is its caller's next step (``upload.py``).
@@ -31,7 +32,7 @@ import asyncio
 import contextlib
 from collections.abc import Iterator
 
-from filefleet.core.models import ChunkRef
+from filefleet.core.models import ChunkRef, FileUpdate
 from filefleet.http.controller_api import ControllerClient
 
 MAX_BATCH = 32
@@ -96,6 +97,13 @@ class ChunkAppender:
         if self._flusher is None or self._flusher.done():
             self._flusher = asyncio.create_task(self._flush())
         await done
+
+    async def append_finishing(self, ref: ChunkRef, finish: FileUpdate) -> None:
+        """Record ``ref``, the file's one chunk, and finish the upload (``finish``: its
+        state, size, SHA-256 and expiry) in the same call: one transaction on the
+        controller. A ``ChunkCollecting`` refusal appended and finished nothing."""
+        self.calls += 1
+        await self.controller.update_file(self.file_id, finish.model_copy(update={"chunks": [ref]}))
 
     async def _flush(self) -> None:
         while self._waiting:
