@@ -124,7 +124,10 @@ def _sqlite_transactions(engine: AsyncEngine) -> None:
         cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
         enter_wal(cursor, SQLITE_BUSY_TIMEOUT_MS / 1000)
         cursor.execute("PRAGMA foreign_keys=ON")
-        cursor.execute("PRAGMA synchronous=NORMAL")
+        # Every commit fsyncs the WAL: an upload's link is given only once its record is
+        # on disk, as its chunks are. (NORMAL syncs only at checkpoints, so a power loss
+        # or kernel crash could take back the last seconds of acknowledged uploads.)
+        cursor.execute("PRAGMA synchronous=FULL")
         cursor.close()
 
     @event.listens_for(engine.sync_engine, "begin")
