@@ -2,10 +2,17 @@
 
 One pass (``run_once``) re-hashes about one second's worth of ``--scrub-rate`` bytes, going
 on in id order from where the previous pass stopped and starting over at the end of the
-store. A chunk whose bytes no longer hash to its id is moved aside to
-``<data>/quarantine/`` and reported to the controller (``quarantine.py``: the order, and
-what a failure between the two leaves behind). Reports that failed are tried again at the
-start of every pass.
+store. Each chunk counts as its size plus ``PER_CHUNK`` bytes: opening, reading and
+hashing a file costs a fixed ~0.4 ms whatever its size (about what hashing 512 KiB
+does), so a rate counted in bytes alone let a node of small chunks re-hash thousands of
+them a second. Measured on the 2-core Intel machine of docs/benchmarks.md: ~130 chunks
+of 1 kB per node kept each node at 0.05 of a core, walking them all every second; a store
+of 1 kB chunks could have taken 8,000 a second at the default 8 MiB/s, cores' worth (now
+0.01 of a core, and at most 16 small chunks a second).
+
+A chunk whose bytes no longer hash to its id is moved aside to ``<data>/quarantine/`` and
+reported to the controller (``quarantine.py``: the order, and what a failure between the
+two leaves behind). Reports that failed are tried again at the start of every pass.
 """
 
 from __future__ import annotations
@@ -26,6 +33,7 @@ log = logging.getLogger(__name__)
 MiB = 1024 * 1024
 MIN_PAUSE = 1.0  # seconds between passes, at least
 LIST_BATCH = 256
+PER_CHUNK = 512 * 1024  # what a chunk costs beyond its bytes, in bytes of the rate
 
 
 class Scrubber(Service):
@@ -65,18 +73,18 @@ class Scrubber(Service):
     async def run_once(self) -> dict[str, int]:
         """Report what is pending, then re-hash chunks until one second's budget is used."""
         reported = await self.quarantine.report_pending()
-        scanned = corrupt = nbytes = 0
-        while self.enabled and nbytes < self.rate:
+        scanned = corrupt = cost = 0
+        while self.enabled and cost < self.rate:
             chunk_id = await self._next_chunk()
             if chunk_id is None:
                 break  # end of a walk; the next pass starts over from the first id
             size, ok = await self.scrub_chunk(chunk_id)
             scanned += 1
-            nbytes += size
+            cost += size + PER_CHUNK
             corrupt += not ok
-        # Pace the loop: the bytes of this pass are worth nbytes / rate seconds.
+        # Pace the loop: this pass is worth cost / rate seconds.
         if self.enabled:
-            self.interval = max(MIN_PAUSE, nbytes / self.rate)
+            self.interval = max(MIN_PAUSE, cost / self.rate)
         return {"scanned": scanned, "corrupt": corrupt, "reported": reported}
 
     async def scrub_chunk(self, chunk_id: str) -> tuple[int, bool]:

@@ -183,7 +183,10 @@ class NodeSettings(ControllerClientSettings):
     )
     ping_interval: Duration = Field(2.0, description="How often the node pings the controller.")
     scrub_rate: float = Field(
-        8.0, ge=0, description="MiB/s of stored chunks re-hashed by the scrubber (0: off)."
+        8.0,
+        ge=0,
+        description="MiB/s of stored chunks re-hashed by the scrubber, each chunk counted "
+        "512 KiB more than its size (0: off).",
     )
     max_chunk: Size = Field(
         DEFAULT_CHUNK_SIZE, description="Largest chunk body accepted (413 above)."
