@@ -78,12 +78,17 @@ async def chunk_refs(conn: AsyncConnection, file_ids: Sequence[str]) -> dict[str
 
 
 async def load_file(conn: AsyncConnection, file_id: str) -> FileInfo | None:
-    row = (await conn.execute(select(files).where(files.c.id == file_id))).first()
+    # Whether the file is a bundle comes with its row (an indexed EXISTS): a single file,
+    # nearly every one, costs no query for members it does not have.
+    is_bundle = select(file_members.c.file_id).where(file_members.c.file_id == files.c.id)
+    query = select(files, is_bundle.exists().label("is_bundle")).where(files.c.id == file_id)
+    row = (await conn.execute(query)).first()
     if row is None:
         return None
     refs = await chunk_refs(conn, [file_id])
     info = file_info(row, refs.get(file_id, []))
-    info.members = await bundle_members(conn, file_id)
+    if row.is_bundle:
+        info.members = await bundle_members(conn, file_id)
     return info
 
 
