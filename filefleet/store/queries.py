@@ -108,12 +108,19 @@ async def bundle_members(conn: AsyncConnection, file_id: str) -> list[BundleMemb
 
 
 async def load_summary(conn: AsyncConnection, file_id: str) -> FileSummary | None:
-    row = (await conn.execute(select(files).where(files.c.id == file_id))).first()
+    """The record and its chunk count, in one query (the answer of every append)."""
+    count = (
+        select(func.count())
+        .where(file_chunks.c.file_id == files.c.id)
+        .scalar_subquery()
+        .label("chunk_count")
+    )
+    row = (await conn.execute(select(files, count).where(files.c.id == file_id))).first()
     if row is None:
         return None
-    count_query = select(func.count()).where(file_chunks.c.file_id == file_id)
-    count = (await conn.execute(count_query)).scalar_one()
-    return FileSummary(**file_info(row, []).model_dump(exclude={"chunks"}), chunk_count=count)
+    return FileSummary(
+        **file_info(row, []).model_dump(exclude={"chunks"}), chunk_count=row.chunk_count
+    )
 
 
 async def chunk_list(
