@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import platform
 import signal
 import ssl
 import subprocess
@@ -32,6 +33,15 @@ class BenchCluster:
             for name, svc in self.manifest["services"].items()
             if name.startswith(prefix)
         }
+
+    def process_groups(self) -> dict[str, list[int]]:
+        """Each service and its children by name; whatever else `filefleet up` runs as
+        ``up`` (the supervisor itself)."""
+        services = self.manifest["services"]
+        groups = {n: process_tree(int(s["pid"])) for n, s in services.items() if s.get("pid")}
+        seen = {pid for pids in groups.values() for pid in pids}
+        groups["up"] = [p for p in process_tree(self.pid) if p not in seen]
+        return groups
 
     def reset_peak_rss(self, name: str) -> None:
         """Start VmHWM over from the process's present memory (``clear_refs``, "5")."""
@@ -185,6 +195,16 @@ def wait_until_quiet(pids: list[int], *, deadline: float, busy: float = 0.05) ->
         if cpu_seconds(pids) - before < busy:
             return
     raise RuntimeError("the cluster did not go quiet")
+
+
+def machine() -> dict[str, Any]:
+    """The processor's model (as ``lscpu`` names it), the cores, the load average now."""
+    cpuinfo = Path("/proc/cpuinfo").read_text().splitlines()
+    model = next(
+        (ln.split(":", 1)[1].strip() for ln in cpuinfo if ln.startswith("model name")),
+        platform.processor(),
+    )
+    return {"cpu": model, "cores": os.cpu_count(), "load_average": os.getloadavg()}
 
 
 def process_tree(root: int) -> list[int]:

@@ -39,7 +39,6 @@ from bench.cluster import (
     NO_REPAIR_PASS,
     BenchCluster,
     local_cluster,
-    process_tree,
     wait_all_replicated,
 )
 from bench.cluster import wait_replicated as wait_settled
@@ -176,10 +175,9 @@ def groups_of(cluster: BenchCluster) -> dict[int, str]:
     """Every process of each service (and its children) -> the column it is counted in
     (the nodes together; `filefleet up` itself with the others)."""
     groups: dict[int, str] = {}
-    for name, svc in cluster.manifest["services"].items():
-        if svc.get("pid"):
-            column = "nodes" if name.startswith("node-") else name
-            groups.update(dict.fromkeys(process_tree(int(svc["pid"])), column))
+    for name, pids in cluster.process_groups().items():
+        if name != "up":
+            groups.update(dict.fromkeys(pids, "nodes" if name.startswith("node-") else name))
     return groups
 
 

@@ -43,12 +43,13 @@ from bench.cluster import (
     BenchCluster,
     cpu_seconds,
     local_cluster,
+    machine,
     wait_all_replicated,
     wait_healthy,
 )
 from bench.saio import Saio, SaioError, SwiftAccount, check_installed, exit_on_sigterm, saio
 from bench.side_by_side import by_role
-from bench.swift import CONTAINER, Filefleet, Swift, machine
+from bench.swift import CONTAINER, Swift
 from filefleet.core.errors import InvalidInput
 from filefleet.core.units import format_size, parse_size
 
@@ -123,7 +124,7 @@ def filefleet_target(cluster: BenchCluster) -> Target:
         return seconds, data
 
     return Target("filefleet", upload, download, lambda: Client(cluster.url),
-                  Filefleet(cluster).processes, lambda: wait_all_replicated(cluster))  # fmt: skip
+                  cluster.process_groups, lambda: wait_all_replicated(cluster))  # fmt: skip
 
 
 def swift_target(swift: Saio, account: SwiftAccount) -> Target:

@@ -35,7 +35,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import resource
 import shutil
 import sys
@@ -52,6 +51,7 @@ from bench.cluster import (
     BenchCluster,
     cpu_seconds,
     local_cluster,
+    machine,
     machine_busy_seconds,
     process_tree,
     wait_all_replicated,
@@ -85,13 +85,7 @@ class Filefleet:
         self.rest = 0.0  # cores at rest (``at_rest``)
 
     def processes(self) -> dict[str, list[int]]:
-        """Each service and its children by name; whatever else `filefleet up` runs as
-        ``up`` (the supervisor itself)."""
-        services = self.cluster.manifest["services"]
-        groups = {n: process_tree(int(s["pid"])) for n, s in services.items() if s.get("pid")}
-        seen = {pid for pids in groups.values() for pid in pids}
-        groups["up"] = [p for p in process_tree(self.cluster.pid) if p not in seen]
-        return groups
+        return self.cluster.process_groups()
 
     def upload(self, path: Path, name: str) -> tuple[Transfer, str]:
         url = f"{self.cluster.url}/upload?name={urllib.parse.quote(name)}"
@@ -215,16 +209,6 @@ def measure(system: System, path: Path, size: int, name: str) -> Measure:
         upload_by_process={k: v / gib for k, v in up.by_group.items()},
         download_by_process={k: v / gib for k, v in down.by_group.items()},
     )
-
-
-def machine() -> dict[str, Any]:
-    """The processor's model (as ``lscpu`` names it), the cores, the load average now."""
-    cpuinfo = Path("/proc/cpuinfo").read_text().splitlines()
-    model = next(
-        (ln.split(":", 1)[1].strip() for ln in cpuinfo if ln.startswith("model name")),
-        platform.processor(),
-    )
-    return {"cpu": model, "cores": os.cpu_count(), "load_average": os.getloadavg()}
 
 
 def run(size: int, runs: int, root: Path) -> dict[str, list[Measure]]:
